@@ -1,0 +1,60 @@
+from django.contrib import admin, messages
+
+from gateway_admin.audit import record_event, snapshot
+
+from .models import Api, IdentifyAndAuthorizePolicy, Route
+from .services import activate_api, deactivate_api
+
+
+class RouteInline(admin.TabularInline):
+    model = Route
+    extra = 1
+
+
+class PolicyInline(admin.StackedInline):
+    model = IdentifyAndAuthorizePolicy
+    filter_horizontal = ("authorization_servers",)
+    can_delete = False
+
+
+@admin.register(Api)
+class ApiAdmin(admin.ModelAdmin):
+    list_display = ("name", "version", "base_path", "upstream_url", "kind", "status")
+    list_filter = ("status", "kind")
+    search_fields = ("name", "base_path", "upstream_url")
+    readonly_fields = ("status",)
+    inlines = [RouteInline, PolicyInline]
+    actions = ["activate", "deactivate"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        before = snapshot(Api.objects.filter(pk=obj.pk).first()) if change else None
+        super().save_model(request, obj, form, change)
+        record_event(request.user, "update" if change else "create", obj, before, snapshot(obj))
+
+    def delete_model(self, request, obj) -> None:
+        record_event(request.user, "delete", obj, snapshot(obj), None)
+        super().delete_model(request, obj)
+
+    @admin.action(description="Activate selected APIs")
+    def activate(self, request, queryset) -> None:
+        for api in queryset:
+            problems = activate_api(api, actor=request.user)
+            if problems:
+                self.message_user(
+                    request, f"{api} not activated: {' '.join(problems)}", messages.ERROR
+                )
+            else:
+                self.message_user(request, f"{api} is active.", messages.SUCCESS)
+
+    @admin.action(description="Deactivate selected APIs")
+    def deactivate(self, request, queryset) -> None:
+        for api in queryset:
+            deactivate_api(api, actor=request.user)
+        self.message_user(request, "Deactivated.", messages.SUCCESS)
+
+
+@admin.register(Route)
+class RouteAdmin(admin.ModelAdmin):
+    list_display = ("api", "method", "path", "required_scopes", "anonymous")
+    list_filter = ("method", "anonymous")
+    search_fields = ("path", "api__name")

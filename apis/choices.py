@@ -1,0 +1,28 @@
+from django.db import models
+
+
+class ApiKind(models.TextChoices):
+    REST = "REST", "REST"
+    SOAP = "SOAP", "SOAP"
+
+
+class ApiStatus(models.TextChoices):
+    INACTIVE = "inactive", "Inactive"
+    ACTIVE = "active", "Active"
+
+
+class HttpMethod(models.TextChoices):
+    ANY = "ANY", "Any method"
+    GET = "GET", "GET"
+    POST = "POST", "POST"
+    PUT = "PUT", "PUT"
+    PATCH = "PATCH", "PATCH"
+    DELETE = "DELETE", "DELETE"
+    HEAD = "HEAD", "HEAD"
+    OPTIONS = "OPTIONS", "OPTIONS"
+
+
+class IdentitySource(models.TextChoices):
+    HEADER = "header", "HTTP header"
+    QUERY = "query", "Query parameter"
+    COOKIE = "cookie", "Cookie"

@@ -1,0 +1,150 @@
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from authservers.models import AuthorizationServer
+
+from .choices import ApiKind, ApiStatus, HttpMethod, IdentitySource
+from .paths import normalize_base_path, normalize_route_template, split_path
+from .validators import (
+    validate_audience_list,
+    validate_forward_claims,
+    validate_header_name,
+    validate_scope_list,
+    validate_upstream_url,
+)
+
+
+def empty_list() -> list:
+    return []
+
+
+def empty_dict() -> dict:
+    return {}
+
+
+class Api(models.Model):
+    """A backend published through the gateway under a base path."""
+
+    name = models.CharField(max_length=100)
+    version = models.CharField(max_length=50, blank=True)
+    base_path = models.CharField(max_length=300, unique=True)
+    upstream_url = models.CharField(max_length=500, validators=[validate_upstream_url])
+    kind = models.CharField(max_length=4, choices=ApiKind.choices, default=ApiKind.REST)
+    status = models.CharField(
+        max_length=8, choices=ApiStatus.choices, default=ApiStatus.INACTIVE, editable=False
+    )
+    connect_timeout = models.FloatField(default=5.0)
+    read_timeout = models.FloatField(default=30.0)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["base_path"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(connect_timeout__gt=0, read_timeout__gt=0),
+                name="api_timeouts_positive",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}".strip()
+
+    def clean(self) -> None:
+        errors = {}
+        try:
+            self.base_path = normalize_base_path(self.base_path)
+        except ValidationError as exc:
+            errors["base_path"] = exc.messages
+        else:
+            overlap = self._overlapping_base_path()
+            if overlap:
+                errors["base_path"] = [
+                    f"Overlaps the base path {overlap} of another API; routing would be ambiguous."
+                ]
+        for field, upper in (("connect_timeout", 60), ("read_timeout", 600)):
+            value = getattr(self, field)
+            if value is not None and not (0 < value <= upper):
+                errors[field] = [f"Must be between 0 and {upper} seconds."]
+        if errors:
+            raise ValidationError(errors)
+
+    def _overlapping_base_path(self) -> str | None:
+        mine = split_path(self.base_path)
+        for other in Api.objects.exclude(pk=self.pk).values_list("base_path", flat=True):
+            theirs = split_path(other)
+            shorter = min(len(mine), len(theirs))
+            if mine[:shorter] == theirs[:shorter]:
+                return other
+        return None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == ApiStatus.ACTIVE
+
+
+class Route(models.Model):
+    """One method + path template of an API; scopes add to the policy's."""
+
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="routes")
+    method = models.CharField(max_length=7, choices=HttpMethod.choices, default=HttpMethod.ANY)
+    path = models.CharField(max_length=500)
+    required_scopes = models.JSONField(
+        default=empty_list, blank=True, validators=[validate_scope_list]
+    )
+    anonymous = models.BooleanField(default=False, help_text="Public route: no token needed.")
+
+    class Meta:
+        ordering = ["api", "path", "method"]
+        constraints = [
+            models.UniqueConstraint(fields=["api", "method", "path"], name="route_unique_per_api")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def clean(self) -> None:
+        try:
+            self.path = normalize_route_template(self.path)
+        except ValidationError as exc:
+            raise ValidationError({"path": exc.messages}) from None
+
+
+class IdentifyAndAuthorizePolicy(models.Model):
+    """The "Identify and authorize application" policy of one API."""
+
+    api = models.OneToOneField(Api, on_delete=models.CASCADE, related_name="policy")
+    authorization_servers = models.ManyToManyField(
+        AuthorizationServer, blank=True, related_name="policies"
+    )
+    identity_source = models.CharField(
+        max_length=6, choices=IdentitySource.choices, default=IdentitySource.HEADER
+    )
+    identity_name = models.CharField(
+        max_length=100,
+        default="Authorization",
+        validators=[validate_header_name],
+        help_text="Header, query parameter or cookie carrying the token.",
+    )
+    audiences = models.JSONField(default=empty_list, validators=[validate_audience_list])
+    required_scopes = models.JSONField(
+        default=empty_list, blank=True, validators=[validate_scope_list]
+    )
+    allow_anonymous = models.BooleanField(default=False)
+    forward_claims = models.JSONField(
+        default=empty_dict,
+        blank=True,
+        validators=[validate_forward_claims],
+        help_text='Claims sent upstream as headers, e.g. {"sub": "X-User"}.',
+    )
+    forward_authorization = models.BooleanField(
+        default=False, help_text="Pass the client's Authorization header to the upstream."
+    )
+
+    class Meta:
+        verbose_name = "identify and authorize application policy"
+        verbose_name_plural = "identify and authorize application policies"
+
+    def __str__(self) -> str:
+        return f"Policy of {self.api}"

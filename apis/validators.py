@@ -1,0 +1,73 @@
+"""Reusable field validators for APIs, routes and policies."""
+
+import re
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+
+_SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 scope-token
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+_CLAIM_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+
+
+def validate_upstream_url(value: str) -> None:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ValidationError("Enter a valid URL.") from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValidationError("The upstream must be an absolute http:// or https:// URL.")
+    if parts.username or parts.password:
+        raise ValidationError("Put upstream credentials in headers, not in the URL.")
+    if parts.query or parts.fragment:
+        raise ValidationError("The upstream URL must not have a query or fragment.")
+
+
+def validate_scope_list(value: object) -> None:
+    if not isinstance(value, list):
+        raise ValidationError("Give a list of scopes.")
+    for scope in value:
+        if not isinstance(scope, str) or not _SCOPE.match(scope):
+            raise ValidationError(f"{scope!r} is not a valid scope.")
+
+
+def validate_audience_list(value: object) -> None:
+    if not isinstance(value, list):
+        raise ValidationError("Give a list of audiences.")
+    for audience in value:
+        if not isinstance(audience, str) or not audience.strip() or audience != audience.strip():
+            raise ValidationError(f"{audience!r} is not a valid audience.")
+
+
+def validate_header_name(value: str) -> None:
+    if not _HEADER_NAME.match(value or ""):
+        raise ValidationError("Use letters, digits and '-' only.")
+
+
+def validate_forward_claims(value: object) -> None:
+    """A flat {claim: header name} object; gateway identity headers are reserved."""
+    if not isinstance(value, dict):
+        raise ValidationError("Give an object mapping claim names to header names.")
+    if len(value) > 20:
+        raise ValidationError("Forward at most 20 claims.")
+    for claim, header in value.items():
+        if not _CLAIM_NAME.match(claim):
+            raise ValidationError(f"{claim!r} is not a valid claim name.")
+        if not isinstance(header, str) or not _HEADER_NAME.match(header):
+            raise ValidationError(f"{header!r} is not a valid header name.")
+        if not header.lower().startswith("x-"):
+            raise ValidationError(f"Forward claims as X- headers, not {header!r}.")
+
+
+def validate_claims_object(value: object) -> None:
+    """Identifying/custom claims: a flat JSON object of string → string."""
+    if not isinstance(value, dict):
+        raise ValidationError("Give a flat JSON object of claim names to string values.")
+    if len(value) > 20:
+        raise ValidationError("At most 20 claims.")
+    for claim, claim_value in value.items():
+        if not _CLAIM_NAME.match(claim):
+            raise ValidationError(f"{claim!r} is not a valid claim name.")
+        if not isinstance(claim_value, str) or not claim_value or len(claim_value) > 500:
+            raise ValidationError(f"The value of {claim!r} must be a non-empty string.")

@@ -1,0 +1,33 @@
+from django.contrib import admin
+
+from gateway_admin.audit import record_event, snapshot
+
+from .models import Application
+
+
+@admin.register(Application)
+class ApplicationAdmin(admin.ModelAdmin):
+    list_display = ("name", "status", "identifying_claims", "api_list")
+    list_filter = ("status",)
+    search_fields = ("name", "description")
+    filter_horizontal = ("apis",)
+
+    @admin.display(description="APIs")
+    def api_list(self, application) -> str:
+        return ", ".join(str(api) for api in application.apis.all())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("apis")
+
+    def save_related(self, request, form, formsets, change) -> None:
+        before = (
+            snapshot(Application.objects.filter(pk=form.instance.pk).first()) if change else None
+        )
+        super().save_related(request, form, formsets, change)
+        record_event(
+            request.user,
+            "update" if change else "create",
+            form.instance,
+            before,
+            snapshot(form.instance),
+        )

@@ -1,0 +1,45 @@
+from django.db import models
+
+from apis.models import Api
+from apis.validators import validate_claims_object
+
+from .choices import ApplicationStatus
+
+
+def empty_dict() -> dict:
+    return {}
+
+
+class Application(models.Model):
+    """A client of the gateway, recognised by claims its tokens carry."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=9, choices=ApplicationStatus.choices, default=ApplicationStatus.ACTIVE
+    )
+    identifying_claims = models.JSONField(
+        default=empty_dict,
+        blank=True,
+        validators=[validate_claims_object],
+        help_text='Every pair must match the token, e.g. {"client_id": "abc"}.',
+    )
+    custom_claims = models.JSONField(
+        default=empty_dict,
+        blank=True,
+        validators=[validate_claims_object],
+        help_text="Extra claims put into tokens the internal issuer signs for this application.",
+    )
+    apis = models.ManyToManyField(Api, blank=True, related_name="applications")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == ApplicationStatus.ACTIVE

@@ -1,0 +1,46 @@
+from django.contrib import admin, messages
+
+from .models import AuthorizationServer, JwksSnapshot
+from .services import refresh_jwks
+
+
+class JwksSnapshotInline(admin.StackedInline):
+    model = JwksSnapshot
+    can_delete = False
+    readonly_fields = ("key_ids", "fetched_at", "etag", "expires_at", "last_error", "last_error_at")
+    fields = readonly_fields
+    extra = 0
+
+
+@admin.register(AuthorizationServer)
+class AuthorizationServerAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "issuer", "key_ids", "fetched_at", "last_error")
+    list_filter = ("kind",)
+    search_fields = ("name", "issuer")
+    inlines = [JwksSnapshotInline]
+    actions = ["refresh_keys"]
+
+    @admin.display(description="Key ids")
+    def key_ids(self, server) -> str:
+        snapshot = getattr(server, "jwks_snapshot", None)
+        return ", ".join(snapshot.key_ids) if snapshot else "—"
+
+    @admin.display(description="Last fetch")
+    def fetched_at(self, server):
+        snapshot = getattr(server, "jwks_snapshot", None)
+        return snapshot.fetched_at if snapshot else None
+
+    @admin.display(description="Last error")
+    def last_error(self, server) -> str:
+        snapshot = getattr(server, "jwks_snapshot", None)
+        return snapshot.last_error[:80] if snapshot else ""
+
+    @admin.action(description="Refresh keys now")
+    def refresh_keys(self, request, queryset) -> None:
+        for server in queryset:
+            outcome = refresh_jwks(server)
+            level = messages.SUCCESS if outcome.ok else messages.ERROR
+            text = f"{server}: keys {', '.join(outcome.key_ids) or 'none'}"
+            self.message_user(
+                request, text + (f" ({outcome.error})" if outcome.error else ""), level
+            )

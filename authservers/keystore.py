@@ -1,0 +1,197 @@
+"""Per-process verification keys of every trusted server.
+
+Each worker keeps parsed keys in memory and looks at the shared snapshot (cache,
+then DB) at most every GATEWAY_KEYS_POLL_SECONDS. An unknown kid may trigger one
+single-flight refresh per server per GATEWAY_KID_REFRESH_INTERVAL, across threads
+here and across processes through a cache lock. A bad signature never does.
+"""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import close_old_connections
+
+from . import services
+from .jwks import KeyRejected, algorithms_for_key, import_public_key
+
+logger = logging.getLogger(__name__)
+
+
+class KeysUnavailable(Exception):
+    """No usable keys: never fetched, or older than the server's max_stale_seconds."""
+
+    def __init__(self, message: str, retry_after: int = 30):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationKey:
+    kid: str | None
+    algorithms: frozenset[str]
+    public_key: object
+
+
+@dataclass(frozen=True)
+class KeySet:
+    version: str
+    fetched_at: float  # wall-clock time of the last good fetch
+    keys: tuple[VerificationKey, ...]
+    by_kid: dict[str, VerificationKey]
+
+    def candidates(self, kid: str | None, alg: str) -> list[VerificationKey]:
+        """Keys for this kid and alg; without a kid, every key bound to that alg."""
+        if kid is not None:
+            key = self.by_kid.get(kid)
+            return [key] if key is not None and alg in key.algorithms else []
+        return [key for key in self.keys if alg in key.algorithms]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerKeyPolicy:
+    """What the key store needs to know about a server (a slice of its config)."""
+
+    id: int
+    name: str
+    allowed_algorithms: frozenset[str]
+    jwks_refresh_seconds: int
+    max_stale_seconds: int
+
+
+@dataclass
+class _Entry:
+    keyset: KeySet | None = None
+    checked_at: float = 0.0
+    last_kid_refresh: float = -1e9
+    last_background_refresh: float = -1e9
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def build_keyset(payload: dict, allowed: frozenset[str]) -> KeySet:
+    keys = []
+    for jwk_dict in payload["keys"]:
+        algorithms = algorithms_for_key(jwk_dict, allowed)
+        if not algorithms:
+            continue
+        try:
+            public_key = import_public_key(jwk_dict)
+        except KeyRejected:
+            continue
+        keys.append(VerificationKey(jwk_dict.get("kid"), algorithms, public_key))
+    by_kid = {key.kid: key for key in keys if key.kid is not None}
+    return KeySet(payload["version"], payload["fetched_at"], tuple(keys), by_kid)
+
+
+class KeyStore:
+    def __init__(self) -> None:
+        self._entries: dict[int, _Entry] = {}
+        self._entries_lock = threading.Lock()
+
+    def _entry(self, server_id: int) -> _Entry:
+        entry = self._entries.get(server_id)
+        if entry is None:
+            with self._entries_lock:
+                entry = self._entries.setdefault(server_id, _Entry())
+        return entry
+
+    def keyset(self, server: ServerKeyPolicy) -> KeySet:
+        entry = self._entry(server.id)
+        now = time.monotonic()
+        if entry.keyset is None or now - entry.checked_at >= settings.GATEWAY_KEYS_POLL_SECONDS:
+            self._reload(server, entry)
+        keyset = entry.keyset
+        if keyset is None:
+            self._refresh_now(server, entry, min_interval=settings.GATEWAY_KID_REFRESH_INTERVAL)
+            keyset = entry.keyset
+            if keyset is None:
+                raise KeysUnavailable(f"No keys of {server.name} could be fetched yet.")
+        age = time.time() - keyset.fetched_at
+        if age > server.max_stale_seconds:
+            self._refresh_in_background(server, entry)
+            raise KeysUnavailable(
+                f"The keys of {server.name} are {int(age)} s old, beyond its staleness limit."
+            )
+        if age > 2 * server.jwks_refresh_seconds:
+            # Celery beat keeps keys fresh; this covers the embedded mode and a stalled beat.
+            self._refresh_in_background(server, entry)
+        return keyset
+
+    def refresh_for_unknown_kid(self, server: ServerKeyPolicy) -> KeySet | None:
+        entry = self._entry(server.id)
+        self._refresh_now(server, entry, min_interval=settings.GATEWAY_KID_REFRESH_INTERVAL)
+        return entry.keyset
+
+    def forget(self) -> None:
+        with self._entries_lock:
+            self._entries.clear()
+
+    def _reload(self, server: ServerKeyPolicy, entry: _Entry) -> None:
+        entry.checked_at = time.monotonic()
+        try:
+            payload = services.read_snapshot(server.id)
+        except Exception:
+            logger.warning("Could not read the key snapshot of %s", server.name, exc_info=True)
+            return
+        finally:
+            close_old_connections()
+        self._install(server, entry, payload)
+
+    def _install(self, server: ServerKeyPolicy, entry: _Entry, payload: dict | None) -> None:
+        if payload is None:
+            return
+        current = entry.keyset
+        if current is not None and current.version == payload["version"]:
+            if payload["fetched_at"] != current.fetched_at:
+                entry.keyset = KeySet(
+                    current.version, payload["fetched_at"], current.keys, current.by_kid
+                )
+            return
+        entry.keyset = build_keyset(payload, server.allowed_algorithms)
+
+    def _refresh_now(self, server: ServerKeyPolicy, entry: _Entry, min_interval: float) -> None:
+        """Single-flight: one thread fetches, the others wait and use its result."""
+        started = time.monotonic()
+        with entry.lock:
+            if entry.last_kid_refresh >= started or started - entry.last_kid_refresh < min_interval:
+                return  # another thread just refreshed, or we are rate-limited
+            entry.last_kid_refresh = time.monotonic()
+            if not _claim_shared_refresh(server.id, min_interval):
+                # Another worker refreshed moments ago: take its result from the cache.
+                self._reload(server, entry)
+                return
+            try:
+                outcome = services.refresh_jwks_by_id(server.id)
+                if outcome is not None and outcome.ok:
+                    self._reload(server, entry)
+            except Exception:
+                logger.exception("On-demand key refresh of %s failed", server.name)
+            finally:
+                close_old_connections()
+
+    def _refresh_in_background(self, server: ServerKeyPolicy, entry: _Entry) -> None:
+        now = time.monotonic()
+        if now - entry.last_background_refresh < settings.GATEWAY_KID_REFRESH_INTERVAL:
+            return
+        entry.last_background_refresh = now
+        threading.Thread(
+            target=self._refresh_now,
+            args=(server, entry, 0.0),
+            name=f"jwks-refresh-{server.id}",
+            daemon=True,
+        ).start()
+
+
+def _claim_shared_refresh(server_id: int, interval: float) -> bool:
+    try:
+        return bool(
+            cache.add(f"gatekeep:kid-refresh:{server_id}", 1, timeout=max(1, int(interval)))
+        )
+    except Exception:
+        return True  # cache down: rate-limit per process only
+
+
+key_store = KeyStore()

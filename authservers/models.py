@@ -1,0 +1,88 @@
+from django.db import models
+
+from .choices import DEFAULT_ALGORITHMS, ServerKind
+from .validators import validate_algorithms, validate_issuer_url
+
+
+def default_algorithms() -> list[str]:
+    return list(DEFAULT_ALGORITHMS)
+
+
+class AuthorizationServer(models.Model):
+    """An issuer whose tokens APIs may trust: the gateway itself or an OpenID provider."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=10, choices=ServerKind.choices, default=ServerKind.EXTERNAL)
+    issuer = models.CharField(
+        max_length=500,
+        unique=True,
+        validators=[validate_issuer_url],
+        help_text="Must equal the tokens' iss claim exactly.",
+    )
+    discovery_url = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[validate_issuer_url],
+        help_text="Defaults to the issuer + /.well-known/openid-configuration.",
+    )
+    jwks_uri = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[validate_issuer_url],
+        help_text="Set it to skip discovery.",
+    )
+    public_certificate = models.TextField(
+        blank=True, help_text="PEM certificate or public key, for issuers without a JWKS."
+    )
+    allowed_algorithms = models.JSONField(
+        default=default_algorithms, validators=[validate_algorithms]
+    )
+    leeway_seconds = models.PositiveIntegerField(default=60)
+    jwks_refresh_seconds = models.PositiveIntegerField(default=300)
+    max_stale_seconds = models.PositiveIntegerField(default=86400)
+    required_typ = models.CharField(
+        max_length=50, blank=True, help_text="Required JOSE header typ; blank accepts any."
+    )
+    token_lifetime_seconds = models.PositiveIntegerField(default=3600)
+    default_audience = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from .services import validate_server_config
+
+        validate_server_config(self)
+
+    @property
+    def effective_discovery_url(self) -> str:
+        return self.discovery_url or self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+
+class JwksSnapshot(models.Model):
+    """The last good key set of a server; a failed fetch records an error but keeps the keys."""
+
+    server = models.OneToOneField(
+        AuthorizationServer, on_delete=models.CASCADE, related_name="jwks_snapshot"
+    )
+    keys = models.JSONField(default=list)
+    version = models.CharField(max_length=64, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    etag = models.CharField(max_length=200, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    skipped_keys = models.JSONField(default=list, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"JWKS of {self.server}"
+
+    @property
+    def key_ids(self) -> list[str]:
+        return [key.get("kid", "") for key in self.keys]

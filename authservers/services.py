@@ -1,0 +1,136 @@
+"""Domain operations on authorization servers: config rules and key refresh."""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from .choices import ServerKind
+from .http import FetchError, fetch_json
+from .jwks import KeyRejected, jwk_from_pem, keyset_version, parse_jwks
+from .models import AuthorizationServer, JwksSnapshot
+
+logger = logging.getLogger(__name__)
+SNAPSHOT_CACHE_KEY = "gatekeep:jwks:{}"
+
+
+def validate_server_config(server: AuthorizationServer) -> None:
+    errors = {}
+    if server.public_certificate.strip():
+        try:
+            jwk_from_pem(server.public_certificate)
+        except KeyRejected as exc:
+            errors["public_certificate"] = [str(exc)]
+    if server.leeway_seconds > 300:
+        errors["leeway_seconds"] = ["Keep the leeway at 300 seconds or less."]
+    if server.jwks_refresh_seconds < 30:
+        errors["jwks_refresh_seconds"] = ["Refresh at most every 30 seconds."]
+    if server.max_stale_seconds < server.jwks_refresh_seconds:
+        errors["max_stale_seconds"] = ["Must be at least the refresh interval."]
+    if errors:
+        raise ValidationError(errors)
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    ok: bool
+    key_ids: list[str]
+    error: str = ""
+
+
+def refresh_jwks(server: AuthorizationServer) -> RefreshOutcome:
+    """Fetch (or build) the server's keys; keep the last good set when that fails."""
+    snapshot, _ = JwksSnapshot.objects.get_or_create(server=server)
+    now = timezone.now()
+    snapshot.last_attempt_at = now
+    try:
+        keys, skipped, etag, max_age = _load_keys(server)
+    except (FetchError, KeyRejected) as exc:
+        snapshot.last_error = str(exc)[:1000]
+        snapshot.last_error_at = now
+        snapshot.save(update_fields=["last_attempt_at", "last_error", "last_error_at"])
+        logger.warning("JWKS refresh of %s failed: %s", server.name, exc)
+        return RefreshOutcome(ok=False, key_ids=snapshot.key_ids, error=snapshot.last_error)
+    snapshot.keys = keys
+    snapshot.version = keyset_version(keys)
+    snapshot.skipped_keys = skipped
+    snapshot.fetched_at = now
+    snapshot.etag = etag
+    snapshot.expires_at = now + timedelta(seconds=max_age) if max_age is not None else None
+    snapshot.last_error = "; ".join(skipped)[:1000] if skipped else ""
+    snapshot.last_error_at = now if skipped else None
+    snapshot.save()
+    publish_snapshot(snapshot)
+    return RefreshOutcome(ok=True, key_ids=snapshot.key_ids, error=snapshot.last_error)
+
+
+def _load_keys(server: AuthorizationServer) -> tuple[list[dict], list[str], str, int | None]:
+    if server.kind == ServerKind.INTERNAL:
+        from .signing import published_jwks
+
+        return published_jwks(server), [], "", None
+    if server.public_certificate.strip():
+        return [jwk_from_pem(server.public_certificate)], [], "", None
+    jwks_uri = server.jwks_uri or discover_jwks_uri(server)
+    document = fetch_json(jwks_uri)
+    parsed = parse_jwks(document.data, settings.JWKS_MAX_KEYS)
+    if not parsed.keys:
+        reasons = "; ".join(parsed.skipped) or "the key set is empty"
+        raise KeyRejected(f"No usable signing key at {jwks_uri}: {reasons}")
+    return parsed.keys, parsed.skipped, document.etag, document.max_age
+
+
+def discover_jwks_uri(server: AuthorizationServer) -> str:
+    document = fetch_json(server.effective_discovery_url).data
+    if document.get("issuer") != server.issuer:
+        raise FetchError(
+            f"Discovery says the issuer is {str(document.get('issuer'))[:200]!r}, "
+            f"not {server.issuer!r}; refusing its keys."
+        )
+    jwks_uri = document.get("jwks_uri")
+    if not isinstance(jwks_uri, str) or not jwks_uri:
+        raise FetchError("The discovery document has no jwks_uri.")
+    return jwks_uri
+
+
+def snapshot_payload(snapshot: JwksSnapshot) -> dict | None:
+    if snapshot.fetched_at is None:
+        return None
+    return {
+        "version": snapshot.version,
+        "keys": snapshot.keys,
+        "fetched_at": snapshot.fetched_at.timestamp(),
+    }
+
+
+def publish_snapshot(snapshot: JwksSnapshot) -> None:
+    """Share the good key set with every worker through the cache."""
+    payload = snapshot_payload(snapshot)
+    try:
+        cache.set(SNAPSHOT_CACHE_KEY.format(snapshot.server_id), payload, timeout=None)
+    except Exception:
+        logger.warning("Cache unavailable; workers will read the key set from the database")
+
+
+def read_snapshot(server_id: int) -> dict | None:
+    """The shared key set: cache first, then the database (re-filling the cache)."""
+    try:
+        payload = cache.get(SNAPSHOT_CACHE_KEY.format(server_id))
+        if payload is not None:
+            return payload
+    except Exception:
+        logger.warning("Cache unavailable while reading keys of server %s", server_id)
+    snapshot = JwksSnapshot.objects.filter(server_id=server_id).first()
+    if snapshot is None or snapshot.fetched_at is None:
+        return None
+    publish_snapshot(snapshot)
+    return snapshot_payload(snapshot)
+
+
+def refresh_jwks_by_id(server_id: int) -> RefreshOutcome | None:
+    server = AuthorizationServer.objects.filter(pk=server_id).first()
+    return refresh_jwks(server) if server else None

@@ -1,0 +1,31 @@
+from celery import shared_task
+from django.utils import timezone
+
+from .models import AuthorizationServer
+from .services import refresh_jwks_by_id
+
+
+@shared_task(ignore_result=True)
+def refresh_jwks(server_id: int) -> dict | None:
+    """Refresh one server's keys; failures are recorded on its snapshot, not raised."""
+    outcome = refresh_jwks_by_id(server_id)
+    if outcome is None:
+        return None
+    return {"ok": outcome.ok, "key_ids": outcome.key_ids, "error": outcome.error}
+
+
+@shared_task(ignore_result=True)
+def refresh_due_jwks() -> list[int]:
+    """Queue a refresh for every server whose keys are older than its interval."""
+    now = timezone.now()
+    due = []
+    for server in AuthorizationServer.objects.select_related("jwks_snapshot"):
+        snapshot = getattr(server, "jwks_snapshot", None)
+        fetched_at = snapshot.fetched_at if snapshot else None
+        if (
+            fetched_at is None
+            or (now - fetched_at).total_seconds() >= server.jwks_refresh_seconds - 15
+        ):
+            refresh_jwks.delay(server.pk)
+            due.append(server.pk)
+    return due

@@ -1,0 +1,30 @@
+"""System checks guarding settings that are easy to get wrong in production."""
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+
+@register("gatekeep", deploy=True)
+def secret_key_check(app_configs, **kwargs) -> list:
+    if settings.SECRET_KEY == settings.INSECURE_DEV_SECRET_KEY and not settings.DEBUG:
+        return [
+            Error(
+                "SECRET_KEY is the development default.",
+                hint="Set SECRET_KEY (or SECRET_KEY_FILE) to a long random value.",
+                id="gateway_admin.E001",
+            )
+        ]
+    return []
+
+
+@register("gatekeep")
+def eager_celery_check(app_configs, **kwargs) -> list:
+    if settings.REDIS_URL and settings.CELERY_TASK_ALWAYS_EAGER:
+        return [
+            Warning(
+                "Celery tasks run eagerly although a broker is configured.",
+                hint="Unset CELERY_TASK_ALWAYS_EAGER so a worker runs the tasks.",
+                id="gateway_admin.W002",
+            )
+        ]
+    return []

@@ -1,0 +1,258 @@
+"""The in-memory gateway configuration each worker serves from.
+
+`build_config()` reads every active API with its routes, policy, trusted servers
+and applications in a handful of queries and compiles them into look-up
+structures. `current_config()` returns the compiled config and rebuilds it when
+the shared config version moved, checking at most every
+GATEWAY_CONFIG_POLL_SECONDS: zero queries per request in steady state.
+"""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from apis.choices import ApiKind, ApiStatus
+from apis.models import Api
+from apis.paths import split_path
+from applications.choices import ApplicationStatus
+from authservers.keystore import ServerKeyPolicy
+from gateway_admin.config_version import read_config_version
+
+from .routing import RouteConfig, RouteTrie
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    id: int
+    name: str
+    issuer: str
+    allowed_algorithms: frozenset[str]
+    leeway_seconds: int
+    required_typ: str  # lower-case; "" accepts any
+    keys: ServerKeyPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    servers_by_issuer: dict[str, ServerConfig]
+    identity_source: str
+    identity_name: str
+    audiences: frozenset[str]
+    required_scopes: frozenset[str]
+    allow_anonymous: bool
+    forward_claims: tuple[tuple[str, str], ...]
+    forward_authorization: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationConfig:
+    id: int
+    name: str
+    active: bool
+
+
+class ApplicationIndex:
+    """Finds the application whose identifying claims all match a token's claims.
+
+    Applications are grouped by the set of claim names they use; each group is a
+    dict from the claim values to the application, so a lookup costs one dict
+    probe per distinct claim-name set, most specific set first.
+    """
+
+    def __init__(self, entries: list[tuple[dict[str, str], ApplicationConfig]]):
+        groups: dict[tuple[str, ...], dict[tuple[str, ...], ApplicationConfig]] = {}
+        for claims, application in entries:
+            names = tuple(sorted(claims))
+            if names:
+                groups.setdefault(names, {})[tuple(claims[n] for n in names)] = application
+        self._groups = sorted(groups.items(), key=lambda item: -len(item[0]))
+
+    def find(self, claims: dict) -> ApplicationConfig | None:
+        for names, by_values in self._groups:
+            values = tuple(claims.get(name) for name in names)
+            application = by_values.get(values)
+            if application is not None:
+                return application
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    scheme: str
+    host: str
+    port: int
+    path: str  # the upstream's own path prefix, without trailing slash
+    origin: str  # scheme://host:port, the connection-pool key
+
+    @classmethod
+    def parse(cls, url: str) -> "Upstream":
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        origin = f"{parts.scheme}://{parts.hostname}:{port}"
+        return cls(parts.scheme, parts.hostname or "", port, parts.path.rstrip("/"), origin)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    id: int
+    name: str
+    base_path: str
+    soap: bool
+    upstream: Upstream
+    connect_timeout: float
+    read_timeout: float
+    routes: RouteTrie
+    policy: PolicyConfig | None
+    applications: ApplicationIndex
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    version: str | None
+    apis: dict[tuple[str, ...], ApiConfig]  # base-path segments → API
+    max_depth: int
+
+    def find_api(self, segments: list[str]) -> tuple[ApiConfig, list[str]] | None:
+        """Longest base-path prefix of the request path; the rest is the route path."""
+        for depth in range(min(self.max_depth, len(segments)), 0, -1):
+            api = self.apis.get(tuple(segments[:depth]))
+            if api is not None:
+                return api, segments[depth:]
+        return None
+
+
+def build_config(version: str | None) -> GatewayConfig:
+    apis = (
+        Api.objects.filter(status=ApiStatus.ACTIVE)
+        .select_related("policy")
+        .prefetch_related("routes", "policy__authorization_servers", "applications")
+    )
+    servers: dict[int, ServerConfig] = {}
+    compiled = {}
+    for api in apis:
+        compiled_api = _compile_api(api, servers)
+        compiled[tuple(split_path(api.base_path))] = compiled_api
+    depth = max((len(key) for key in compiled), default=0)
+    return GatewayConfig(version=version, apis=compiled, max_depth=depth)
+
+
+def _compile_api(api: Api, servers: dict[int, ServerConfig]) -> ApiConfig:
+    routes = [
+        RouteConfig(r.id, r.method, r.path, frozenset(r.required_scopes), r.anonymous)
+        for r in api.routes.all()
+    ]
+    policy = getattr(api, "policy", None)
+    policy_config = None
+    if policy is not None:
+        trusted = [_server_config(s, servers) for s in policy.authorization_servers.all()]
+        policy_config = PolicyConfig(
+            servers_by_issuer={server.issuer: server for server in trusted},
+            identity_source=policy.identity_source,
+            identity_name=policy.identity_name,
+            audiences=frozenset(policy.audiences),
+            required_scopes=frozenset(policy.required_scopes),
+            allow_anonymous=policy.allow_anonymous,
+            forward_claims=tuple(policy.forward_claims.items()),
+            forward_authorization=policy.forward_authorization,
+        )
+    applications = ApplicationIndex(
+        [
+            (
+                app.identifying_claims,
+                ApplicationConfig(app.id, app.name, app.status == ApplicationStatus.ACTIVE),
+            )
+            for app in api.applications.all()
+        ]
+    )
+    return ApiConfig(
+        id=api.id,
+        name=str(api),
+        base_path=api.base_path,
+        soap=api.kind == ApiKind.SOAP,
+        upstream=Upstream.parse(api.upstream_url),
+        connect_timeout=api.connect_timeout,
+        read_timeout=api.read_timeout,
+        routes=RouteTrie(routes),
+        policy=policy_config,
+        applications=applications,
+    )
+
+
+def _server_config(server, servers: dict[int, ServerConfig]) -> ServerConfig:
+    if server.id not in servers:
+        allowed = frozenset(server.allowed_algorithms)
+        servers[server.id] = ServerConfig(
+            id=server.id,
+            name=server.name,
+            issuer=server.issuer,
+            allowed_algorithms=allowed,
+            leeway_seconds=server.leeway_seconds,
+            required_typ=server.required_typ.lower(),
+            keys=ServerKeyPolicy(
+                id=server.id,
+                name=server.name,
+                allowed_algorithms=allowed,
+                jwks_refresh_seconds=server.jwks_refresh_seconds,
+                max_stale_seconds=server.max_stale_seconds,
+            ),
+        )
+    return servers[server.id]
+
+
+class ConfigHolder:
+    """Per-process owner of the compiled config."""
+
+    def __init__(self) -> None:
+        self._config: GatewayConfig | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+        self.listeners: list = []  # called after each rebuild (e.g. to drop token caches)
+
+    def current(self) -> GatewayConfig:
+        config = self._config
+        if (
+            config is not None
+            and time.monotonic() - self._checked_at < settings.GATEWAY_CONFIG_POLL_SECONDS
+        ):
+            return config
+        with self._lock:
+            if (
+                self._config is not None
+                and time.monotonic() - self._checked_at < settings.GATEWAY_CONFIG_POLL_SECONDS
+            ):
+                return self._config
+            self._checked_at = time.monotonic()
+            version = read_config_version()
+            if self._config is None or (version is not None and version != self._config.version):
+                self._rebuild(version)
+            return self._config
+
+    def _rebuild(self, version: str | None) -> None:
+        try:
+            config = build_config(version)
+        except Exception:
+            if self._config is None:
+                raise
+            # The database is unreachable: keep serving what we know.
+            logger.exception("Could not rebuild the gateway config; serving the previous one")
+            return
+        finally:
+            close_old_connections()
+        self._config = config
+        for listener in self.listeners:
+            listener()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._config = None
+            self._checked_at = 0.0
+
+
+config_holder = ConfigHolder()

@@ -1,0 +1,51 @@
+"""Header hygiene for both directions of the proxy (RFC 9110 §7.6)."""
+
+import re
+from urllib.parse import quote
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "proxy-connection",
+        "keep-alive",
+        "te",
+        "transfer-encoding",
+        "upgrade",
+        "trailer",
+        "trailers",
+        "proxy-authorization",
+        "proxy-authenticate",
+    }
+)
+GATEWAY_HEADER_PREFIX = "x-gateway-"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+MAX_CLAIM_HEADER_LENGTH = 1024
+
+
+def connection_listed(value: str | None) -> set[str]:
+    """Names a Connection header declares hop-by-hop."""
+    if not value:
+        return set()
+    return {name.strip().lower() for name in value.split(",") if name.strip()}
+
+
+def is_hop_by_hop(name: str, listed: set[str]) -> bool:
+    lowered = name.lower()
+    return lowered in HOP_BY_HOP or lowered in listed
+
+
+def safe_request_id(value: str | None) -> str | None:
+    return value if value and _REQUEST_ID.match(value) else None
+
+
+def claim_header_value(value: object) -> str | None:
+    """A claim as a header value: printable ASCII only, so it can never split headers."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    # Percent-encode everything outside visible ASCII and space (CR, LF, NUL, UTF-8…).
+    encoded = quote(value, safe=" !\"#$&'()*+,/:;<=>?@[\\]^_`{|}~")
+    return encoded[:MAX_CLAIM_HEADER_LENGTH]

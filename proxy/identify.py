@@ -1,0 +1,68 @@
+"""Getting the token out of the request, per the policy's identity source (RFC 6750 §2)."""
+
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.http.cookie import parse_cookie
+
+from apis.choices import IdentitySource
+
+from .config import PolicyConfig
+from .errors import InvalidRequest, InvalidToken, MissingToken
+
+
+def _header_key(name: str) -> str:
+    return "HTTP_" + name.upper().replace("-", "_")
+
+
+def extract_token(environ: dict, policy: PolicyConfig) -> str | None:
+    """The raw token, None when the request carries none, or an error."""
+    query_tokens = _query_values(environ, "access_token")
+    if policy.identity_source == IdentitySource.QUERY:
+        values = _query_values(environ, policy.identity_name)
+        if len(values) > 1:
+            raise InvalidRequest("The token appears more than once in the query.", check="identify")
+        token = values[0] if values else None
+    elif policy.identity_source == IdentitySource.COOKIE:
+        token = parse_cookie(environ.get("HTTP_COOKIE", "")).get(policy.identity_name) or None
+    else:
+        token = _from_header(environ.get(_header_key(policy.identity_name)))
+        if token is not None and query_tokens:
+            raise InvalidRequest(
+                "Send the token once: in the header or the query, not both.", check="identify"
+            )
+    if token is not None and len(token) > settings.GATEWAY_MAX_TOKEN_BYTES:
+        raise InvalidToken("The token is too long.", check="identify")
+    return token
+
+
+def _from_header(value: str | None) -> str | None:
+    if value is None or not value.strip(" "):
+        return None
+    value = value.strip(" ")
+    if "," in value:
+        # Servers join repeated headers with a comma; a JWT never contains one.
+        raise InvalidRequest("Send exactly one credential.", check="identify")
+    scheme, space, rest = value.partition(" ")
+    if not space:
+        # A bare token without the "Bearer " prefix is accepted.
+        if scheme.lower() == "bearer":
+            return None
+        return scheme
+    if scheme.lower() != "bearer":
+        return None  # another scheme (Basic, Digest…): no bearer credential at all
+    token = rest.strip(" ")
+    return token or None
+
+
+def _query_values(environ: dict, name: str) -> list[str]:
+    query = environ.get("QUERY_STRING", "")
+    if name not in query:
+        return []
+    return [value for key, value in parse_qsl(query, keep_blank_values=True) if key == name]
+
+
+def require_token(token: str | None) -> str:
+    if token is None:
+        raise MissingToken("Send a bearer token in the Authorization header.", check="identify")
+    return token

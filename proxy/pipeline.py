@@ -1,0 +1,76 @@
+"""Steps 1-5 of a proxied call as one function, shared by the proxy and the token inspector.
+
+`decide()` either returns who may call what, or raises the GatewayError the
+client gets. With a `trace` list it also records every check it made, in order.
+"""
+
+from dataclasses import dataclass
+
+from apis.paths import split_path
+
+from .authorize import check_scopes, identify_application
+from .config import ApiConfig, ApplicationConfig, GatewayConfig
+from .errors import ApiNotFound, ApplicationNotAuthorized, GatewayError, InvalidRequest
+from .identify import extract_token, require_token
+from .routing import RouteConfig
+from .tokens import VerifiedToken, validate_token
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    api: ApiConfig
+    route: RouteConfig
+    segments: list[str]  # the path after the base path
+    token: VerifiedToken | None
+    application: ApplicationConfig | None
+
+
+def locate(config: GatewayConfig, path: str) -> tuple[ApiConfig, list[str]]:
+    segments = split_path(path)
+    if any(segment in {".", ".."} for segment in segments):
+        raise InvalidRequest("The path must not contain '.' or '..' segments.", check="route")
+    found = config.find_api(segments)
+    if found is None:
+        raise ApiNotFound("No active API is published at this path.", check="route")
+    return found
+
+
+def decide(config: GatewayConfig, environ: dict, path: str, trace: list | None = None) -> Decision:
+    api = None
+    try:
+        api, segments = locate(config, path)
+        return _decide(api, segments, environ, trace)
+    except GatewayError as error:
+        error.soap = api is not None and api.soap  # SOAP APIs answer errors with a fault
+        if trace is not None:
+            trace.append({"check": error.check or "gateway", "ok": False, "detail": error.detail})
+        raise
+
+
+def _decide(api: ApiConfig, segments: list[str], environ: dict, trace: list | None) -> Decision:
+    route = api.routes.match(segments, environ["REQUEST_METHOD"])
+    _passed(trace, "route", f"{api.name}: {route.method} {route.path}.")
+    policy = api.policy
+    if policy is None:
+        raise ApplicationNotAuthorized(
+            "This API has no access policy; calls are refused.", check="policy"
+        )
+    token_text = extract_token(environ, policy)
+    if route.anonymous or policy.allow_anonymous:
+        if token_text is None:
+            _passed(trace, "identify", "No token; the route is public.")
+            return Decision(api, route, segments, None, None)
+        # A presented token must still be valid, but a public route needs no application or scope.
+        token = validate_token(token_text, policy, trace)
+        return Decision(api, route, segments, token, api.applications.find(token.claims))
+    token = validate_token(require_token(token_text), policy, trace)
+    application = identify_application(api, token)
+    _passed(trace, "application", f"Application {application.name}.")
+    check_scopes(route, policy, token)
+    _passed(trace, "scopes", "The token carries every required scope.")
+    return Decision(api, route, segments, token, application)
+
+
+def _passed(trace: list | None, check: str, detail: str) -> None:
+    if trace is not None:
+        trace.append({"check": check, "ok": True, "detail": detail})

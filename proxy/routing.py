@@ -1,0 +1,89 @@
+"""Route matching: a per-API trie of path templates, most specific first.
+
+At each segment a literal beats `{param}`, which beats a greedy `{param+}`; the
+first template whose methods allow the request wins. A path that matches some
+template but none with that method is a 405 listing the allowed methods.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from apis.paths import parse_route_template
+
+from .errors import MethodNotAllowed, RouteNotFound
+
+
+@dataclass(frozen=True, slots=True)
+class RouteConfig:
+    id: int
+    method: str
+    path: str
+    required_scopes: frozenset[str]
+    anonymous: bool
+
+
+@dataclass(slots=True)
+class _Node:
+    literals: dict[str, "_Node"] = field(default_factory=dict)
+    param: "_Node | None" = None
+    greedy: dict[str, RouteConfig] = field(default_factory=dict)  # method → route
+    methods: dict[str, RouteConfig] = field(default_factory=dict)
+
+
+class RouteTrie:
+    def __init__(self, routes: list[RouteConfig]):
+        self._root = _Node()
+        for route in routes:
+            self._insert(route)
+
+    def _insert(self, route: RouteConfig) -> None:
+        node = self._root
+        for segment in parse_route_template(route.path):
+            if segment.kind == "literal":
+                node = node.literals.setdefault(segment.value, _Node())
+            elif segment.kind == "param":
+                node.param = node.param or _Node()
+                node = node.param
+            else:
+                node.greedy[route.method] = route
+                return
+        node.methods[route.method] = route
+
+    def match(self, segments: list[str], method: str) -> RouteConfig:
+        allowed: set[str] = set()
+        for candidates in self._path_matches(self._root, segments, 0):
+            route = _pick_method(candidates, method)
+            if route is not None:
+                return route
+            allowed.update(candidates)
+        if allowed:
+            allow = ", ".join(sorted(allowed | ({"HEAD"} if "GET" in allowed else set())))
+            raise MethodNotAllowed(
+                f"{method} is not allowed here; allowed: {allow}.",
+                check="route",
+                headers={"Allow": allow},
+            )
+        raise RouteNotFound("No route of this API matches the path.", check="route")
+
+    def _path_matches(
+        self, node: _Node, segments: list[str], index: int
+    ) -> Iterator[dict[str, RouteConfig]]:
+        if index == len(segments):
+            if node.methods:
+                yield node.methods
+        else:
+            child = node.literals.get(segments[index])
+            if child is not None:
+                yield from self._path_matches(child, segments, index + 1)
+            if node.param is not None:
+                yield from self._path_matches(node.param, segments, index + 1)
+        # A greedy parameter takes one or more remaining segments.
+        if node.greedy and index < len(segments):
+            yield node.greedy
+
+
+def _pick_method(candidates: dict[str, RouteConfig], method: str) -> RouteConfig | None:
+    route = candidates.get(method)
+    if route is None and method == "HEAD":
+        route = candidates.get("GET")
+    return route or candidates.get("ANY")

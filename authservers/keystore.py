@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import close_old_connections
+
+from gateway_admin.db import release_connection
 
 from . import services
 from .jwks import KeyRejected, algorithms_for_key, import_public_key
@@ -137,7 +138,7 @@ class KeyStore:
             logger.warning("Could not read the key snapshot of %s", server.name, exc_info=True)
             return
         finally:
-            close_old_connections()
+            release_connection()
         self._install(server, entry, payload)
 
     def _install(self, server: ServerKeyPolicy, entry: _Entry, payload: dict | None) -> None:
@@ -170,7 +171,7 @@ class KeyStore:
             except Exception:
                 logger.exception("On-demand key refresh of %s failed", server.name)
             finally:
-                close_old_connections()
+                release_connection()
 
     def _refresh_in_background(self, server: ServerKeyPolicy, entry: _Entry) -> None:
         now = time.monotonic()

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import close_old_connections
 
 from apis.choices import ApiKind, ApiStatus
 from apis.models import Api
@@ -22,6 +21,7 @@ from apis.paths import split_path
 from applications.choices import ApplicationStatus
 from authservers.keystore import ServerKeyPolicy
 from gateway_admin.config_version import read_config_version
+from gateway_admin.db import release_connection
 
 from .routing import RouteConfig, RouteTrie
 
@@ -244,7 +244,7 @@ class ConfigHolder:
             logger.exception("Could not rebuild the gateway config; serving the previous one")
             return
         finally:
-            close_old_connections()
+            release_connection()
         self._config = config
         for listener in self.listeners:
             listener()

@@ -1,0 +1,126 @@
+"""Shared fixtures: real keys, a real identity provider, a real upstream, the real gateway."""
+
+from dataclasses import dataclass
+
+import pytest
+import requests
+from django.core.cache import cache
+
+from apis.models import Api, IdentifyAndAuthorizePolicy, Route
+from apis.services import activate_api
+from applications.models import Application
+from authservers.keystore import key_store
+from authservers.models import AuthorizationServer
+from proxy.config import config_holder
+from proxy.tokens import verified_tokens
+
+from .servers import GatewayServer, JwksServer, UpstreamServer
+from .tokens import claims_for, new_ec_key, new_rsa_key, sign
+
+
+def reset_gateway_state() -> None:
+    cache.clear()
+    config_holder.invalidate()
+    key_store.forget()
+    verified_tokens.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_gateway_state():
+    reset_gateway_state()
+    yield
+    reset_gateway_state()
+
+
+@pytest.fixture(scope="session")
+def rsa_key():
+    return new_rsa_key("rsa-1")
+
+
+@pytest.fixture(scope="session")
+def ec_key():
+    return new_ec_key("ec-1")
+
+
+@pytest.fixture
+def upstream():
+    server = UpstreamServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def idp(rsa_key, ec_key):
+    server = JwksServer()
+    server.keys = [rsa_key, ec_key]
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def gateway(transactional_db):
+    server = GatewayServer()
+    yield server
+    server.stop()
+
+
+@dataclass
+class PublishedApi:
+    """An active API protected by the policy, trusting `idp`, with one application."""
+
+    api: Api
+    server: AuthorizationServer
+    application: Application
+    gateway: GatewayServer
+    idp: JwksServer
+    upstream: UpstreamServer
+    rsa_key: object
+
+    @property
+    def url(self) -> str:
+        return f"{self.gateway.url}/gateway{self.api.base_path}"
+
+    def token(self, key=None, header: dict | None = None, alg: str | None = None, **claims) -> str:
+        return sign(key or self.rsa_key, claims_for(self.idp.issuer, **claims), header, alg)
+
+    def get(self, path: str = "/pets", token: str | None = None, **kwargs) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if token is not None:
+            headers.setdefault("Authorization", f"Bearer {token}")
+        return requests.get(self.url + path, headers=headers, timeout=10, **kwargs)
+
+
+def publish_api(idp: JwksServer, upstream: UpstreamServer, **server_fields) -> tuple:
+    server = AuthorizationServer.objects.create(
+        name="Test IdP", kind="external", issuer=idp.issuer, **server_fields
+    )
+    api = Api.objects.create(
+        name="Petstore",
+        version="v1",
+        base_path="/petstore/v1",
+        upstream_url=f"{upstream.url}/backend",
+        read_timeout=2.0,
+        connect_timeout=1.0,
+    )
+    Route.objects.create(api=api, method="GET", path="/pets", required_scopes=["pets:read"])
+    Route.objects.create(api=api, method="GET", path="/pets/{id}")
+    Route.objects.create(api=api, method="POST", path="/pets", required_scopes=["pets:write"])
+    Route.objects.create(api=api, method="ANY", path="/files/{path+}")
+    Route.objects.create(api=api, method="GET", path="/health", anonymous=True)
+    policy = IdentifyAndAuthorizePolicy.objects.create(
+        api=api, audiences=["petstore"], forward_claims={"email": "X-User-Email"}
+    )
+    policy.authorization_servers.add(server)
+    application = Application.objects.create(
+        name="Petstore client", identifying_claims={"client_id": "petstore-client"}
+    )
+    application.apis.add(api)
+    problems = activate_api(api)
+    assert problems == []
+    return api, server, application
+
+
+@pytest.fixture
+def published(gateway, idp, upstream, rsa_key) -> PublishedApi:
+    api, server, application = publish_api(idp, upstream)
+    return PublishedApi(api, server, application, gateway, idp, upstream, rsa_key)

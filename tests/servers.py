@@ -1,0 +1,184 @@
+"""Real loopback servers for tests: an upstream, an identity provider, the gateway."""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.test.testcases import QuietWSGIRequestHandler
+
+
+class _QuietHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+
+class _Server:
+    def __init__(self, handler_class):
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+        self.httpd.daemon_threads = True
+        self.httpd.owner = self
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.hits = 0
+        self._lock = threading.Lock()
+        threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+
+    def count_hit(self) -> None:
+        with self._lock:
+            self.hits += 1
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _UpstreamHandler(_QuietHandler):
+    def _handle(self) -> None:
+        server: UpstreamServer = self.server.owner
+        server.count_hit()
+        length = int(self.headers.get("Content-Length") or 0)
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = self._read_chunked()
+        else:
+            body = self.rfile.read(length) if length else b""
+        server.requests.append(
+            {
+                "method": self.command,
+                "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "header_list": list(self.headers.items()),
+                "body": body,
+            }
+        )
+        if server.delay:
+            time.sleep(server.delay)
+        payload = json.dumps({"ok": True, "method": self.command, "path": self.path}).encode()
+        self.send_response(server.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in server.extra_headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _read_chunked(self) -> bytes:
+        data = b""
+        while True:
+            size = int(self.rfile.readline().strip(), 16)
+            if size == 0:
+                self.rfile.readline()
+                return data
+            data += self.rfile.read(size)
+            self.rfile.readline()
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+
+class UpstreamServer(_Server):
+    """Answers every request with a small JSON body and records what it received."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.delay = 0.0
+        self.status = 200
+        self.extra_headers: list[tuple[str, str]] = []
+        super().__init__(_UpstreamHandler)
+
+    @property
+    def last(self) -> dict:
+        return self.requests[-1]
+
+
+class _IdpHandler(_QuietHandler):
+    def do_GET(self) -> None:
+        idp: JwksServer = self.server.owner
+        if self.path == "/.well-known/openid-configuration":
+            idp.discovery_hits += 1
+            self._send(200, json.dumps(idp.discovery_document()).encode())
+            return
+        if self.path != "/jwks":
+            self._send(404, b"{}")
+            return
+        idp.count_hit()
+        mode = idp.mode
+        if mode == "ok":
+            self._send(200, json.dumps({"keys": idp.public_keys()}).encode())
+        elif mode == "error":
+            self._send(500, b"oops")
+        elif mode == "html":
+            self._send(200, b"<html>maintenance</html>", "text/html")
+        elif mode == "empty":
+            self._send(200, b'{"keys": []}')
+        elif mode == "hang":
+            time.sleep(idp.hang_seconds)
+            self._send(200, b'{"keys": []}')
+        elif mode == "huge":
+            self._send(200, b'{"keys": [' + b" " * (3 * 1024 * 1024) + b"]}")
+        elif mode == "drip":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            try:
+                for byte in b'{"keys": []}':
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(1)
+            except OSError:
+                pass
+
+    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class JwksServer(_Server):
+    """An OpenID provider on loopback: discovery document plus a JWKS whose keys tests change."""
+
+    def __init__(self):
+        self.keys: list = []  # jwcrypto JWKs (private; only public parts are served)
+        self.mode = "ok"
+        self.hang_seconds = 30.0
+        self.discovery_hits = 0
+        self.discovery_issuer: str | None = None
+        super().__init__(_IdpHandler)
+        self.issuer = self.url
+
+    def public_keys(self) -> list[dict]:
+        return [key.export_public(as_dict=True) for key in self.keys]
+
+    def discovery_document(self) -> dict:
+        return {
+            "issuer": self.discovery_issuer or self.issuer,
+            "jwks_uri": f"{self.url}/jwks",
+            "token_endpoint": f"{self.url}/token",
+        }
+
+
+class GatewayServer:
+    """The gateway's WSGI application (proxy + Django) on a threaded loopback server."""
+
+    def __init__(self):
+        from gateway_admin.wsgi import application
+
+        self.httpd = ThreadedWSGIServer(("127.0.0.1", 0), QuietWSGIRequestHandler)
+        self.httpd.daemon_threads = True
+        self.httpd.set_app(application)
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -1,0 +1,66 @@
+"""Signing test tokens with jwcrypto: independent of the gateway's own verifier."""
+
+import json
+import time
+import uuid
+
+from jwcrypto import jwk, jws
+from jwcrypto.common import base64url_encode
+
+
+def new_rsa_key(kid: str | None = None, alg: str | None = "RS256", size: int = 2048) -> jwk.JWK:
+    params = {"kid": kid or f"rsa-{uuid.uuid4().hex[:8]}", "use": "sig"}
+    if alg:
+        params["alg"] = alg
+    return jwk.JWK.generate(kty="RSA", size=size, **params)
+
+
+def new_ec_key(kid: str | None = None) -> jwk.JWK:
+    return jwk.JWK.generate(
+        kty="EC", crv="P-256", kid=kid or f"ec-{uuid.uuid4().hex[:8]}", use="sig", alg="ES256"
+    )
+
+
+def sign(key: jwk.JWK, claims: dict, header: dict | None = None, alg: str | None = None) -> str:
+    """A compact JWS over `claims` with `header` members added (or removed when None)."""
+    protected = {"alg": alg or key.get("alg") or "RS256", "kid": key.get("kid"), "typ": "JWT"}
+    for name, value in (header or {}).items():
+        if value is None:
+            protected.pop(name, None)
+        else:
+            protected[name] = value
+    token = jws.JWS(json.dumps(claims).encode())
+    token.add_signature(key, alg=protected["alg"], protected=json.dumps(protected))
+    return token.serialize(compact=True)
+
+
+def claims_for(issuer: str, **overrides) -> dict:
+    now = int(time.time())
+    claims = {
+        "iss": issuer,
+        "sub": "user-42",
+        "aud": "petstore",
+        "client_id": "petstore-client",
+        "scope": "pets:read pets:write",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+    }
+    for name, value in overrides.items():
+        if value is None:
+            claims.pop(name, None)
+        else:
+            claims[name] = value
+    return claims
+
+
+def raw_token(header: dict, claims: dict | bytes, signature: bytes = b"") -> str:
+    """An arbitrary compact token, for malformed-input cases."""
+    payload = claims if isinstance(claims, bytes) else json.dumps(claims).encode()
+    return ".".join(
+        [
+            base64url_encode(json.dumps(header).encode()),
+            base64url_encode(payload),
+            base64url_encode(signature),
+        ]
+    )

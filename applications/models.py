@@ -31,6 +31,16 @@ class Application(models.Model):
         help_text="Extra claims put into tokens the internal issuer signs for this application.",
     )
     apis = models.ManyToManyField(Api, blank=True, related_name="applications")
+    # The OAuth2 client (django-oauth-toolkit) holding client_id and the hashed secret.
+    # Linked 1:1 rather than swapped, so DOT upgrades and its migrations stay untouched.
+    oauth_client = models.OneToOneField(
+        "oauth2_provider.Application",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="gateway_application",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -43,3 +53,7 @@ class Application(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == ApplicationStatus.ACTIVE
+
+    @property
+    def client_id(self) -> str:
+        return self.oauth_client.client_id if self.oauth_client else ""

@@ -12,7 +12,7 @@ from django.test.testcases import QuietWSGIRequestHandler
 class _QuietHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format, *args) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format, *args) -> None:
         pass
 
 

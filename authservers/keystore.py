@@ -67,8 +67,11 @@ class ServerKeyPolicy:
 class _Entry:
     keyset: KeySet | None = None
     checked_at: float = 0.0
-    last_kid_refresh: float = -1e9
-    last_background_refresh: float = -1e9
+    # When each kind of fetch last started: "missing" (no keys at all), "kid" (unknown kid),
+    # "background" (keys getting old). Separate clocks, so a boot-time fetch does not
+    # block the first key rotation, while each kind stays rate-limited on its own.
+    last_refresh: dict[str, float] = field(default_factory=dict)
+    background_started: float = -1e9
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -106,7 +109,7 @@ class KeyStore:
             self._reload(server, entry)
         keyset = entry.keyset
         if keyset is None:
-            self._refresh_now(server, entry, min_interval=settings.GATEWAY_KID_REFRESH_INTERVAL)
+            self._refresh_now(server, entry, "missing", settings.GATEWAY_KID_REFRESH_INTERVAL)
             keyset = entry.keyset
             if keyset is None:
                 raise KeysUnavailable(f"No keys of {server.name} could be fetched yet.")
@@ -123,7 +126,7 @@ class KeyStore:
 
     def refresh_for_unknown_kid(self, server: ServerKeyPolicy) -> KeySet | None:
         entry = self._entry(server.id)
-        self._refresh_now(server, entry, min_interval=settings.GATEWAY_KID_REFRESH_INTERVAL)
+        self._refresh_now(server, entry, "kid", settings.GATEWAY_KID_REFRESH_INTERVAL)
         return entry.keyset
 
     def forget(self) -> None:
@@ -153,14 +156,17 @@ class KeyStore:
             return
         entry.keyset = build_keyset(payload, server.allowed_algorithms)
 
-    def _refresh_now(self, server: ServerKeyPolicy, entry: _Entry, min_interval: float) -> None:
+    def _refresh_now(
+        self, server: ServerKeyPolicy, entry: _Entry, reason: str, min_interval: float
+    ) -> None:
         """Single-flight: one thread fetches, the others wait and use its result."""
         started = time.monotonic()
         with entry.lock:
-            if entry.last_kid_refresh >= started or started - entry.last_kid_refresh < min_interval:
+            last = entry.last_refresh.get(reason, -1e9)
+            if last >= started or started - last < min_interval:
                 return  # another thread just refreshed, or we are rate-limited
-            entry.last_kid_refresh = time.monotonic()
-            if not _claim_shared_refresh(server.id, min_interval):
+            entry.last_refresh[reason] = time.monotonic()
+            if not _claim_shared_refresh(server.id, reason, min_interval):
                 # Another worker refreshed moments ago: take its result from the cache.
                 self._reload(server, entry)
                 return
@@ -175,22 +181,22 @@ class KeyStore:
 
     def _refresh_in_background(self, server: ServerKeyPolicy, entry: _Entry) -> None:
         now = time.monotonic()
-        if now - entry.last_background_refresh < settings.GATEWAY_KID_REFRESH_INTERVAL:
+        if now - entry.background_started < settings.GATEWAY_KID_REFRESH_INTERVAL:
             return
-        entry.last_background_refresh = now
+        entry.background_started = now
         threading.Thread(
             target=self._refresh_now,
-            args=(server, entry, 0.0),
+            args=(server, entry, "background", settings.GATEWAY_KID_REFRESH_INTERVAL),
             name=f"jwks-refresh-{server.id}",
             daemon=True,
         ).start()
 
 
-def _claim_shared_refresh(server_id: int, interval: float) -> bool:
+def _claim_shared_refresh(server_id: int, reason: str, interval: float) -> bool:
+    """At most one worker per interval fetches for a given reason."""
+    key = f"gatekeep:jwks-refresh:{reason}:{server_id}"
     try:
-        return bool(
-            cache.add(f"gatekeep:kid-refresh:{server_id}", 1, timeout=max(1, int(interval)))
-        )
+        return bool(cache.add(key, 1, timeout=max(1, int(interval))))
     except Exception:
         return True  # cache down: rate-limit per process only
 

@@ -150,6 +150,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    # The proxy maps upstream failures to 502/504 itself; urllib3's retry chatter is noise.
+    "loggers": {"urllib3": {"level": "ERROR"}},
 }
 
 # --- Celery -----------------------------------------------------------------

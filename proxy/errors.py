@@ -45,6 +45,10 @@ class InvalidRequest(GatewayError):
     bearer_error = "invalid_request"
 
 
+class LengthRequired(GatewayError):
+    status, title, code = 411, "Length required", "length_required"
+
+
 class MissingToken(GatewayError):
     status, title, code = 401, "Token missing", "missing_token"
 
@@ -85,6 +89,7 @@ STATUS_TEXT = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    411: "Length Required",
     500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Unavailable",

@@ -14,6 +14,7 @@ from django.conf import settings
 from urllib3.exceptions import (
     ConnectTimeoutError,
     MaxRetryError,
+    NewConnectionError,
     ReadTimeoutError,
 )
 from urllib3.exceptions import (
@@ -21,7 +22,7 @@ from urllib3.exceptions import (
 )
 
 from .config import ApiConfig
-from .errors import UpstreamTimeout, UpstreamUnavailable
+from .errors import LengthRequired, UpstreamTimeout, UpstreamUnavailable
 from .headers import GATEWAY_HEADER_PREFIX, connection_listed, is_hop_by_hop
 
 logger = logging.getLogger(__name__)
@@ -89,6 +90,9 @@ def request_body(environ: dict) -> tuple[object, dict[str, str], bool]:
     if length.isdigit() and int(length) > 0:
         return _read_exactly(stream, int(length)), {"content-length": length}, False
     if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+        if not environ.get("wsgi.input_terminated"):
+            # This server hands us the body undecoded (wsgiref): refuse rather than drop it.
+            raise LengthRequired("Send a Content-Length; this server cannot stream chunked bodies.")
         return _read_until_eof(stream), {}, True
     return None, {}, False
 
@@ -136,6 +140,10 @@ def send(api: ApiConfig, request: UpstreamRequest) -> urllib3.BaseHTTPResponse:
 
 
 def _upstream_error(reason: BaseException | None):
+    # NewConnectionError (refused, DNS) subclasses ConnectTimeoutError, so test it first.
+    if isinstance(reason, NewConnectionError):
+        logger.info("Upstream connection failed: %r", reason)
+        return UpstreamUnavailable("The upstream refused the connection.", check="forward")
     if isinstance(reason, ConnectTimeoutError):
         return UpstreamTimeout(
             "The upstream did not accept the connection in time.", check="forward"

@@ -83,6 +83,14 @@ class PublishedApi:
     def token(self, key=None, header: dict | None = None, alg: str | None = None, **claims) -> str:
         return sign(key or self.rsa_key, claims_for(self.idp.issuer, **claims), header, alg)
 
+    def gateway_wait_for_reload(self) -> None:
+        """Wait until the gateway's poll interval has passed, so a config change is live."""
+        import time
+
+        from django.conf import settings
+
+        time.sleep(settings.GATEWAY_CONFIG_POLL_SECONDS + 0.1)
+
     def get(self, path: str = "/pets", token: str | None = None, **kwargs) -> requests.Response:
         headers = kwargs.pop("headers", {})
         if token is not None:

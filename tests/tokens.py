@@ -64,3 +64,19 @@ def raw_token(header: dict, claims: dict | bytes, signature: bytes = b"") -> str
             base64url_encode(signature),
         ]
     )
+
+
+def sign_raw(key: jwk.JWK, header: dict | str, claims: dict | str | bytes) -> str:
+    """Sign exactly this header and payload text, bypassing jwcrypto's header checks."""
+    from jwcrypto.jws import JWSCore
+
+    header_text = header if isinstance(header, str) else json.dumps(header)
+    if isinstance(claims, dict):
+        claims = json.dumps(claims)
+    payload = claims.encode() if isinstance(claims, str) else claims
+    alg = json.loads(header_text).get("alg") if isinstance(header, dict) else None
+    core = JWSCore(alg or key.get("alg") or "RS256", key, header_text, payload, algs=None)
+    signed = core.sign()
+    body = signed["payload"]
+    body = body.decode() if isinstance(body, bytes) else body
+    return f"{signed['protected']}.{body}.{signed['signature']}"

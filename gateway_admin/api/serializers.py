@@ -1,0 +1,123 @@
+"""The serializer base every admin-API serializer inherits, and the shared ones."""
+
+import copy
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from apis.models import Api
+from gateway_admin.models import AuditEvent
+
+from .fields import StorableJSONField
+
+
+class ValidatedModelSerializer(serializers.ModelSerializer):
+    """A ModelSerializer that runs the model's full_clean() on a copy of the instance.
+
+    DRF does not call Model.clean() (encode/django-rest-framework#3144), so without
+    this the REST API would skip the rules the console enforces. Values the model
+    normalises in clean() (base paths, route templates) are written back, so what
+    is saved is what was validated.
+
+    `Meta.json_fields` maps JSON columns to a typed StorableJSONField subclass, and
+    `fixed_values()` supplies fields that come from the URL rather than the body.
+    """
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        json_fields = getattr(self.Meta, "json_fields", {})
+        if field_name in json_fields:
+            field_class = json_fields[field_name]
+        elif issubclass(field_class, serializers.JSONField):
+            field_class = StorableJSONField
+        return field_class, kwargs
+
+    def fixed_values(self) -> dict:
+        return {}
+
+    def validate(self, attrs: dict) -> dict:
+        attrs = super().validate(attrs)
+        model = self.Meta.model
+        many_to_many = {field.name for field in model._meta.many_to_many}
+        instance = copy.copy(self.instance) if self.instance is not None else model()
+        values = {**self.fixed_values(), **attrs}
+        for name, value in values.items():
+            if name not in many_to_many:
+                setattr(instance, name, value)
+        try:
+            instance.full_clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
+        for name in attrs:
+            if name not in many_to_many:
+                attrs[name] = getattr(instance, name)
+        return attrs
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    before = serializers.JSONField(read_only=True, allow_null=True)
+    after = serializers.JSONField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "actor",
+            "actor_name",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "before",
+            "after",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ErrorSerializer(serializers.Serializer):
+    """DRF's error body for 401/403/404/405 and domain refusals."""
+
+    detail = serializers.CharField()
+
+
+class TokenInspectionRequestSerializer(serializers.Serializer):
+    token = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=True,
+        max_length=65536,
+        help_text="The bearer token, without the 'Bearer ' prefix; blank inspects an "
+        "anonymous call.",
+    )
+    api = serializers.PrimaryKeyRelatedField(
+        queryset=Api.objects.all(), help_text="Id of the API the call is for."
+    )
+    method = serializers.ChoiceField(
+        choices=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+    )
+    path = serializers.RegexField(
+        r"^/[^\x00-\x20\x7f?#]*$",
+        max_length=2000,
+        help_text="The path after the API's base path, e.g. /pets/42.",
+        error_messages={"invalid": "Give a path starting with '/', without query or spaces."},
+    )
+
+
+class TraceStepSerializer(serializers.Serializer):
+    check = serializers.CharField()
+    ok = serializers.BooleanField()
+    detail = serializers.CharField()
+
+
+class TokenInspectionSerializer(serializers.Serializer):
+    allowed = serializers.BooleanField(help_text="True when the proxy would forward the call.")
+    status = serializers.IntegerField(help_text="200, or the status of the error the proxy sends.")
+    code = serializers.CharField(allow_null=True, help_text="The error code, null when allowed.")
+    detail = serializers.CharField()
+    gateway_path = serializers.CharField(help_text="The full path the decision was made for.")
+    route = serializers.CharField(allow_null=True)
+    application = serializers.CharField(allow_null=True)
+    trace = TraceStepSerializer(many=True)

@@ -1,0 +1,37 @@
+"""Cross-app admin-API views: the audit trail and the token inspector."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, viewsets
+from rest_framework.response import Response
+
+from apis.services import inspect_token
+from gateway_admin.models import AuditEvent
+
+from .serializers import (
+    AuditEventSerializer,
+    TokenInspectionRequestSerializer,
+    TokenInspectionSerializer,
+)
+from .viewsets import AdminAPIMixin
+
+
+class AuditEventViewSet(AdminAPIMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = AuditEvent.objects.all()
+    serializer_class = AuditEventSerializer
+    filterset_fields = ["action", "object_type", "object_id", "actor_name"]
+    search_fields = ["object_repr", "actor_name"]
+    ordering_fields = ["created_at", "id"]
+    lookup_value_regex = "[0-9]+"
+
+
+class TokenInspectorView(AdminAPIMixin, generics.GenericAPIView):
+    """What the proxy would decide for this token and call, with every check it makes."""
+
+    serializer_class = TokenInspectionRequestSerializer
+
+    @extend_schema(responses={200: TokenInspectionSerializer})
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        inspection = inspect_token(**serializer.validated_data)
+        return Response(TokenInspectionSerializer(inspection).data)

@@ -1,0 +1,49 @@
+"""Steady state: an authorized call costs no database query (DESIGN §2)."""
+
+import io
+
+from gateway_admin.wsgi import application
+
+
+def call(path: str, token: str) -> tuple[str, bytes]:
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "testserver",
+        "HTTP_AUTHORIZATION": f"Bearer {token}",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.url_scheme": "http",
+    }
+    status = []
+    chunks = application(environ, lambda s, h: status.append(s))
+    body = b"".join(chunks)
+    chunks.close()
+    return status[0], body
+
+
+def test_a_repeated_authorized_call_does_no_database_query(
+    published, django_assert_num_queries, settings
+):
+    # Poll the shared config version and key snapshot on every call: still no query.
+    settings.GATEWAY_CONFIG_POLL_SECONDS = 0
+    settings.GATEWAY_KEYS_POLL_SECONDS = 0
+    token = published.token()
+    path = "/gateway/petstore/v1/pets"
+    assert call(path, token)[0].startswith("200")  # warms routes, keys and the token cache
+    with django_assert_num_queries(0):
+        for _ in range(20):
+            status, body = call(path, token)
+            assert status.startswith("200"), body
+    assert published.upstream.hits == 21
+
+
+def test_distinct_tokens_cost_no_query_either(published, django_assert_num_queries):
+    call("/gateway/petstore/v1/pets", published.token())
+    tokens = [published.token(sub=f"user-{n}") for n in range(10)]
+    with django_assert_num_queries(0):
+        for token in tokens:
+            assert call("/gateway/petstore/v1/pets", token)[0].startswith("200")

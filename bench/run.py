@@ -1,0 +1,272 @@
+"""Gatekeep benchmark: the upstream, nginx and the gateway side by side, in one run.
+
+    bench/run [--duration 10] [--connections 32] [--server gunicorn|granian] [--quick]
+
+See bench/README.md for how to read the output.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+UPSTREAM_PORT, PROXY_PORT, GATEWAY_PORT = 18080, 18081, 18082
+
+
+def sh(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(args, check=True, text=True, capture_output=True, **kwargs)
+
+
+def ensure_tools() -> None:
+    missing = [tool for tool in ("wrk", "nginx") if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists()]
+    if missing:
+        print(f"Installing {' '.join(missing)} from Debian packages…")
+        packages = ["wrk" if tool == "wrk" else "nginx-light" for tool in missing]
+        subprocess.run(["apt-get", "install", "-y", *packages], check=True, capture_output=True)
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def start_nginx(workdir: Path) -> None:
+    (workdir / "nginx-tmp").mkdir(exist_ok=True)
+    conf = (BENCH / "nginx.conf.template").read_text()
+    for name, value in (("WORKDIR", str(workdir)), ("UPSTREAM_PORT", str(UPSTREAM_PORT)),
+                        ("PROXY_PORT", str(PROXY_PORT))):
+        conf = conf.replace(name, value)
+    (workdir / "nginx.conf").write_text(conf)
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    sh(nginx, "-c", str(workdir / "nginx.conf"), "-p", str(workdir))
+    wait_for_port(UPSTREAM_PORT)
+    wait_for_port(PROXY_PORT)
+
+
+def stop_nginx(workdir: Path) -> None:
+    pid_file = workdir / "nginx.pid"
+    if pid_file.exists():
+        os.kill(int(pid_file.read_text()), signal.SIGQUIT)
+
+
+def seed(workdir: Path, name: str, extra: list[str]) -> dict:
+    data = workdir / name
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{data}/db.sqlite3"}
+    env.pop("REDIS_URL", None)
+    data.mkdir(exist_ok=True)
+    sh(str(PYTHON), str(BENCH / "seed.py"), str(data), "--upstream",
+       f"http://127.0.0.1:{UPSTREAM_PORT}", *extra, env=env, cwd=ROOT)
+    return {"DATABASE_URL": env["DATABASE_URL"], "dir": data}
+
+
+def server_command(server: str, workers: int, threads: int) -> list[str]:
+    if server == "granian":
+        return [str(ROOT / ".venv/bin/granian"), "--interface", "wsgi", "--host", "127.0.0.1",
+                "--port", str(GATEWAY_PORT), "--workers", str(workers),
+                "--blocking-threads", str(threads), "--no-ws", "gateway_admin.wsgi:application"]
+    return [str(ROOT / ".venv/bin/gunicorn"), "gateway_admin.wsgi:application",
+            "--bind", f"127.0.0.1:{GATEWAY_PORT}", "--workers", str(workers),
+            "--worker-class", "gthread", "--threads", str(threads), "--keep-alive", "30"]
+
+
+def start_gateway(args, db: dict, token_cache: int | None = None) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": db["DATABASE_URL"], "DEBUG": "false",
+           "SECRET_KEY": "bench-secret-key-" + "x" * 40, "ALLOWED_HOSTS": "*",
+           "LOG_LEVEL": "WARNING", "SESSION_COOKIE_SECURE": "false",
+           "CSRF_COOKIE_SECURE": "false"}
+    env.pop("REDIS_URL", None)
+    if token_cache is not None:
+        env["GATEWAY_VERIFIED_TOKEN_CACHE_SIZE"] = str(token_cache)
+    process = subprocess.Popen(server_command(args.server, args.workers, args.threads), cwd=ROOT,
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    wait_for_port(GATEWAY_PORT)
+    return process
+
+
+def stop_gateway(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+    time.sleep(0.5)
+
+
+def worker_rss_mb(process: subprocess.Popen) -> float:
+    """Resident memory of the server's worker processes (largest one), in MB."""
+    pids = sh("pgrep", "-s", str(process.pid)).stdout.split()
+    sizes = []
+    for pid in pids:
+        if int(pid) == process.pid and len(pids) > 1:
+            continue  # the master holds no request state
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            continue
+        match = re.search(r"VmRSS:\s+(\d+) kB", status)
+        if match:
+            sizes.append(int(match.group(1)) / 1024)
+    return round(max(sizes, default=0.0), 1)
+
+
+def wrk(url: str, duration: int, connections: int, script: str | None = None,
+        env: dict | None = None, threads: int = 2) -> dict:
+    command = ["wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{duration}s",
+               "--latency", url]
+    if script:
+        command[1:1] = ["-s", str(BENCH / script)]
+    output = sh(*command, env={**os.environ, **(env or {})}).stdout
+    return parse_wrk(output)
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return round(float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit], 3)
+
+
+def parse_wrk(output: str) -> dict:
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))}
+    for percentile in ("50", "99"):
+        match = re.search(rf"^\s+{percentile}%\s+(\S+)", output, re.M)
+        result[f"p{percentile}_ms"] = _ms(match.group(1)) if match else None
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    result["non_2xx"] = int(errors.group(1)) if errors else 0
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    result["socket_errors"] = socket_errors.group(1) if socket_errors else ""
+    result["requests"] = int(re.search(r"(\d+) requests in", output).group(1))
+    return result
+
+
+def check_gateway(token_file: Path) -> None:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{GATEWAY_PORT}/gateway/bench/v1/items",
+        headers={"Authorization": "Bearer " + token_file.read_text().strip()},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200, response.status
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--server", choices=["gunicorn", "granian"], default="gunicorn")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--quick", action="store_true", help="3 s runs, small data set (e)")
+    parser.add_argument("--skip-large", action="store_true", help="skip scenario (e)")
+    args = parser.parse_args()
+    if args.quick:
+        args.duration = 3
+    ensure_tools()
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    workdir = BENCH / "results" / stamp
+    workdir.mkdir(parents=True)
+    results: dict = {"started": stamp, "server": args.server, "workers": args.workers,
+                     "threads": args.threads, "connections": args.connections,
+                     "duration_s": args.duration, "cpus": os.cpu_count(), "scenarios": {}}
+    scenarios = results["scenarios"]
+    d, c = args.duration, args.connections
+    start_nginx(workdir)
+    try:
+        print("Seeding data…", flush=True)
+        small = seed(workdir, "small", ["--tokens", "10000"])
+        env = {"BENCH_TOKEN_FILE": str(small["dir"] / "token.txt"),
+               "BENCH_TOKENS_FILE": str(small["dir"] / "tokens.txt")}
+        path = "/gateway/bench/v1/items"
+        scenarios["a_upstream"] = wrk(f"http://127.0.0.1:{UPSTREAM_PORT}/items", d, c)
+        scenarios["b_nginx_proxy"] = wrk(f"http://127.0.0.1:{PROXY_PORT}/items", d, c)
+
+        gateway = start_gateway(args, small)
+        try:
+            check_gateway(small["dir"] / "token.txt")
+            wrk(f"http://127.0.0.1:{GATEWAY_PORT}{path}", 2, c, "hot_token.lua", env)  # warm-up
+            scenarios["c_gateway_hot_token"] = wrk(
+                f"http://127.0.0.1:{GATEWAY_PORT}{path}", d, c, "hot_token.lua", env)
+            scenarios["c_gateway_hot_token"]["worker_rss_mb"] = worker_rss_mb(gateway)
+            one_up = wrk(f"http://127.0.0.1:{UPSTREAM_PORT}/items", d, 1, threads=1)
+            one_gw = wrk(f"http://127.0.0.1:{GATEWAY_PORT}{path}", d, 1, "hot_token.lua", env, 1)
+            scenarios["latency_1_connection"] = {
+                "upstream_p50_ms": one_up["p50_ms"], "gateway_p50_ms": one_gw["p50_ms"],
+                "gateway_added_p50_ms": round(one_gw["p50_ms"] - one_up["p50_ms"], 3)}
+        finally:
+            stop_gateway(gateway)
+
+        # (d): a token cache far smaller than the token set, so every call verifies a signature.
+        gateway = start_gateway(args, small, token_cache=100)
+        try:
+            wrk(f"http://127.0.0.1:{GATEWAY_PORT}{path}", 2, c, "many_tokens.lua", env)
+            scenarios["d_gateway_10k_tokens"] = wrk(
+                f"http://127.0.0.1:{GATEWAY_PORT}{path}", d, c, "many_tokens.lua", env)
+            scenarios["d_gateway_10k_tokens"]["worker_rss_mb"] = worker_rss_mb(gateway)
+        finally:
+            stop_gateway(gateway)
+
+        if not args.skip_large:
+            size = (["--apis", "100", "--routes-per-api", "10", "--applications", "10000"]
+                    if args.quick else
+                    ["--apis", "1000", "--routes-per-api", "10", "--applications", "100000"])
+            print("Seeding the large config…", flush=True)
+            large = seed(workdir, "large", [*size, "--tokens", "10"])
+            large_env = {"BENCH_TOKEN_FILE": str(large["dir"] / "token.txt")}
+            gateway = start_gateway(args, large)
+            try:
+                check_gateway(large["dir"] / "token.txt")
+                wrk(f"http://127.0.0.1:{GATEWAY_PORT}{path}", 2, c, "hot_token.lua", large_env)
+                scenarios["e_gateway_large_config"] = wrk(
+                    f"http://127.0.0.1:{GATEWAY_PORT}{path}", d, c, "hot_token.lua", large_env)
+                scenarios["e_gateway_large_config"]["worker_rss_mb"] = worker_rss_mb(gateway)
+                scenarios["e_gateway_large_config"]["config"] = " ".join(size)
+            finally:
+                stop_gateway(gateway)
+    finally:
+        stop_nginx(workdir)
+
+    nginx_rps = scenarios["b_nginx_proxy"]["rps"]
+    for result in scenarios.values():
+        if "rps" in result:
+            result["ratio_to_nginx"] = round(result["rps"] / nginx_rps, 3)
+    (workdir / "results.json").write_text(json.dumps(results, indent=2))
+    report(results, workdir)
+    failed = [name for name, r in scenarios.items() if r.get("non_2xx") or r.get("socket_errors")]
+    return 1 if failed else 0
+
+
+def report(results: dict, workdir: Path) -> None:
+    print(f"\nGatekeep benchmark — {results['server']} {results['workers']}w×{results['threads']}t, "
+          f"{results['connections']} connections, {results['duration_s']} s each, "
+          f"{results['cpus']} CPUs")
+    print(f"{'scenario':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'÷nginx':>7} "
+          f"{'RSS MB':>7} {'non-2xx':>8}")
+    for name, r in results["scenarios"].items():
+        if "rps" not in r:
+            continue
+        print(f"{name:28} {r['rps']:>9.0f} {r['p50_ms']:>8} {r['p99_ms']:>8} "
+              f"{r['ratio_to_nginx']:>7} {r.get('worker_rss_mb', ''):>7} {r['non_2xx']:>8}")
+    latency = results["scenarios"].get("latency_1_connection")
+    if latency:
+        print(f"\nAt 1 connection: upstream p50 {latency['upstream_p50_ms']} ms, gateway p50 "
+              f"{latency['gateway_p50_ms']} ms → gateway adds {latency['gateway_added_p50_ms']} ms")
+    print(f"\nResults: {workdir / 'results.json'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Load benchmark data into the database named by DATABASE_URL.
+
+    python bench/seed.py OUT_DIR [--apis N --routes-per-api N --applications N --tokens N]
+
+Creates one static-certificate issuer (no JWKS server needed), the measured API
+`/bench/v1` → the upstream, optional filler APIs/routes/applications, and writes
+OUT_DIR/token.txt (one hot token) and OUT_DIR/tokens.txt (distinct valid tokens).
+"""
+
+import argparse
+import datetime
+import os
+import sys
+import time
+from pathlib import Path
+
+import django
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_admin.settings")
+django.setup()
+
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.x509.oid import NameOID  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import transaction  # noqa: E402
+from jwcrypto import jwk, jwt  # noqa: E402
+
+from apis.models import Api, IdentifyAndAuthorizePolicy, Route  # noqa: E402
+from apis.services import activate_api  # noqa: E402
+from applications.models import Application  # noqa: E402
+from authservers.models import AuthorizationServer  # noqa: E402
+from authservers.services import refresh_jwks  # noqa: E402
+
+ISSUER = "https://bench-idp.example.com"
+
+
+def certificate_for(key: jwk.JWK) -> str:
+    private = key.get_op_key("sign")
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench-idp")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(private, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def make_token(key: jwk.JWK, kid: str, sub: str) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "sub": sub,
+        "aud": "bench",
+        "client_id": "bench-client",
+        "scope": "bench:read",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 6 * 3600,
+    }
+    token = jwt.JWT(header={"alg": "RS256", "kid": kid, "typ": "JWT"}, claims=claims)
+    token.make_signed_token(key)
+    return token.serialize()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--upstream", default="http://127.0.0.1:18080")
+    parser.add_argument("--apis", type=int, default=1)
+    parser.add_argument("--routes-per-api", type=int, default=1)
+    parser.add_argument("--applications", type=int, default=1)
+    parser.add_argument("--tokens", type=int, default=10000)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    call_command("migrate", verbosity=0)
+
+    key = jwk.JWK.generate(kty="RSA", size=2048)
+    with transaction.atomic():
+        server = AuthorizationServer.objects.create(
+            name="bench-idp", issuer=ISSUER, public_certificate=certificate_for(key)
+        )
+        api = Api.objects.create(name="Bench", base_path="/bench/v1", upstream_url=args.upstream)
+        Route.objects.create(api=api, method="GET", path="/items", required_scopes=["bench:read"])
+        Route.objects.bulk_create(
+            Route(api=api, method="GET", path=f"/filler{n}/{{id}}")
+            for n in range(args.routes_per_api - 1)
+        )
+        policy = IdentifyAndAuthorizePolicy.objects.create(api=api, audiences=["bench"])
+        policy.authorization_servers.add(server)
+        app = Application.objects.create(name="bench", identifying_claims={"client_id": "bench-client"})
+        app.apis.add(api)
+        _filler(args, server)
+    assert activate_api(api) == []
+    refresh_jwks(server)
+    kid = server.jwks_snapshot.keys[0]["kid"]
+    (args.out / "token.txt").write_text(make_token(key, kid, "hot-user"))
+    with (args.out / "tokens.txt").open("w") as tokens:
+        for n in range(args.tokens):
+            tokens.write(make_token(key, kid, f"user-{n}") + "\n")
+
+
+def _filler(args, server) -> None:
+    """Extra APIs, routes and applications, to measure how cost grows with config size."""
+    if args.apis > 1:
+        apis = Api.objects.bulk_create(
+            Api(name=f"Filler {n}", base_path=f"/filler{n}/v1", upstream_url=args.upstream,
+                status="active")
+            for n in range(args.apis - 1)
+        )
+        Route.objects.bulk_create(
+            Route(api=api, method="GET", path=f"/things{r}/{{id}}")
+            for api in apis
+            for r in range(args.routes_per_api)
+        )
+        policies = IdentifyAndAuthorizePolicy.objects.bulk_create(
+            IdentifyAndAuthorizePolicy(api=api, audiences=["bench"]) for api in apis
+        )
+        through = IdentifyAndAuthorizePolicy.authorization_servers.through
+        through.objects.bulk_create(
+            through(identifyandauthorizepolicy_id=p.id, authorizationserver_id=server.id)
+            for p in policies
+        )
+    if args.applications > 1:
+        bench_api = Api.objects.get(base_path="/bench/v1")
+        apps = Application.objects.bulk_create(
+            Application(name=f"app-{n}", identifying_claims={"client_id": f"client-{n}"})
+            for n in range(args.applications - 1)
+        )
+        through = Application.apis.through
+        through.objects.bulk_create(
+            through(application_id=app.id, api_id=bench_api.id) for app in apps
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
 
-from .models import AuthorizationServer, JwksSnapshot
+from .models import AuthorizationServer, JwksSnapshot, SigningKey
 from .services import refresh_jwks
+from .signing import SigningKeyError, rotate_signing_key
 
 
 class JwksSnapshotInline(admin.StackedInline):
@@ -12,13 +13,27 @@ class JwksSnapshotInline(admin.StackedInline):
     extra = 0
 
 
+class SigningKeyInline(admin.TabularInline):
+    """The internal issuer's keys, read-only; the private half is never rendered."""
+
+    model = SigningKey
+    fields = ("kid", "alg", "state", "created_at", "activated_at", "retired_at", "published_until")
+    readonly_fields = fields
+    can_delete = False
+    extra = 0
+    max_num = 0
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(AuthorizationServer)
 class AuthorizationServerAdmin(admin.ModelAdmin):
     list_display = ("name", "kind", "issuer", "key_ids", "fetched_at", "last_error")
     list_filter = ("kind",)
     search_fields = ("name", "issuer")
-    inlines = [JwksSnapshotInline]
-    actions = ["refresh_keys"]
+    inlines = [JwksSnapshotInline, SigningKeyInline]
+    actions = ["refresh_keys", "rotate_signing_keys"]
 
     @admin.display(description="Key ids")
     def key_ids(self, server) -> str:
@@ -44,3 +59,13 @@ class AuthorizationServerAdmin(admin.ModelAdmin):
             self.message_user(
                 request, text + (f" ({outcome.error})" if outcome.error else ""), level
             )
+
+    @admin.action(description="Rotate signing key (internal servers)")
+    def rotate_signing_keys(self, request, queryset) -> None:
+        for server in queryset:
+            try:
+                key = rotate_signing_key(server, request.user)
+            except SigningKeyError as exc:
+                self.message_user(request, f"{server}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{server}: {key.kid} signs now.", messages.SUCCESS)

@@ -86,3 +86,58 @@ class JwksSnapshot(models.Model):
     @property
     def key_ids(self) -> list[str]:
         return [key.get("kid", "") for key in self.keys]
+
+
+class SigningKeyState(models.TextChoices):
+    NEXT = "next", "Next (published, not signing yet)"
+    ACTIVE = "active", "Active (signing)"
+    RETIRED = "retired", "Retired (published until its tokens expire)"
+
+
+class SigningAlgorithm(models.TextChoices):
+    RS256 = "RS256", "RS256 (RSA 2048)"
+    ES256 = "ES256", "ES256 (ECDSA P-256)"
+
+
+class SigningKey(models.Model):
+    """A key the internal issuer signs access tokens with; only its public half leaves the DB."""
+
+    server = models.ForeignKey(
+        AuthorizationServer, on_delete=models.CASCADE, related_name="signing_keys"
+    )
+    kid = models.CharField(max_length=100, unique=True, editable=False)
+    alg = models.CharField(
+        max_length=5, choices=SigningAlgorithm.choices, default=SigningAlgorithm.RS256
+    )
+    # Fernet token of the PKCS#8 PEM (authservers.signing); never shown, logged or audited.
+    private_key = models.TextField(editable=False)
+    public_jwk = models.JSONField(editable=False)
+    state = models.CharField(
+        max_length=7, choices=SigningKeyState.choices, default=SigningKeyState.NEXT
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    # Fixed at retirement (retired_at + token lifetime + leeway), so a later change
+    # of the server's lifetime cannot unpublish a key whose tokens still verify.
+    published_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["server", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["server"],
+                condition=models.Q(state="active"),
+                name="signing_key_one_active_per_server",
+            ),
+            models.UniqueConstraint(
+                fields=["server"],
+                condition=models.Q(state="next"),
+                name="signing_key_one_next_per_server",
+            ),
+        ]
+        # published_jwks() and rotation select a server's keys by state.
+        indexes = [models.Index(fields=["server", "state"], name="signing_key_server_state")]
+
+    def __str__(self) -> str:
+        return f"{self.kid} ({self.alg}, {self.state})"

@@ -1,7 +1,386 @@
-"""Signing keys of the internal authorization server (see the internal-issuer issue)."""
+"""Signing keys of the internal authorization server: creation, encryption at rest, rotation.
 
-from .jwks import KeyRejected
+A key is born `next` and is published in the JWKS before it signs anything
+(SECURITY.md E4). Rotation promotes next → active, retires the active key and
+creates a new next key. A retired key stays published until every token it
+signed has expired (`published_until`); pruning then deletes it, private half
+and all. After every change the JWKS snapshot is rebuilt, because the proxy's
+key store reads internal servers' keys from that snapshot, never over HTTP.
+"""
+
+import base64
+import functools
+import json
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+from jwcrypto import jwk, jws
+
+from gateway_admin.audit import record_event
+
+from . import services
+from .choices import ServerKind
+from .jwks import KeyRejected, public_signing_key
+from .models import AuthorizationServer, SigningAlgorithm, SigningKey, SigningKeyState
+
+logger = logging.getLogger(__name__)
+
+# Claims the issuer sets itself; an application's custom claims never replace them.
+REGISTERED_CLAIMS = frozenset(
+    {
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "nbf",
+        "iat",
+        "jti",
+        "client_id",
+        "scope",
+        "scp",
+        "typ",
+        "azp",
+        "auth_time",
+        "acr",
+        "amr",
+        "cnf",
+        "act",
+        "may_act",
+        "preferred_username",
+    }
+)
+_STATE_ORDER = {SigningKeyState.ACTIVE: 0, SigningKeyState.NEXT: 1, SigningKeyState.RETIRED: 2}
 
 
-def published_jwks(server) -> list[dict]:
-    raise KeyRejected("The internal issuer has no signing keys yet.")
+class SigningKeyError(Exception):
+    """The internal issuer cannot do what was asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class _Keys:
+    active: SigningKey | None
+    next: SigningKey | None
+
+
+# --- encryption at rest -----------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def _fernet_for(secrets: tuple[str, ...]) -> MultiFernet:
+    # HKDF turns any long secret (or SECRET_KEY) into a Fernet key.
+    return MultiFernet(
+        [
+            Fernet(
+                base64.urlsafe_b64encode(
+                    HKDF(
+                        algorithm=hashes.SHA256(),
+                        length=32,
+                        salt=b"gatekeep-signing-keys",
+                        info=b"fernet",
+                    ).derive(secret.encode())
+                )
+            )
+            for secret in secrets
+        ]
+    )
+
+
+def _fernet() -> MultiFernet:
+    configured = [s.strip() for s in settings.GATEWAY_KEY_ENCRYPTION_KEY.split(",") if s.strip()]
+    return _fernet_for(tuple(configured or [settings.SECRET_KEY]))
+
+
+@sensitive_variables("private_key", "pem")
+def _new_key(server: AuthorizationServer, alg: str, state: str) -> SigningKey:
+    if alg == SigningAlgorithm.ES256:
+        private_key = ec.generate_private_key(ec.SECP256R1())
+    else:
+        private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public = jwk.JWK.from_pyca(private_key.public_key())
+    kid = public.thumbprint()  # RFC 7638: stable, and says nothing about the private half
+    public_jwk = public.export_public(as_dict=True) | {"kid": kid, "use": "sig", "alg": alg}
+    return SigningKey.objects.create(
+        server=server,
+        kid=kid,
+        alg=alg,
+        private_key=_fernet().encrypt(pem).decode(),
+        public_jwk=public_signing_key(public_jwk),
+        state=state,
+        activated_at=timezone.now() if state == SigningKeyState.ACTIVE else None,
+    )
+
+
+# Decrypted keys by kid: a kid's key never changes, so caching it per process is safe.
+_private_keys: dict[str, jwk.JWK] = {}
+_private_keys_lock = threading.Lock()
+
+
+@sensitive_variables("pem")
+def _private_jwk(key: SigningKey) -> jwk.JWK:
+    cached = _private_keys.get(key.kid)
+    if cached is not None:
+        return cached
+    try:
+        pem = _fernet().decrypt(key.private_key.encode())
+    except InvalidToken:
+        raise SigningKeyError(
+            f"Signing key {key.kid} cannot be decrypted: GATEWAY_KEY_ENCRYPTION_KEY "
+            "(or SECRET_KEY, which it defaults to) changed since it was created."
+        ) from None
+    private = jwk.JWK.from_pem(pem)
+    with _private_keys_lock:
+        if len(_private_keys) >= 16:
+            _private_keys.clear()
+        _private_keys[key.kid] = private
+    return private
+
+
+# --- lifecycle --------------------------------------------------------------------
+
+
+def _require_internal(server: AuthorizationServer) -> None:
+    if server.kind != ServerKind.INTERNAL:
+        raise SigningKeyError(f"{server} is an external server; only internal ones sign tokens.")
+
+
+def _current_keys(server: AuthorizationServer) -> _Keys:
+    keys = {
+        key.state: key
+        for key in SigningKey.objects.filter(
+            server=server, state__in=[SigningKeyState.ACTIVE, SigningKeyState.NEXT]
+        )
+    }
+    return _Keys(active=keys.get(SigningKeyState.ACTIVE), next=keys.get(SigningKeyState.NEXT))
+
+
+def _algorithm(server: AuthorizationServer, requested: str | None) -> str:
+    if requested is None:
+        # Keep the algorithm an operator chose last; the setting only decides the first key.
+        newest = SigningKey.objects.filter(server=server).order_by("-created_at").first()
+        requested = newest.alg if newest else settings.GATEWAY_SIGNING_KEY_ALGORITHM
+    if requested not in SigningAlgorithm.values:
+        raise SigningKeyError(f"Choose RS256 or ES256, not {str(requested)[:20]!r}.")
+    if requested not in server.allowed_algorithms:
+        raise SigningKeyError(
+            f"{requested} is not among the algorithms {server} accepts "
+            f"({', '.join(server.allowed_algorithms)}); add it there first."
+        )
+    return requested
+
+
+def _lock(server: AuthorizationServer) -> AuthorizationServer:
+    """Serialise key changes of one server; call first thing in the transaction.
+
+    An UPDATE that changes nothing is a row lock on PostgreSQL and takes SQLite's
+    write lock up front: a SQLite transaction that reads and then writes fails with
+    "database is locked" when another writer got there in between.
+    """
+    AuthorizationServer.objects.filter(pk=server.pk).update(updated_at=F("updated_at"))
+    return AuthorizationServer.objects.get(pk=server.pk)
+
+
+def ensure_signing_keys(server: AuthorizationServer, algorithm: str | None = None) -> SigningKey:
+    """The server's active key, creating an active and a next key when they are missing."""
+    _require_internal(server)
+    keys = _current_keys(server)
+    if keys.active is not None and keys.next is not None:
+        return keys.active  # the common case: no lock, no write
+    try:
+        active, created = _ensure_keys(server, algorithm)
+    except IntegrityError:
+        # _lock serialises creators; should one still slip past (the server row was
+        # created in a concurrent transaction), the one-active/one-next constraints
+        # refuse the duplicate and the second pass finds the winner's keys.
+        active, created = _ensure_keys(server, algorithm)
+    if created:
+        record_event(None, "create-signing-keys", server, None, _key_summary(server))
+        services.refresh_jwks(server)
+    return active
+
+
+def _ensure_keys(server: AuthorizationServer, algorithm: str | None) -> tuple[SigningKey, bool]:
+    with transaction.atomic():
+        _lock(server)
+        keys = _current_keys(server)
+        if keys.active is not None and keys.next is not None:
+            return keys.active, False
+        alg = _algorithm(server, algorithm)
+        active = keys.active
+        if active is None and keys.next is not None:
+            # The active key was deleted by hand; the published next key takes over.
+            active = _promote(keys.next)
+            keys = _Keys(active=active, next=None)
+        elif active is None:
+            # A brand-new issuer: nobody can have cached its key set yet.
+            active = _new_key(server, alg, SigningKeyState.ACTIVE)
+        if keys.next is None:
+            _new_key(server, alg, SigningKeyState.NEXT)
+        return active, True
+
+
+def _promote(key: SigningKey) -> SigningKey:
+    key.state = SigningKeyState.ACTIVE
+    key.activated_at = timezone.now()
+    key.save(update_fields=["state", "activated_at"])
+    return key
+
+
+def _retire(key: SigningKey, server: AuthorizationServer) -> None:
+    now = timezone.now()
+    key.state = SigningKeyState.RETIRED
+    key.retired_at = now
+    # The last token it signed expires at most one lifetime from now, plus the
+    # leeway verifiers grant; until then the key must stay published.
+    key.published_until = now + timedelta(
+        seconds=server.token_lifetime_seconds + server.leeway_seconds
+    )
+    key.save(update_fields=["state", "retired_at", "published_until"])
+
+
+def rotate_signing_key(
+    server: AuthorizationServer, actor=None, algorithm: str | None = None
+) -> SigningKey:
+    """Promote the next key, retire the active one, publish a new next key; return the new active.
+
+    `algorithm` applies to the new next key, so a change of algorithm signs only
+    after the following rotation, once verifiers have had time to fetch the key.
+    """
+    _require_internal(server)
+    with transaction.atomic():
+        server = _lock(server)
+        alg = _algorithm(server, algorithm)
+        keys = _current_keys(server)
+        before = _key_summary(server)
+        if keys.next is None:
+            if keys.active is not None:
+                logger.warning(
+                    "%s had no published next key; the new active key signs unannounced", server
+                )
+            promoted = _new_key(server, alg, SigningKeyState.NEXT)
+        else:
+            promoted = keys.next
+            published_for = (timezone.now() - promoted.created_at).total_seconds()
+            if published_for < settings.GATEWAY_JWKS_MAX_AGE_SECONDS:
+                logger.warning(
+                    "Signing key %s of %s was published only %d s ago; verifiers caching the "
+                    "JWKS for %d s may fetch it once more on its first token",
+                    promoted.kid,
+                    server,
+                    published_for,
+                    settings.GATEWAY_JWKS_MAX_AGE_SECONDS,
+                )
+        if keys.active is not None:
+            _retire(keys.active, server)
+        _promote(promoted)
+        _new_key(server, alg, SigningKeyState.NEXT)
+        _prune(server)
+        record_event(actor, "rotate-signing-key", server, before, _key_summary(server))
+    services.refresh_jwks(server)
+    logger.info("Rotated the signing key of %s; %s signs now", server, promoted.kid)
+    return promoted
+
+
+def rotate_signing_key_if_due(server: AuthorizationServer) -> SigningKey | None:
+    """The beat task's step: keys exist, rotate when the active one is old, prune the expired."""
+    active = ensure_signing_keys(server)
+    cutoff = timezone.now() - timedelta(days=settings.GATEWAY_SIGNING_KEY_ROTATION_DAYS)
+    if active.activated_at is not None and active.activated_at <= cutoff:
+        return rotate_signing_key(server)
+    if prune_signing_keys(server):
+        services.refresh_jwks(server)
+    return None
+
+
+def prune_signing_keys(server: AuthorizationServer) -> int:
+    """Delete retired keys whose tokens have all expired; returns how many went."""
+    with transaction.atomic():
+        return _prune(server)
+
+
+def _prune(server: AuthorizationServer) -> int:
+    deleted, _ = SigningKey.objects.filter(
+        server=server, state=SigningKeyState.RETIRED, published_until__lte=timezone.now()
+    ).delete()
+    return deleted
+
+
+def _key_summary(server: AuthorizationServer) -> dict:
+    return {
+        state: sorted(
+            SigningKey.objects.filter(server=server, state=state).values_list("kid", flat=True)
+        )
+        for state in SigningKeyState.values
+    }
+
+
+def published_jwks(server: AuthorizationServer) -> list[dict]:
+    """Public JWKs of the active, next and still-needed retired keys, active first."""
+    keys = SigningKey.objects.filter(server=server).filter(
+        Q(state__in=[SigningKeyState.ACTIVE, SigningKeyState.NEXT])
+        | Q(state=SigningKeyState.RETIRED, published_until__gt=timezone.now())
+    )
+    ordered = sorted(keys, key=lambda key: (_STATE_ORDER[key.state], -key.created_at.timestamp()))
+    if not ordered:
+        raise KeyRejected("The internal issuer has no signing keys yet.")
+    # public_signing_key() keeps only public members: a last guard against leaking `d`.
+    return [public_signing_key(key.public_jwk) for key in ordered]
+
+
+# --- issuing ----------------------------------------------------------------------
+
+
+def issue_access_token(
+    server: AuthorizationServer,
+    *,
+    subject: str,
+    client_id: str,
+    scope: str = "",
+    audience: str | list[str] | None = None,
+    custom_claims: dict | None = None,
+    username: str | None = None,
+) -> str:
+    """A JWT access token (RFC 9068) signed with the server's active key."""
+    key = SigningKey.objects.filter(server=server, state=SigningKeyState.ACTIVE).first()
+    if key is None:
+        key = ensure_signing_keys(server)
+    now = int(time.time())
+    claims = {
+        "iss": server.issuer,
+        "sub": subject,
+        "aud": audience,
+        "client_id": client_id,
+        "scope": scope,
+        "preferred_username": username,
+        "iat": now,
+        "nbf": now,
+        "exp": now + server.token_lifetime_seconds,
+        "jti": uuid.uuid4().hex,
+    }
+    claims = {name: value for name, value in claims.items() if value not in (None, "")}
+    for name, value in (custom_claims or {}).items():
+        if name not in REGISTERED_CLAIMS:
+            claims[name] = value
+    header = {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}
+    token = jws.JWS(json.dumps(claims, separators=(",", ":")).encode())
+    token.add_signature(
+        _private_jwk(key), alg=None, protected=json.dumps(header, separators=(",", ":"))
+    )
+    return token.serialize(compact=True)

@@ -1,6 +1,8 @@
 from celery import shared_task
 from django.utils import timezone
 
+from . import signing
+from .choices import ServerKind
 from .models import AuthorizationServer
 from .services import refresh_jwks_by_id
 
@@ -29,3 +31,24 @@ def refresh_due_jwks() -> list[int]:
             refresh_jwks.delay(server.pk)
             due.append(server.pk)
     return due
+
+
+@shared_task(ignore_result=True)
+def rotate_due_signing_keys() -> list[int]:
+    """Queue the rotation check of every internal server (see rotate_signing_key_if_due)."""
+    ids = list(
+        AuthorizationServer.objects.filter(kind=ServerKind.INTERNAL).values_list("pk", flat=True)
+    )
+    for server_id in ids:
+        rotate_signing_key_if_due.delay(server_id)
+    return ids
+
+
+@shared_task(ignore_result=True)
+def rotate_signing_key_if_due(server_id: int) -> str | None:
+    """Rotate one internal server's key when it is GATEWAY_SIGNING_KEY_ROTATION_DAYS old."""
+    server = AuthorizationServer.objects.filter(pk=server_id).first()
+    if server is None:
+        return None
+    rotated = signing.rotate_signing_key_if_due(server)
+    return rotated.kid if rotated else None

@@ -17,4 +17,9 @@ app.conf.beat_schedule = {
         "task": "authservers.tasks.refresh_due_jwks",
         "schedule": float(os.environ.get("CELERY_BEAT_TICK_SECONDS", "30")),
     },
+    # Rotation age comes from GATEWAY_SIGNING_KEY_ROTATION_DAYS; an hourly check is precise enough.
+    "rotate-due-signing-keys": {
+        "task": "authservers.tasks.rotate_due_signing_keys",
+        "schedule": 3600.0,
+    },
 }

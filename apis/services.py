@@ -1,12 +1,17 @@
 """Domain operations on APIs, shared by the admin, the REST API and the console."""
 
+import io
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from gateway_admin.audit import record_event, snapshot
 
-from .choices import ApiStatus
-from .models import Api, IdentifyAndAuthorizePolicy
+from .choices import ApiStatus, IdentitySource
+from .models import Api, IdentifyAndAuthorizePolicy, Route
 from .validators import validate_upstream_url
 
 
@@ -53,3 +58,121 @@ def _set_status(api: Api, status: str, actor, action: str) -> None:
         api.status = status
         api.save(update_fields=["status", "updated_at"])
         record_event(actor, action, api, before=before, after=snapshot(api))
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What the proxy would do with one call, and every check it made on the way."""
+
+    allowed: bool
+    status: int
+    code: str | None
+    detail: str
+    gateway_path: str
+    route: str | None
+    application: str | None
+    trace: list[dict] = field(default_factory=list)
+
+
+def inspect_token(api: Api, method: str, path: str, token: str = "") -> Inspection:
+    """Run the proxy's own decide() on a synthetic request carrying `token` for `api`."""
+    # Imported here: the proxy imports the models of every app, this module included.
+    from proxy.config import config_holder
+    from proxy.errors import GatewayError
+    from proxy.pipeline import decide
+
+    full_path = api.base_path + path
+    gateway_path = settings.GATEWAY_PREFIX + full_path
+    trace: list[dict] = []
+    try:
+        decision = decide(
+            config_holder.current(), _environ_for(api, method, token), full_path, trace
+        )
+    except GatewayError as error:
+        return Inspection(
+            False, error.status, error.code, error.detail, gateway_path, None, None, trace
+        )
+    application = decision.application.name if decision.application else None
+    return Inspection(
+        allowed=True,
+        status=200,
+        code=None,
+        detail=f"The call would be forwarded to {decision.api.name}.",
+        gateway_path=gateway_path,
+        route=f"{decision.route.method} {decision.route.path}",
+        application=application,
+        trace=trace,
+    )
+
+
+def _environ_for(api: Api, method: str, token: str) -> dict:
+    """A WSGI environ carrying the token where the API's policy looks for it."""
+    environ = {
+        "REQUEST_METHOD": method,
+        "QUERY_STRING": "",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.url_scheme": "http",
+    }
+    if not token:
+        return environ
+    policy = IdentifyAndAuthorizePolicy.objects.filter(api=api).first()
+    source = policy.identity_source if policy else IdentitySource.HEADER
+    name = policy.identity_name if policy else "Authorization"
+    if source == IdentitySource.QUERY:
+        environ["QUERY_STRING"] = urlencode({name: token})
+    elif source == IdentitySource.COOKIE:
+        environ["HTTP_COOKIE"] = f"{name}={token}"
+    else:
+        environ["HTTP_" + name.upper().replace("-", "_")] = f"Bearer {token}"
+    return environ
+
+
+# --- configuration changes (console; REST may share them) --------------------------
+
+
+def save_api(api: Api, actor=None) -> Api:
+    """Create or update the API after the model's own validation, and audit the change."""
+    with transaction.atomic():
+        before = snapshot(Api.objects.filter(pk=api.pk).first()) if api.pk else None
+        api.full_clean()
+        api.save()
+        record_event(actor, "update" if before else "create", api, before, snapshot(api))
+    return api
+
+
+def delete_api(api: Api, actor=None) -> None:
+    """Delete the API with its routes and policy; applications only lose the association."""
+    with transaction.atomic():
+        record_event(actor, "delete", api, snapshot(api), None)
+        api.delete()
+
+
+def save_route(route: Route, actor=None) -> Route:
+    """Create or update a route; full_clean() also enforces one route per method + path."""
+    with transaction.atomic():
+        before = snapshot(Route.objects.filter(pk=route.pk).first()) if route.pk else None
+        route.full_clean()
+        route.save()
+        record_event(actor, "update" if before else "create", route, before, snapshot(route))
+    return route
+
+
+def delete_route(route: Route, actor=None) -> None:
+    with transaction.atomic():
+        record_event(actor, "delete", route, snapshot(route), None)
+        route.delete()
+
+
+def save_policy(
+    policy: IdentifyAndAuthorizePolicy, servers=None, actor=None
+) -> IdentifyAndAuthorizePolicy:
+    """Create or update an API's policy; `servers` (when given) become its trusted servers."""
+    with transaction.atomic():
+        existing = IdentifyAndAuthorizePolicy.objects.filter(pk=policy.pk).first()
+        before = snapshot(existing) if policy.pk else None
+        policy.full_clean()
+        policy.save()
+        if servers is not None:
+            policy.authorization_servers.set(servers)
+        record_event(actor, "update" if before else "create", policy, before, snapshot(policy))
+    return policy

@@ -2,13 +2,23 @@
 
 import copy
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from apis.models import Api
 from gateway_admin.models import AuditEvent
 
 from .fields import StorableJSONField
+
+
+def field_errors(exc: DjangoValidationError) -> dict:
+    """A model ValidationError as DRF's {field: [messages]}, with __all__ renamed."""
+    errors = serializers.as_serializer_error(exc)
+    if NON_FIELD_ERRORS in errors:
+        errors.setdefault(api_settings.NON_FIELD_ERRORS_KEY, errors.pop(NON_FIELD_ERRORS))
+    return errors
 
 
 class ValidatedModelSerializer(serializers.ModelSerializer):
@@ -39,6 +49,7 @@ class ValidatedModelSerializer(serializers.ModelSerializer):
         attrs = super().validate(attrs)
         model = self.Meta.model
         many_to_many = {field.name for field in model._meta.many_to_many}
+        # A copy: a refused PATCH must leave the instance (and the audit's "before") untouched.
         instance = copy.copy(self.instance) if self.instance is not None else model()
         values = {**self.fixed_values(), **attrs}
         for name, value in values.items():
@@ -47,14 +58,16 @@ class ValidatedModelSerializer(serializers.ModelSerializer):
         try:
             instance.full_clean()
         except DjangoValidationError as exc:
-            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
+            raise serializers.ValidationError(field_errors(exc)) from None
         for name in attrs:
-            if name not in many_to_many:
+            if name not in many_to_many:  # clean() may have normalised the value
                 attrs[name] = getattr(instance, name)
         return attrs
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
+    """One configuration change, with the object's fields before and after it."""
+
     actor = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     before = serializers.JSONField(read_only=True, allow_null=True)
     after = serializers.JSONField(read_only=True, allow_null=True)
@@ -82,7 +95,9 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
-class TokenInspectionRequestSerializer(serializers.Serializer):
+class InspectedCallSerializer(serializers.Serializer):
+    """The call to inspect: a token, an API, a method and a path under the API."""
+
     token = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -107,12 +122,16 @@ class TokenInspectionRequestSerializer(serializers.Serializer):
 
 
 class TraceStepSerializer(serializers.Serializer):
+    """One check of the proxy's decision, in the order it was made."""
+
     check = serializers.CharField()
     ok = serializers.BooleanField()
     detail = serializers.CharField()
 
 
 class TokenInspectionSerializer(serializers.Serializer):
+    """The proxy's decision for the inspected call."""
+
     allowed = serializers.BooleanField(help_text="True when the proxy would forward the call.")
     status = serializers.IntegerField(help_text="200, or the status of the error the proxy sends.")
     code = serializers.CharField(allow_null=True, help_text="The error code, null when allowed.")

@@ -1,5 +1,7 @@
 """Cross-app admin-API views: the audit trail and the token inspector."""
 
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, viewsets
 from rest_framework.response import Response
@@ -9,13 +11,20 @@ from gateway_admin.models import AuditEvent
 
 from .serializers import (
     AuditEventSerializer,
-    TokenInspectionRequestSerializer,
+    InspectedCallSerializer,
     TokenInspectionSerializer,
 )
 from .viewsets import AdminAPIMixin
 
 
+@csrf_exempt  # it changes nothing, and a CSRF page would not be JSON
+def not_found(request, *args, **kwargs) -> JsonResponse:
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
 class AuditEventViewSet(AdminAPIMixin, viewsets.ReadOnlyModelViewSet):
+    """Every configuration change, newest first (read-only)."""
+
     queryset = AuditEvent.objects.all()
     serializer_class = AuditEventSerializer
     filterset_fields = ["action", "object_type", "object_id", "actor_name"]
@@ -27,7 +36,7 @@ class AuditEventViewSet(AdminAPIMixin, viewsets.ReadOnlyModelViewSet):
 class TokenInspectorView(AdminAPIMixin, generics.GenericAPIView):
     """What the proxy would decide for this token and call, with every check it makes."""
 
-    serializer_class = TokenInspectionRequestSerializer
+    serializer_class = InspectedCallSerializer
 
     @extend_schema(responses={200: TokenInspectionSerializer})
     def post(self, request):

@@ -1,0 +1,85 @@
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from gateway_admin.api.fields import StorableJSONField
+from gateway_admin.api.serializers import ValidatedModelSerializer
+
+from ..choices import SUPPORTED_ALGORITHMS
+from ..models import AuthorizationServer
+
+
+@extend_schema_field(
+    {"type": "array", "items": {"type": "string", "enum": list(SUPPORTED_ALGORITHMS)}}
+)
+class AlgorithmListField(StorableJSONField):
+    """JWS algorithms; the model validator refuses anything outside the supported list."""
+
+
+class JwksStatusSerializer(serializers.Serializer):
+    """The last key fetch: when, which keys, and the last error."""
+
+    fetched_at = serializers.DateTimeField(allow_null=True)
+    key_ids = serializers.ListField(child=serializers.CharField(allow_blank=True))
+    last_error = serializers.CharField(allow_blank=True)
+    last_error_at = serializers.DateTimeField(allow_null=True)
+
+
+class AuthorizationServerSerializer(ValidatedModelSerializer):
+    """An issuer whose tokens APIs may trust."""
+
+    jwks_status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuthorizationServer
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "issuer",
+            "discovery_url",
+            "jwks_uri",
+            "public_certificate",
+            "allowed_algorithms",
+            "leeway_seconds",
+            "jwks_refresh_seconds",
+            "max_stale_seconds",
+            "required_typ",
+            "token_lifetime_seconds",
+            "default_audience",
+            "jwks_status",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+        json_fields = {"allowed_algorithms": AlgorithmListField}
+
+    @extend_schema_field(JwksStatusSerializer(allow_null=True))
+    def get_jwks_status(self, server: AuthorizationServer) -> dict | None:
+        snapshot = getattr(server, "jwks_snapshot", None)
+        if snapshot is None:
+            return None
+        return JwksStatusSerializer(
+            {
+                "fetched_at": snapshot.fetched_at,
+                "key_ids": [str(kid) for kid in snapshot.key_ids],
+                "last_error": snapshot.last_error,
+                "last_error_at": snapshot.last_error_at,
+            }
+        ).data
+
+
+class JwksRefreshSerializer(serializers.Serializer):
+    """The outcome of a key refresh; a failure keeps the last good keys."""
+
+    ok = serializers.BooleanField()
+    key_ids = serializers.ListField(child=serializers.CharField(allow_blank=True))
+    error = serializers.CharField(allow_blank=True)
+
+
+class RotatedKeySerializer(serializers.Serializer):
+    """The signing key the internal issuer signs with from now on (its public half is
+    published; the next key is published alongside it)."""
+
+    kid = serializers.CharField(help_text="The key id that signs tokens from now on.")
+    alg = serializers.CharField()
+    state = serializers.CharField(help_text="active")

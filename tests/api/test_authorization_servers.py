@@ -1,0 +1,147 @@
+import itertools
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from authservers.models import AuthorizationServer
+from gateway_admin.models import AuditEvent
+
+from .crud import StaffOnlyCRUDTests, assert_field_errors
+
+_numbers = itertools.count(1)
+URL = "/api/v1/authorization-servers/"
+
+
+def server_data(**overrides) -> dict:
+    n = next(_numbers)
+    return {"name": f"IdP {n}", "kind": "external", "issuer": f"https://idp{n}.example.com"} | (
+        overrides
+    )
+
+
+class TestAuthorizationServers(StaffOnlyCRUDTests):
+    model = AuthorizationServer
+    update_data = {"leeway_seconds": 30, "allowed_algorithms": ["ES256"]}
+    invalid_data = (
+        {"name": "x", "issuer": "http://idp.example.com", "allowed_algorithms": ["none", "HS256"]},
+        {"issuer", "allowed_algorithms"},
+    )
+
+    def list_url(self) -> str:
+        return URL
+
+    def create_data(self) -> dict:
+        return server_data()
+
+
+def test_defaults_and_jwks_status_are_returned(staff_client):
+    body = staff_client.post(URL, server_data()).json()
+    assert body["allowed_algorithms"] == ["RS256", "RS384", "RS512", "PS256", "ES256"]
+    assert body["leeway_seconds"] == 60
+    assert body["jwks_status"] is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"issuer": "not a url"}, "issuer"),
+        ({"issuer": "https://u:p@idp.example.com"}, "issuer"),
+        ({"jwks_uri": "ftp://idp.example.com/jwks"}, "jwks_uri"),
+        ({"discovery_url": "http://idp.example.com/.well-known"}, "discovery_url"),
+        ({"allowed_algorithms": []}, "allowed_algorithms"),
+        ({"allowed_algorithms": "RS256"}, "allowed_algorithms"),
+        ({"kind": "federated"}, "kind"),
+        ({"public_certificate": "-----BEGIN CERTIFICATE-----\nnope\n"}, "public_certificate"),
+        ({"leeway_seconds": 3600}, "leeway_seconds"),
+        ({"leeway_seconds": -1}, "leeway_seconds"),
+        ({"jwks_refresh_seconds": 5}, "jwks_refresh_seconds"),
+    ],
+)
+def test_invalid_servers_are_field_errors(staff_client, overrides, field):
+    response = staff_client.post(URL, server_data(**overrides))
+    assert_field_errors(response, {field})
+    assert not AuthorizationServer.objects.exists()
+
+
+def test_a_pem_public_key_that_parses_is_accepted(staff_client):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    response = staff_client.post(URL, server_data(public_certificate=pem))
+    assert response.status_code == 201, response.content
+    assert response.json()["public_certificate"] == pem.strip()
+
+
+def test_a_weak_rsa_key_is_refused(staff_client):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    assert_field_errors(
+        staff_client.post(URL, server_data(public_certificate=pem)), {"public_certificate"}
+    )
+
+
+def test_refresh_jwks_fetches_the_keys_and_shows_them_in_jwks_status(staff_client, idp):
+    server = staff_client.post(URL, server_data(issuer=idp.issuer)).json()
+    response = staff_client.post(f"{URL}{server['id']}/refresh-jwks/")
+    assert response.status_code == 200
+    assert response.json() == {"ok": True, "key_ids": ["rsa-1", "ec-1"], "error": ""}
+    assert idp.discovery_hits == 1 and idp.hits == 1
+
+    status = staff_client.get(f"{URL}{server['id']}/").json()["jwks_status"]
+    assert status["key_ids"] == ["rsa-1", "ec-1"]
+    assert status["fetched_at"] is not None
+    assert status["last_error"] == ""
+
+
+def test_a_failed_refresh_reports_the_error_and_keeps_the_last_good_keys(staff_client, idp):
+    server = staff_client.post(URL, server_data(jwks_uri=f"{idp.url}/jwks")).json()
+    staff_client.post(f"{URL}{server['id']}/refresh-jwks/")
+    idp.mode = "error"
+    response = staff_client.post(f"{URL}{server['id']}/refresh-jwks/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["ok"] is False
+    assert "500" in body["error"]
+    assert body["key_ids"] == ["rsa-1", "ec-1"]
+    status = staff_client.get(f"{URL}{server['id']}/").json()["jwks_status"]
+    assert "500" in status["last_error"] and status["last_error_at"] is not None
+    assert status["key_ids"] == ["rsa-1", "ec-1"]
+
+
+def test_rotate_key_is_400_for_an_external_server(staff_client):
+    server = staff_client.post(URL, server_data()).json()
+    response = staff_client.post(f"{URL}{server['id']}/rotate-key/")
+    assert response.status_code == 400
+    assert "internal" in response.json()["detail"]
+    assert not AuditEvent.objects.filter(action__startswith="rotate").exists()
+
+
+def test_rotate_key_publishes_a_new_signing_key_for_the_internal_server(staff_client):
+    server = staff_client.post(
+        URL, server_data(kind="internal", issuer="https://gateway.example.com")
+    ).json()
+    first = staff_client.post(f"{URL}{server['id']}/rotate-key/")
+    assert first.status_code == 200, first.content
+    second = staff_client.post(f"{URL}{server['id']}/rotate-key/")
+    assert second.status_code == 200
+    assert first.json()["kid"] and second.json()["kid"]
+    assert first.json()["kid"] != second.json()["kid"]
+    assert second.json()["state"] == "active"
+
+    # The new signing key is published with the server's keys.
+    status = staff_client.get(f"{URL}{server['id']}/").json()["jwks_status"]
+    assert second.json()["kid"] in status["key_ids"]
+    events = AuditEvent.objects.filter(
+        object_type="authorizationserver", action__startswith="rotate"
+    )
+    assert events.count() == 2
+    assert all(e.actor.username == "ada" for e in events)
+    assert "private" not in str([e.before for e in events] + [e.after for e in events]).lower()

@@ -7,7 +7,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
+
+from gateway_admin import audit
 
 from .choices import ServerKind
 from .http import FetchError, fetch_json
@@ -134,3 +137,85 @@ def read_snapshot(server_id: int) -> dict | None:
 def refresh_jwks_by_id(server_id: int) -> RefreshOutcome | None:
     server = AuthorizationServer.objects.filter(pk=server_id).first()
     return refresh_jwks(server) if server else None
+
+
+# --- configuration changes and health (console; REST may share them) ---------------
+
+
+def save_server(server: AuthorizationServer, actor=None) -> AuthorizationServer:
+    """Create or update a server after the model's validation, and audit the change."""
+    with transaction.atomic():
+        before = audit.snapshot(AuthorizationServer.objects.filter(pk=server.pk).first())
+        server.full_clean()
+        server.save()
+        audit.record_event(
+            actor, "update" if before else "create", server, before, audit.snapshot(server)
+        )
+    return server
+
+
+def delete_server(server: AuthorizationServer, actor=None) -> None:
+    """Delete the server; policies that trusted it stop accepting its tokens."""
+    with transaction.atomic():
+        audit.record_event(actor, "delete", server, audit.snapshot(server), None)
+        server.delete()
+
+
+@dataclass(frozen=True)
+class KeyHealth:
+    """How usable a server's key set is right now: state is ok, warning or error."""
+
+    state: str
+    label: str
+    detail: str
+
+
+def key_health(server: AuthorizationServer, now=None) -> KeyHealth:
+    """Classify the server's key snapshot the way the proxy's key store will treat it."""
+    now = now or timezone.now()
+    try:
+        snapshot = server.jwks_snapshot  # select_related("jwks_snapshot") saves the query
+    except JwksSnapshot.DoesNotExist:
+        snapshot = None
+    if snapshot is None or snapshot.fetched_at is None:
+        if snapshot is not None and snapshot.last_error:
+            return KeyHealth("error", "No keys", f"Never fetched: {snapshot.last_error}")
+        return KeyHealth("warning", "Not fetched yet", "The first call will fetch the keys.")
+    age = (now - snapshot.fetched_at).total_seconds()
+    if age > server.max_stale_seconds:
+        # keystore.KeySet older than max_stale_seconds: every call gets 503 issuer_unavailable.
+        return KeyHealth(
+            "error",
+            "Stale",
+            f"Keys are {_duration(age)} old, past the {_duration(server.max_stale_seconds)} "
+            "staleness limit; calls fail with 503 until a refresh succeeds.",
+        )
+    if (
+        snapshot.last_error
+        and snapshot.last_error_at
+        and snapshot.last_error_at > snapshot.fetched_at
+    ):
+        return KeyHealth(
+            "warning",
+            "Refresh failing",
+            f"{snapshot.last_error} Serving the keys fetched {_duration(age)} ago.",
+        )
+    if snapshot.last_error:
+        return KeyHealth("warning", "Keys skipped", snapshot.last_error)
+    if age > 2 * server.jwks_refresh_seconds:
+        return KeyHealth(
+            "warning",
+            "Refresh overdue",
+            f"Keys are {_duration(age)} old (refresh every "
+            f"{_duration(server.jwks_refresh_seconds)}). The next call refreshes them; "
+            "Celery beat keeps them fresh without traffic.",
+        )
+    return KeyHealth("ok", "Healthy", f"{len(snapshot.keys)} key(s), fetched {_duration(age)} ago.")
+
+
+def _duration(seconds: float) -> str:
+    """Seconds as the largest sensible unit: "45 s", "5 min", "3 h", "2 days"."""
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size * (2 if unit == "days" else 1):
+            return f"{int(seconds // size)} {unit}"
+    return f"{int(seconds)} s"

@@ -1,0 +1,59 @@
+"""Small helpers every console view uses: error mapping, confirmation pages, paging."""
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.paginator import Page, Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+PAGE_SIZE = 25
+
+
+def apply_errors(form, exc: ValidationError) -> None:
+    """Show a service's ValidationError on the form: on the field it names, else on top."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for field, errors in exc.error_dict.items():
+        if field in form.fields:
+            form.add_error(field, errors)
+        else:
+            label = "" if field == NON_FIELD_ERRORS else f"{field.replace('_', ' ')}: "
+            form.add_error(None, [label + message for message in ValidationError(errors).messages])
+
+
+def confirm(
+    request: HttpRequest,
+    *,
+    title: str,
+    question: str,
+    action_url: str,
+    cancel_url: str,
+    button: str,
+    consequences: list[str] = (),
+    danger: bool = True,
+) -> HttpResponse:
+    """A confirmation page whose button POSTs to `action_url`: works without JavaScript."""
+    return render(
+        request,
+        "console/confirm.html",
+        {
+            "title": title,
+            "question": question,
+            "consequences": consequences,
+            "action_url": action_url,
+            "cancel_url": cancel_url,
+            "button": button,
+            "danger": danger,
+        },
+    )
+
+
+def paginate(request: HttpRequest, queryset, per_page: int = PAGE_SIZE) -> Page:
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def query_without_page(request: HttpRequest) -> str:
+    """The current filters as a query string, for pagination links."""
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()

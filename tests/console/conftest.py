@@ -1,0 +1,76 @@
+"""Personas and objects for the console: Ada is staff, Bob is signed in but not staff."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from apis.models import Api, IdentifyAndAuthorizePolicy, Route
+from applications.services import create_application
+from authservers.models import AuthorizationServer
+from authservers.services import refresh_jwks
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Client secrets and passwords are hashed on every fixture; PBKDF2 would dominate."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def ada(db):
+    return get_user_model().objects.create_user("ada", "ada@example.com", "pw-ada-1", is_staff=True)
+
+
+@pytest.fixture
+def console(ada) -> Client:
+    """A browser session of a staff user."""
+    client = Client()
+    client.force_login(ada)
+    return client
+
+
+@pytest.fixture
+def member(db) -> Client:
+    """A browser session of a signed-in user who is not staff."""
+    bob = get_user_model().objects.create_user("bob", "bob@example.com", "pw-bob-1")
+    client = Client()
+    client.force_login(bob)
+    return client
+
+
+@pytest.fixture
+def anonymous(db) -> Client:
+    return Client()
+
+
+@pytest.fixture
+def server(db, idp) -> AuthorizationServer:
+    """An external server for the loopback `idp`, with its keys fetched."""
+    server = AuthorizationServer.objects.create(name="Dev IdP", kind="external", issuer=idp.issuer)
+    assert refresh_jwks(server).ok
+    return server
+
+
+@pytest.fixture
+def api(db) -> Api:
+    """An inactive API without routes or policy."""
+    return Api.objects.create(
+        name="Petstore", version="v1", base_path="/petstore/v1", upstream_url="http://127.0.0.1:9/"
+    )
+
+
+@pytest.fixture
+def ready_api(api, server) -> Api:
+    """The API with a route and a complete policy trusting `server`; still inactive."""
+    Route.objects.create(api=api, method="GET", path="/pets", required_scopes=["pets:read"])
+    policy = IdentifyAndAuthorizePolicy.objects.create(api=api, audiences=["petstore"])
+    policy.authorization_servers.add(server)
+    return api
+
+
+@pytest.fixture
+def application(db, api):
+    application, _ = create_application(
+        name="Petstore client", identifying_claims={"client_id": "petstore-client"}, apis=[api]
+    )
+    return application

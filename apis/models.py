@@ -4,7 +4,7 @@ from django.db import models
 from authservers.models import AuthorizationServer
 
 from .choices import ApiKind, ApiStatus, HttpMethod, IdentitySource
-from .paths import normalize_base_path, normalize_route_template, split_path
+from .paths import normalize_base_path, normalize_route_template, route_shape, split_path
 from .validators import (
     validate_audience_list,
     validate_forward_claims,
@@ -109,6 +109,16 @@ class Route(models.Model):
             self.path = normalize_route_template(self.path)
         except ValidationError as exc:
             raise ValidationError({"path": exc.messages}) from None
+        if self.api_id is None:
+            return
+        # /pets/{id} and /pets/{petId} match the same requests: one would silently shadow the other.
+        shape = route_shape(self.path)
+        siblings = Route.objects.filter(api_id=self.api_id, method=self.method).exclude(pk=self.pk)
+        for other in siblings.values_list("path", flat=True):
+            if route_shape(other) == shape:
+                raise ValidationError(
+                    {"path": [f"{self.method} {other} already matches the same requests."]}
+                )
 
 
 class IdentifyAndAuthorizePolicy(models.Model):

@@ -79,3 +79,12 @@ def normalize_route_template(value: str) -> str:
         else:
             rendered.append("{" + segment.value + "+}")
     return "/" + "/".join(rendered)
+
+
+def route_shape(value: str) -> tuple[str, ...]:
+    """A template with parameter names erased: equal shapes match the same requests."""
+    shape = {"param": "{}", "greedy": "{+}"}
+    return tuple(
+        segment.value if segment.kind == "literal" else shape[segment.kind]
+        for segment in parse_route_template(value)
+    )

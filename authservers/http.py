@@ -1,8 +1,10 @@
 """The one place the gateway talks HTTP to identity providers.
 
 Every fetch has connect, read and total deadlines and a body-size cap, follows
-redirects only to URLs that pass the issuer-URL rules, and reduces failures to a
-short vocabulary an admin can act on.
+redirects only to URLs that pass the issuer-URL rules (and never from https to
+http), and reduces failures to a short vocabulary an admin can act on. The total
+deadline covers the response head too (gateway_admin.outbound): an IdP dripping
+its headers cannot hold the single-flight refresh every worker waits on.
 """
 
 import json
@@ -13,11 +15,24 @@ from urllib.parse import urljoin
 import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from requests.adapters import HTTPAdapter
+
+from gateway_admin import outbound
 
 from .validators import validate_issuer_url
 
 MAX_REDIRECTS = 3
+
+
+class _HeadDeadlineAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = outbound.POOL_CLASSES
+
+
 _session = requests.Session()
+_session.mount("http://", _HeadDeadlineAdapter())
+_session.mount("https://", _HeadDeadlineAdapter())
 _session.headers["User-Agent"] = "Gatekeep/1.0 (+jwks)"
 _session.headers["Accept"] = "application/json, application/jwk-set+json"
 
@@ -35,8 +50,11 @@ class FetchedDocument:
 
 def fetch_json(url: str) -> FetchedDocument:
     deadline = time.monotonic() + settings.JWKS_TOTAL_TIMEOUT
+    secure = url.lower().startswith("https:")
     for _ in range(MAX_REDIRECTS + 1):
         _check_url(url)
+        if secure and not url.lower().startswith("https:"):
+            raise FetchError(f"Refusing to follow a redirect from https to {url}")
         response = _get(url, deadline)
         if response.is_redirect:
             location = response.headers.get("Location", "")

@@ -22,7 +22,8 @@ PUBLIC_MEMBERS = {
     "OKP": ("kty", "kid", "use", "key_ops", "alg", "crv", "x"),
 }
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
-RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+RSA_PREFERENCE = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
+RSA_ALGORITHMS = frozenset(RSA_PREFERENCE)
 EC_ALGORITHM_BY_CURVE = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 MIN_RSA_BITS = 2048
 MAX_KID_LENGTH = 256
@@ -48,19 +49,29 @@ def keyset_version(keys: list[dict]) -> str:
 
 
 def algorithms_for_key(key: dict, allowed: frozenset[str] | set[str]) -> frozenset[str]:
-    """The algorithms this key may verify: its own `alg`, or those its type implies."""
-    kty = key.get("kty")
+    """The one algorithm this key may verify (RFC 8725 §3.1), or none.
+
+    The key's own `alg` when it has one; otherwise the algorithm its type implies,
+    within the server's allowlist. An EC or Ed25519 key implies exactly one; an
+    RSA key without `alg` is bound to the first RSA algorithm the server allows,
+    in RSA_PREFERENCE order (RS256 for nearly every IdP). An issuer signing
+    PS256 with alg-less keys must publish `alg` or allow only PS256.
+    """
+    kty, crv, declared = key.get("kty"), key.get("crv"), key.get("alg")
+    if not isinstance(declared, str | None) or not isinstance(crv, str | None):
+        return frozenset()  # hostile JSON: a list where a name belongs
     if kty == "RSA":
         implied = RSA_ALGORITHMS
     elif kty == "EC":
-        implied = frozenset({EC_ALGORITHM_BY_CURVE.get(key.get("crv"), "")})
-    elif kty == "OKP" and key.get("crv") == "Ed25519":
+        implied = frozenset({EC_ALGORITHM_BY_CURVE.get(crv, "")})
+    elif kty == "OKP" and crv == "Ed25519":
         implied = frozenset({"EdDSA"})
     else:
         implied = frozenset()
-    declared = key.get("alg")
     if declared is not None:
-        implied = implied & {declared}
+        return frozenset(implied & {declared} & set(allowed))
+    if kty == "RSA":
+        return frozenset([alg for alg in RSA_PREFERENCE if alg in allowed][:1])
     return frozenset(implied & set(allowed))
 
 
@@ -92,7 +103,7 @@ def public_signing_key(raw: object) -> dict:
     if not isinstance(raw, dict):
         raise KeyRejected("not a JSON object")
     kty = raw.get("kty")
-    if kty not in PUBLIC_MEMBERS:
+    if not isinstance(kty, str) or kty not in PUBLIC_MEMBERS:
         raise KeyRejected(f"unsupported key type {str(kty)[:20]!r}")
     if PRIVATE_MEMBERS & raw.keys():
         raise KeyRejected("private key material is published; refusing the key")
@@ -105,7 +116,7 @@ def public_signing_key(raw: object) -> dict:
     if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
         raise KeyRejected("key_ops does not allow verify")
     alg = raw.get("alg")
-    if alg is not None and alg not in SUPPORTED_ALGORITHMS:
+    if alg is not None and (not isinstance(alg, str) or alg not in SUPPORTED_ALGORITHMS):
         raise KeyRejected(f"unsupported alg {str(alg)[:20]!r}")
     public = {name: raw[name] for name in PUBLIC_MEMBERS[kty] if name in raw}
     if not algorithms_for_key(public, SUPPORTED_ALGORITHMS):

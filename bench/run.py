@@ -30,7 +30,11 @@ def sh(*args: str, **kwargs) -> subprocess.CompletedProcess:
 
 
 def ensure_tools() -> None:
-    missing = [tool for tool in ("wrk", "nginx") if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists()]
+    missing = [
+        tool
+        for tool in ("wrk", "nginx")
+        if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists()
+    ]
     if missing:
         print(f"Installing {' '.join(missing)} from Debian packages…")
         packages = ["wrk" if tool == "wrk" else "nginx-light" for tool in missing]
@@ -50,8 +54,11 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
 def start_nginx(workdir: Path) -> None:
     (workdir / "nginx-tmp").mkdir(exist_ok=True)
     conf = (BENCH / "nginx.conf.template").read_text()
-    for name, value in (("WORKDIR", str(workdir)), ("UPSTREAM_PORT", str(UPSTREAM_PORT)),
-                        ("PROXY_PORT", str(PROXY_PORT))):
+    for name, value in (
+        ("WORKDIR", str(workdir)),
+        ("UPSTREAM_PORT", str(UPSTREAM_PORT)),
+        ("PROXY_PORT", str(PROXY_PORT)),
+    ):
         conf = conf.replace(name, value)
     (workdir / "nginx.conf").write_text(conf)
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -71,32 +78,74 @@ def seed(workdir: Path, name: str, extra: list[str]) -> dict:
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{data}/db.sqlite3"}
     env.pop("REDIS_URL", None)
     data.mkdir(exist_ok=True)
-    sh(str(PYTHON), str(BENCH / "seed.py"), str(data), "--upstream",
-       f"http://127.0.0.1:{UPSTREAM_PORT}", *extra, env=env, cwd=ROOT)
+    sh(
+        str(PYTHON),
+        str(BENCH / "seed.py"),
+        str(data),
+        "--upstream",
+        f"http://127.0.0.1:{UPSTREAM_PORT}",
+        *extra,
+        env=env,
+        cwd=ROOT,
+    )
     return {"DATABASE_URL": env["DATABASE_URL"], "dir": data}
 
 
 def server_command(server: str, workers: int, threads: int) -> list[str]:
     if server == "granian":
-        return [str(ROOT / ".venv/bin/granian"), "--interface", "wsgi", "--host", "127.0.0.1",
-                "--port", str(GATEWAY_PORT), "--workers", str(workers),
-                "--blocking-threads", str(threads), "--no-ws", "gateway_admin.wsgi:application"]
-    return [str(ROOT / ".venv/bin/gunicorn"), "gateway_admin.wsgi:application",
-            "--bind", f"127.0.0.1:{GATEWAY_PORT}", "--workers", str(workers),
-            "--worker-class", "gthread", "--threads", str(threads), "--keep-alive", "30"]
+        return [
+            str(ROOT / ".venv/bin/granian"),
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(GATEWAY_PORT),
+            "--workers",
+            str(workers),
+            "--blocking-threads",
+            str(threads),
+            "--no-ws",
+            "gateway_admin.wsgi:application",
+        ]
+    return [
+        str(ROOT / ".venv/bin/gunicorn"),
+        "gateway_admin.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{GATEWAY_PORT}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--keep-alive",
+        "30",
+    ]
 
 
 def start_gateway(args, db: dict, token_cache: int | None = None) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": db["DATABASE_URL"], "DEBUG": "false",
-           "SECRET_KEY": "bench-secret-key-" + "x" * 40, "ALLOWED_HOSTS": "*",
-           "LOG_LEVEL": "WARNING", "SESSION_COOKIE_SECURE": "false",
-           "CSRF_COOKIE_SECURE": "false"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db["DATABASE_URL"],
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-secret-key-" + "x" * 40,
+        "ALLOWED_HOSTS": "*",
+        "LOG_LEVEL": "WARNING",
+        "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
+    }
     env.pop("REDIS_URL", None)
     if token_cache is not None:
         env["GATEWAY_VERIFIED_TOKEN_CACHE_SIZE"] = str(token_cache)
-    process = subprocess.Popen(server_command(args.server, args.workers, args.threads), cwd=ROOT,
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        server_command(args.server, args.workers, args.threads),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     wait_for_port(GATEWAY_PORT)
     return process
 
@@ -127,10 +176,22 @@ def worker_rss_mb(process: subprocess.Popen) -> float:
     return round(max(sizes, default=0.0), 1)
 
 
-def wrk(url: str, duration: int, connections: int, script: str | None = None,
-        env: dict | None = None, threads: int = 2) -> dict:
-    command = ["wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{duration}s",
-               "--latency", url]
+def wrk(
+    url: str,
+    duration: int,
+    connections: int,
+    script: str | None = None,
+    env: dict | None = None,
+    threads: int = 2,
+) -> dict:
+    command = [
+        "wrk",
+        f"-t{min(threads, connections)}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        url,
+    ]
     if script:
         command[1:1] = ["-s", str(BENCH / script)]
     output = sh(*command, env={**os.environ, **(env or {})}).stdout
@@ -180,17 +241,26 @@ def main() -> int:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     workdir = BENCH / "results" / stamp
     workdir.mkdir(parents=True)
-    results: dict = {"started": stamp, "server": args.server, "workers": args.workers,
-                     "threads": args.threads, "connections": args.connections,
-                     "duration_s": args.duration, "cpus": os.cpu_count(), "scenarios": {}}
+    results: dict = {
+        "started": stamp,
+        "server": args.server,
+        "workers": args.workers,
+        "threads": args.threads,
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "cpus": os.cpu_count(),
+        "scenarios": {},
+    }
     scenarios = results["scenarios"]
     d, c = args.duration, args.connections
     start_nginx(workdir)
     try:
         print("Seeding data…", flush=True)
         small = seed(workdir, "small", ["--tokens", "10000"])
-        env = {"BENCH_TOKEN_FILE": str(small["dir"] / "token.txt"),
-               "BENCH_TOKENS_FILE": str(small["dir"] / "tokens.txt")}
+        env = {
+            "BENCH_TOKEN_FILE": str(small["dir"] / "token.txt"),
+            "BENCH_TOKENS_FILE": str(small["dir"] / "tokens.txt"),
+        }
         path = "/gateway/bench/v1/items"
         scenarios["a_upstream"] = wrk(f"http://127.0.0.1:{UPSTREAM_PORT}/items", d, c)
         scenarios["b_nginx_proxy"] = wrk(f"http://127.0.0.1:{PROXY_PORT}/items", d, c)
@@ -200,13 +270,16 @@ def main() -> int:
             check_gateway(small["dir"] / "token.txt")
             wrk(f"http://127.0.0.1:{GATEWAY_PORT}{path}", 2, c, "hot_token.lua", env)  # warm-up
             scenarios["c_gateway_hot_token"] = wrk(
-                f"http://127.0.0.1:{GATEWAY_PORT}{path}", d, c, "hot_token.lua", env)
+                f"http://127.0.0.1:{GATEWAY_PORT}{path}", d, c, "hot_token.lua", env
+            )
             scenarios["c_gateway_hot_token"]["worker_rss_mb"] = worker_rss_mb(gateway)
             one_up = wrk(f"http://127.0.0.1:{UPSTREAM_PORT}/items", d, 1, threads=1)
             one_gw = wrk(f"http://127.0.0.1:{GATEWAY_PORT}{path}", d, 1, "hot_token.lua", env, 1)
             scenarios["latency_1_connection"] = {
-                "upstream_p50_ms": one_up["p50_ms"], "gateway_p50_ms": one_gw["p50_ms"],
-                "gateway_added_p50_ms": round(one_gw["p50_ms"] - one_up["p50_ms"], 3)}
+                "upstream_p50_ms": one_up["p50_ms"],
+                "gateway_p50_ms": one_gw["p50_ms"],
+                "gateway_added_p50_ms": round(one_gw["p50_ms"] - one_up["p50_ms"], 3),
+            }
         finally:
             stop_gateway(gateway)
 
@@ -215,15 +288,18 @@ def main() -> int:
         try:
             wrk(f"http://127.0.0.1:{GATEWAY_PORT}{path}", 2, c, "many_tokens.lua", env)
             scenarios["d_gateway_10k_tokens"] = wrk(
-                f"http://127.0.0.1:{GATEWAY_PORT}{path}", d, c, "many_tokens.lua", env)
+                f"http://127.0.0.1:{GATEWAY_PORT}{path}", d, c, "many_tokens.lua", env
+            )
             scenarios["d_gateway_10k_tokens"]["worker_rss_mb"] = worker_rss_mb(gateway)
         finally:
             stop_gateway(gateway)
 
         if not args.skip_large:
-            size = (["--apis", "100", "--routes-per-api", "10", "--applications", "10000"]
-                    if args.quick else
-                    ["--apis", "1000", "--routes-per-api", "10", "--applications", "100000"])
+            size = (
+                ["--apis", "100", "--routes-per-api", "10", "--applications", "10000"]
+                if args.quick
+                else ["--apis", "1000", "--routes-per-api", "10", "--applications", "100000"]
+            )
             print("Seeding the large config…", flush=True)
             large = seed(workdir, "large", [*size, "--tokens", "10"])
             large_env = {"BENCH_TOKEN_FILE": str(large["dir"] / "token.txt")}
@@ -232,7 +308,8 @@ def main() -> int:
                 check_gateway(large["dir"] / "token.txt")
                 wrk(f"http://127.0.0.1:{GATEWAY_PORT}{path}", 2, c, "hot_token.lua", large_env)
                 scenarios["e_gateway_large_config"] = wrk(
-                    f"http://127.0.0.1:{GATEWAY_PORT}{path}", d, c, "hot_token.lua", large_env)
+                    f"http://127.0.0.1:{GATEWAY_PORT}{path}", d, c, "hot_token.lua", large_env
+                )
                 scenarios["e_gateway_large_config"]["worker_rss_mb"] = worker_rss_mb(gateway)
                 scenarios["e_gateway_large_config"]["config"] = " ".join(size)
             finally:
@@ -251,20 +328,28 @@ def main() -> int:
 
 
 def report(results: dict, workdir: Path) -> None:
-    print(f"\nGatekeep benchmark — {results['server']} {results['workers']}w×{results['threads']}t, "
-          f"{results['connections']} connections, {results['duration_s']} s each, "
-          f"{results['cpus']} CPUs")
-    print(f"{'scenario':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'÷nginx':>7} "
-          f"{'RSS MB':>7} {'non-2xx':>8}")
+    print(
+        f"\nGatekeep benchmark — {results['server']} "
+        f"{results['workers']}w x {results['threads']}t, {results['connections']} connections, "
+        f"{results['duration_s']} s each, {results['cpus']} CPUs"
+    )
+    print(
+        f"{'scenario':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'÷nginx':>7} "
+        f"{'RSS MB':>7} {'non-2xx':>8}"
+    )
     for name, r in results["scenarios"].items():
         if "rps" not in r:
             continue
-        print(f"{name:28} {r['rps']:>9.0f} {r['p50_ms']:>8} {r['p99_ms']:>8} "
-              f"{r['ratio_to_nginx']:>7} {r.get('worker_rss_mb', ''):>7} {r['non_2xx']:>8}")
+        print(
+            f"{name:28} {r['rps']:>9.0f} {r['p50_ms']:>8} {r['p99_ms']:>8} "
+            f"{r['ratio_to_nginx']:>7} {r.get('worker_rss_mb', ''):>7} {r['non_2xx']:>8}"
+        )
     latency = results["scenarios"].get("latency_1_connection")
     if latency:
-        print(f"\nAt 1 connection: upstream p50 {latency['upstream_p50_ms']} ms, gateway p50 "
-              f"{latency['gateway_p50_ms']} ms → gateway adds {latency['gateway_added_p50_ms']} ms")
+        print(
+            f"\nAt 1 connection: upstream p50 {latency['upstream_p50_ms']} ms, gateway p50 "
+            f"{latency['gateway_p50_ms']} ms → gateway adds {latency['gateway_added_p50_ms']} ms"
+        )
     print(f"\nResults: {workdir / 'results.json'}")
 
 

@@ -95,7 +95,9 @@ def main() -> None:
         )
         policy = IdentifyAndAuthorizePolicy.objects.create(api=api, audiences=["bench"])
         policy.authorization_servers.add(server)
-        app = Application.objects.create(name="bench", identifying_claims={"client_id": "bench-client"})
+        app = Application.objects.create(
+            name="bench", identifying_claims={"client_id": "bench-client"}
+        )
         app.apis.add(api)
         _filler(args, server)
     assert activate_api(api) == []
@@ -111,8 +113,12 @@ def _filler(args, server) -> None:
     """Extra APIs, routes and applications, to measure how cost grows with config size."""
     if args.apis > 1:
         apis = Api.objects.bulk_create(
-            Api(name=f"Filler {n}", base_path=f"/filler{n}/v1", upstream_url=args.upstream,
-                status="active")
+            Api(
+                name=f"Filler {n}",
+                base_path=f"/filler{n}/v1",
+                upstream_url=args.upstream,
+                status="active",
+            )
             for n in range(args.apis - 1)
         )
         Route.objects.bulk_create(

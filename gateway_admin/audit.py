@@ -4,24 +4,28 @@ import json
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.forms.models import model_to_dict
 
 from .models import AuditEvent
 
 # Fields that must never be copied into the audit trail.
 SECRET_FIELDS = {"private_key", "client_secret", "private_jwk", "password"}
+# Bookkeeping that changes on every save and would only add noise to before/after.
+NOISE_FIELDS = {"created_at", "updated_at"}
 
 
 def snapshot(instance: models.Model | None) -> dict | None:
     """A JSON-safe copy of a model's fields, without secrets."""
     if instance is None:
         return None
-    data = model_to_dict(instance)
-    for name, value in list(data.items()):
-        if name in SECRET_FIELDS:
-            data[name] = "<redacted>"
-        elif isinstance(value, list) and value and isinstance(value[0], models.Model):
-            data[name] = sorted(item.pk for item in value)
+    # Concrete fields include non-editable ones such as Api.status, which activation changes.
+    data = {
+        field.attname: field.value_from_object(instance) for field in instance._meta.concrete_fields
+    }
+    if instance.pk is not None:
+        for field in instance._meta.many_to_many:
+            data[field.name] = sorted(item.pk for item in getattr(instance, field.name).all())
+    for name in data.keys() & SECRET_FIELDS:
+        data[name] = "<redacted>"
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder, default=str))
 
 

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served locally: /api/v1/docs/ works offline
     "gateway_admin",
     "authservers",
     "apis",
@@ -75,6 +76,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the console's and admin's static files under any WSGI server, no nginx needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -113,7 +116,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests start real servers in other threads and processes: a file-backed
     # test database is visible to all of them, an in-memory one is not.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+    # IMMEDIATE: a transaction that reads then writes (token rotation, key rotation)
+    # waits for the write lock instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 
 REDIS_URL = envstr("REDIS_URL")
 if REDIS_URL:
@@ -142,8 +147,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Without `collectstatic`, WhiteNoise finds files in the apps' static folders directly.
+WHITENOISE_USE_FINDERS = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:dashboard"
 
 LOGGING = {
     "version": 1,
@@ -183,6 +191,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Automation contract for the Gatekeep API gateway.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Gateway ----------------------------------------------------------------
@@ -211,7 +222,6 @@ JWKS_MAX_KEYS = envint("JWKS_MAX_KEYS", 100)
 if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", True)
-    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # --- Internal authorization server (django-oauth-toolkit) -----------------------
@@ -220,3 +230,55 @@ OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
 OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
 OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
 OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
+
+# --- Internal authorization server: signing keys and OAuth2 endpoints -------------
+# Encrypts signing keys at rest. Comma-separate several to rotate it: the first
+# encrypts, all decrypt. Unset, it is derived from SECRET_KEY (HKDF), so changing
+# SECRET_KEY then makes the stored signing keys unreadable.
+GATEWAY_KEY_ENCRYPTION_KEY = envstr("GATEWAY_KEY_ENCRYPTION_KEY")
+GATEWAY_SIGNING_KEY_ALGORITHM = envstr("GATEWAY_SIGNING_KEY_ALGORITHM", "RS256")
+if GATEWAY_SIGNING_KEY_ALGORITHM not in {"RS256", "ES256"}:
+    raise ImproperlyConfigured("GATEWAY_SIGNING_KEY_ALGORITHM must be RS256 or ES256")
+# Celery beat rotates each internal server's key when the active one is this old.
+GATEWAY_SIGNING_KEY_ROTATION_DAYS = envint("GATEWAY_SIGNING_KEY_ROTATION_DAYS", 30)
+# Cache lifetime of /oauth2/jwks and discovery; a next key is published this long before it signs.
+GATEWAY_JWKS_MAX_AGE_SECONDS = envint("GATEWAY_JWKS_MAX_AGE_SECONDS", 300)
+OAUTH2_PROVIDER = {
+    # oauthlib's server with the lifetime taken from the issuing AuthorizationServer.
+    "OAUTH2_SERVER_CLASS": "authservers.oauth.server.GatewayOAuth2Server",
+    "OAUTH2_VALIDATOR_CLASS": "authservers.oauth.validators.GatewayOAuth2Validator",
+    "SCOPES_BACKEND_CLASS": "authservers.oauth.scopes.ApiScopes",
+    # Access tokens are JWTs (RFC 9068); refresh tokens stay opaque random strings
+    # (oauthlib would otherwise reuse the access-token generator for them).
+    "ACCESS_TOKEN_GENERATOR": "authservers.oauth.tokens.generate_access_token",
+    "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
+    "REFRESH_TOKEN_EXPIRE_SECONDS": envint("GATEWAY_REFRESH_TOKEN_LIFETIME_SECONDS", 14 * 86400),
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ROTATE_REFRESH_TOKEN": True,
+    "PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+}
+
+# --- Production hardening (README: "Production hardening") ------------------------
+# The admin, console and REST API answer a clear 503 instead of a stack trace while
+# the database is down (proxied traffic is served from memory and never gets there).
+MIDDLEWARE = [*MIDDLEWARE, "gateway_admin.middleware.DatabaseUnavailableMiddleware"]
+if not DEBUG:
+    # Browsers see HSTS only over HTTPS. A year, subdomains included; preloading is a
+    # promise to browser vendors, so it is opt-in (SECURE_HSTS_PRELOAD=true).
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 365 * 86400)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+# Redirect http to https in Django when no load balancer does it; the probes stay on
+# plain http because load balancers call them that way.
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Behind a TLS-terminating proxy that *sets* this header (and strips a client's copy),
+# e.g. SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto; never set it otherwise.
+if envstr("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + envstr("SECURE_PROXY_SSL_HEADER").upper().replace("-", "_"),
+        "https",
+    )
+X_FRAME_OPTIONS = "DENY"

@@ -5,6 +5,7 @@ middleware and URL resolver keeps the hot path to route look-up, token check and
 one pooled upstream call; nothing here touches the database in steady state.
 """
 
+import ipaddress
 import logging
 import uuid
 
@@ -19,6 +20,7 @@ from .forward import (
     request_headers,
     response_headers,
     send,
+    status_line,
     upstream_path,
 )
 from .headers import claim_header_value, safe_request_id
@@ -32,7 +34,7 @@ config_holder.listeners.append(verified_tokens.clear)
 class GatewayApp:
     def __init__(self, prefix: str | None = None):
         self.prefix = (prefix or settings.GATEWAY_PREFIX).rstrip("/")
-        self.trusted_proxies = frozenset(settings.GATEWAY_TRUSTED_PROXIES)
+        self.trusted_proxies = TrustedProxies(settings.GATEWAY_TRUSTED_PROXIES)
 
     def __call__(self, environ: dict, start_response):
         request_id = safe_request_id(environ.get("HTTP_X_REQUEST_ID")) or uuid.uuid4().hex
@@ -59,7 +61,9 @@ class GatewayApp:
 
     def _forward(self, environ, start_response, decision: Decision, path: str, request_id: str):
         api, policy = decision.api, decision.api.policy
-        drop = set()
+        # Claim headers are the gateway's to set: a client's copy never passes, even
+        # when the token lacks the claim and the gateway sets nothing in its place.
+        drop = {header.lower() for _, header in policy.forward_claims}
         if not policy.forward_authorization and policy.identity_source == "header":
             drop.add(policy.identity_name.lower())
         headers = request_headers(environ, drop)
@@ -76,21 +80,28 @@ class GatewayApp:
         response = send(
             api, UpstreamRequest(environ["REQUEST_METHOD"], target, headers, body, chunked)
         )
-        out_headers = response_headers(response)
+        try:
+            status = status_line(response)
+            out_headers = response_headers(response)
+            response_body = ResponseBody(response)  # reads the first chunk: a reset is still a 502
+        except GatewayError:
+            response.close()
+            raise
         out_headers.append(("X-Request-Id", request_id))
-        start_response(f"{response.status} {response.reason or ''}".rstrip(), out_headers)
-        return ResponseBody(response)
+        start_response(status, out_headers)
+        return response_body
 
     def _forwarding_headers(self, environ: dict, request_id: str) -> dict[str, str]:
         remote = environ.get("REMOTE_ADDR", "")
         forwarded_for = remote
         scheme = environ.get("wsgi.url_scheme", "http")
         host = environ.get("HTTP_HOST", "")
-        if remote in self.trusted_proxies:
+        if self.trusted_proxies and remote in self.trusted_proxies:
             # Only a configured load balancer may tell us who the client was.
             prior = environ.get("HTTP_X_FORWARDED_FOR")
             forwarded_for = f"{prior}, {remote}" if prior else remote
-            scheme = environ.get("HTTP_X_FORWARDED_PROTO", scheme)
+            proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[-1].strip().lower()
+            scheme = proto if proto in {"http", "https"} else scheme
             host = environ.get("HTTP_X_FORWARDED_HOST", host)
         return {
             "x-forwarded-for": forwarded_for,
@@ -119,6 +130,28 @@ class GatewayApp:
         status, headers, body = render_error(error, request_id, soap_type)
         start_response(status, headers)
         return [body]
+
+
+class TrustedProxies:
+    """GATEWAY_TRUSTED_PROXIES: addresses or networks (CIDR), as gunicorn's forwarded_allow_ips."""
+
+    def __init__(self, entries: list[str]):
+        self._addresses = frozenset(entry for entry in entries if "/" not in entry)
+        self._networks = tuple(ipaddress.ip_network(entry) for entry in entries if "/" in entry)
+
+    def __bool__(self) -> bool:
+        return bool(self._addresses or self._networks)
+
+    def __contains__(self, remote: str) -> bool:
+        if remote in self._addresses:
+            return True
+        if not self._networks:
+            return False
+        try:
+            address = ipaddress.ip_address(remote)
+        except ValueError:
+            return False
+        return any(address in network for network in self._networks)
 
 
 def _without_param(query: str, name: str) -> str:

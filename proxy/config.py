@@ -7,6 +7,7 @@ the shared config version moved, checking at most every
 GATEWAY_CONFIG_POLL_SECONDS: zero queries per request in steady state.
 """
 
+import gc
 import logging
 import threading
 import time
@@ -19,6 +20,7 @@ from apis.choices import ApiKind, ApiStatus
 from apis.models import Api
 from apis.paths import split_path
 from applications.choices import ApplicationStatus
+from authservers.choices import ServerKind
 from authservers.keystore import ServerKeyPolicy
 from gateway_admin.config_version import read_config_version
 from gateway_admin.db import release_connection
@@ -77,7 +79,10 @@ class ApplicationIndex:
     def find(self, claims: dict) -> ApplicationConfig | None:
         for names, by_values in self._groups:
             values = tuple(claims.get(name) for name in names)
-            application = by_values.get(values)
+            try:
+                application = by_values.get(values)
+            except TypeError:  # a list or object claim cannot equal a configured string
+                continue
             if application is not None:
                 return application
         return None
@@ -132,7 +137,11 @@ def build_config(version: str | None) -> GatewayConfig:
     apis = (
         Api.objects.filter(status=ApiStatus.ACTIVE)
         .select_related("policy")
-        .prefetch_related("routes", "policy__authorization_servers", "applications")
+        .prefetch_related(
+            "routes",
+            "policy__authorization_servers",
+            "applications__oauth_client",
+        )
     )
     servers: dict[int, ServerConfig] = {}
     compiled = {}
@@ -162,15 +171,23 @@ def _compile_api(api: Api, servers: dict[int, ServerConfig]) -> ApiConfig:
             forward_claims=tuple(policy.forward_claims.items()),
             forward_authorization=policy.forward_authorization,
         )
-    applications = ApplicationIndex(
-        [
-            (
-                app.identifying_claims,
-                ApplicationConfig(app.id, app.name, app.status == ApplicationStatus.ACTIVE),
-            )
-            for app in api.applications.all()
-        ]
+    # An application's own client_id identifies it to the internal issuer without
+    # extra claims (DESIGN.md §5); bound to internal servers, so an external IdP
+    # minting a token with that client_id cannot impersonate it.
+    internal_issuers = (
+        [s.issuer for s in policy.authorization_servers.all() if s.kind == ServerKind.INTERNAL]
+        if policy is not None
+        else []
     )
+    entries = []
+    for app in api.applications.all():
+        config = ApplicationConfig(app.id, app.name, app.status == ApplicationStatus.ACTIVE)
+        entries.append((app.identifying_claims, config))
+        if app.oauth_client is not None:
+            entries.extend(
+                ({"iss": issuer, "client_id": app.client_id}, config) for issuer in internal_issuers
+            )
+    applications = ApplicationIndex(entries)
     return ApiConfig(
         id=api.id,
         name=str(api),
@@ -194,7 +211,10 @@ def _server_config(server, servers: dict[int, ServerConfig]) -> ServerConfig:
             issuer=server.issuer,
             allowed_algorithms=allowed,
             leeway_seconds=server.leeway_seconds,
-            required_typ=server.required_typ.lower(),
+            # Our own issuer always signs typ at+jwt (RFC 9068): require it whatever the field says.
+            required_typ=(
+                "at+jwt" if server.kind == ServerKind.INTERNAL else server.required_typ.lower()
+            ),
             keys=ServerKeyPolicy(
                 id=server.id,
                 name=server.name,
@@ -248,6 +268,10 @@ class ConfigHolder:
         self._config = config
         for listener in self.listeners:
             listener()
+        # The compiled config is long-lived: move it out of the cyclic GC's generations so
+        # collections on the hot path don't traverse 100,000 application entries each time.
+        gc.collect()
+        gc.freeze()
 
     def invalidate(self) -> None:
         with self._lock:

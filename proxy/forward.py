@@ -1,12 +1,20 @@
 """Step 6: the call to the upstream, streamed both ways over pooled connections.
 
 All upstream HTTP goes through here: one urllib3 PoolManager per process,
-connect and read timeouts from the API, failures reduced to 502/504.
+connect and read timeouts from the API, failures reduced to 502/504. The read
+timeout bounds each read *and* the whole response head (gateway_admin.outbound),
+so an upstream dripping its headers is a 504 after read_timeout seconds. The
+first body chunk is read before the status goes to the client, so an upstream
+that resets or stalls right after its headers is still a 502/504, not a
+truncated 200.
 """
 
+import itertools
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http import HTTPStatus
 from urllib.parse import quote
 
 import urllib3
@@ -21,15 +29,44 @@ from urllib3.exceptions import (
     TimeoutError as Urllib3Timeout,
 )
 
+from gateway_admin import outbound
+
 from .config import ApiConfig
-from .errors import LengthRequired, UpstreamTimeout, UpstreamUnavailable
+from .errors import (
+    GatewayError,
+    InvalidRequest,
+    LengthRequired,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from .headers import GATEWAY_HEADER_PREFIX, connection_listed, is_hop_by_hop
 
 logger = logging.getLogger(__name__)
 CHUNK_SIZE = 64 * 1024
-_pool = urllib3.PoolManager(
+_pool = outbound.pool_manager(
     num_pools=256, maxsize=settings.GATEWAY_UPSTREAM_POOL_SIZE, block=False, retries=False
 )
+# Headers that carry where a request came from. Only the gateway writes them
+# (GatewayApp._forwarding_headers); a client's own values are never passed on.
+FORWARDING_HEADERS = frozenset(
+    {
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "x-forwarded-port",
+        "x-forwarded-prefix",
+        "x-forwarded-server",
+        "x-forwarded-ssl",
+        "x-forwarded-protocol",
+        "x-real-ip",
+        "forwarded",
+        "via",
+    }
+)
+# RFC 9110 §5.1/§5.5 (the same rule gunicorn applies): anything else in an upstream's
+# response head would be a 500 in the WSGI server, or split the client's response.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(r"[ \t\x21-\x7e\x80-\xff]*")
 # A connection error means nothing was sent, so one retry is safe for any method;
 # a failure after sending is never retried.
 _RETRY = urllib3.Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0)
@@ -65,16 +102,8 @@ def request_headers(environ: dict, drop: set[str]) -> dict[str, str]:
             name in drop
             or is_hop_by_hop(name, listed)
             or name.startswith(GATEWAY_HEADER_PREFIX)
-            or name
-            in {
-                "host",
-                "content-length",
-                "x-forwarded-for",
-                "x-forwarded-proto",
-                "x-forwarded-host",
-                "x-request-id",
-                "via",
-            }
+            or name in FORWARDING_HEADERS
+            or name in {"host", "content-length", "x-request-id"}
         ):
             continue
         headers[name] = value
@@ -84,31 +113,51 @@ def request_headers(environ: dict, drop: set[str]) -> dict[str, str]:
 
 
 def request_body(environ: dict) -> tuple[object, dict[str, str], bool]:
-    """(body, framing headers, chunked) re-framed from what the server parsed."""
+    """(body, framing headers, chunked) re-framed from what the server parsed.
+
+    The first chunk is read before the upstream is contacted: a malformed chunked
+    body (gunicorn decodes chunks lazily) or a client gone mid-body is a 400 that
+    never reaches the upstream. gunicorn closes a connection whose body failed.
+    """
     length = environ.get("CONTENT_LENGTH") or ""
     stream = environ["wsgi.input"]
     if length.isdigit() and int(length) > 0:
-        return _read_exactly(stream, int(length)), {"content-length": length}, False
+        body = _read_exactly(stream, int(length))
+        return _prefetched(body), {"content-length": length}, False
     if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
         if not environ.get("wsgi.input_terminated"):
             # This server hands us the body undecoded (wsgiref): refuse rather than drop it.
             raise LengthRequired("Send a Content-Length; this server cannot stream chunked bodies.")
-        return _read_until_eof(stream), {}, True
+        return _prefetched(_read_until_eof(stream)), {}, True
     return None, {}, False
+
+
+def _prefetched(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    first = next(chunks, None)
+    return iter(()) if first is None else itertools.chain((first,), chunks)
+
+
+def _client_read(stream, size: int) -> bytes:
+    try:
+        return stream.read(size)
+    except Exception:  # each server raises its own types for a broken body
+        raise InvalidRequest(
+            "The request body is malformed or was cut short.", check="forward"
+        ) from None
 
 
 def _read_exactly(stream, remaining: int) -> Iterator[bytes]:
     while remaining > 0:
-        chunk = stream.read(min(CHUNK_SIZE, remaining))
+        chunk = _client_read(stream, min(CHUNK_SIZE, remaining))
         if not chunk:
-            raise UpstreamUnavailable("The client closed the connection mid-body.")
+            raise InvalidRequest("The client closed the connection mid-body.", check="forward")
         remaining -= len(chunk)
         yield chunk
 
 
 def _read_until_eof(stream) -> Iterator[bytes]:
     while True:
-        chunk = stream.read(CHUNK_SIZE)
+        chunk = _client_read(stream, CHUNK_SIZE)
         if not chunk:
             return
         yield chunk
@@ -133,7 +182,7 @@ def send(api: ApiConfig, request: UpstreamRequest) -> urllib3.BaseHTTPResponse:
         )
     except MaxRetryError as exc:
         raise _upstream_error(exc.reason) from None
-    except (UpstreamTimeout, UpstreamUnavailable):
+    except GatewayError:  # from reading the client's body while sending it
         raise
     except Exception as exc:  # urllib3/http.client raise many types for a broken peer
         raise _upstream_error(exc) from None
@@ -154,25 +203,63 @@ def _upstream_error(reason: BaseException | None):
     return UpstreamUnavailable("The upstream refused or dropped the connection.", check="forward")
 
 
+_KNOWN_STATUSES = frozenset(status.value for status in HTTPStatus)
+
+
+def status_line(response: urllib3.BaseHTTPResponse) -> str:
+    if not 200 <= response.status <= 599:
+        # http.client skips 100 Continue; a 101 or an odd code cannot be relayed as is.
+        raise UpstreamUnavailable(
+            f"The upstream answered with status {response.status}.", check="forward"
+        )
+    reason = response.reason or ""
+    if not _FIELD_VALUE.fullmatch(reason):
+        reason = HTTPStatus(response.status).phrase if response.status in _KNOWN_STATUSES else ""
+    return f"{response.status} {reason}".rstrip()
+
+
 def response_headers(response: urllib3.BaseHTTPResponse) -> list[tuple[str, str]]:
+    """The upstream's end-to-end headers; an invalid header makes the response invalid (502)."""
     listed = connection_listed(response.headers.get("Connection"))
-    return [
-        (name, value)
-        for name, value in response.headers.iteritems()
-        if not is_hop_by_hop(name, listed)
-    ]
+    headers = []
+    for name, value in response.headers.iteritems():
+        if not _TOKEN.fullmatch(name) or not _FIELD_VALUE.fullmatch(value):
+            logger.info("Upstream sent an invalid header field %r", name[:100])
+            raise UpstreamUnavailable(
+                "The upstream sent an invalid response header.", check="forward"
+            )
+        if is_hop_by_hop(name, listed):
+            continue
+        if response.chunked and name.lower() == "content-length":
+            continue  # chunked framing wins (RFC 9112 §6.3); never relay a conflicting length
+        headers.append((name, value))
+    return headers
 
 
 class ResponseBody:
-    """WSGI body streaming the upstream response; returns the connection to the pool."""
+    """WSGI body streaming the upstream response; returns the connection to the pool.
+
+    Creating it reads the first chunk, so a reset or stall right after the
+    upstream's headers raises UpstreamUnavailable/UpstreamTimeout while the
+    client can still get a 502/504.
+    """
 
     def __init__(self, response: urllib3.BaseHTTPResponse):
         self._response = response
         self._complete = False
+        self._chunks = response.stream(CHUNK_SIZE, decode_content=False)
+        try:
+            self._first = next(self._chunks, None)
+        except Exception as exc:
+            response.close()
+            raise _upstream_error(exc) from None
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            yield from self._response.stream(CHUNK_SIZE, decode_content=False)
+            if self._first is not None:
+                yield self._first
+                self._first = None
+                yield from self._chunks
             self._complete = True
         except Exception as exc:
             # Headers are already sent: all we can do is cut the response short.

@@ -18,7 +18,7 @@ HOP_BY_HOP = frozenset(
     }
 )
 GATEWAY_HEADER_PREFIX = "x-gateway-"
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # fullmatch: "$" allows a final "\n"
 MAX_CLAIM_HEADER_LENGTH = 1024
 
 
@@ -35,7 +35,7 @@ def is_hop_by_hop(name: str, listed: set[str]) -> bool:
 
 
 def safe_request_id(value: str | None) -> str | None:
-    return value if value and _REQUEST_ID.match(value) else None
+    return value if value and _REQUEST_ID.fullmatch(value) else None
 
 
 def claim_header_value(value: object) -> str | None:
@@ -47,5 +47,6 @@ def claim_header_value(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     # Percent-encode everything outside visible ASCII and space (CR, LF, NUL, UTF-8…).
-    encoded = quote(value, safe=" !\"#$&'()*+,/:;<=>?@[\\]^_`{|}~")
+    # errors="replace": a lone surrogate (refused by the token parser anyway) becomes "?".
+    encoded = quote(value, safe=" !\"#$&'()*+,/:;<=>?@[\\]^_`{|}~", errors="replace")
     return encoded[:MAX_CLAIM_HEADER_LENGTH]

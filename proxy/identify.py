@@ -1,5 +1,6 @@
 """Getting the token out of the request, per the policy's identity source (RFC 6750 §2)."""
 
+import io
 from urllib.parse import parse_qsl
 
 from django.conf import settings
@@ -31,6 +32,10 @@ def extract_token(environ: dict, policy: PolicyConfig) -> str | None:
             raise InvalidRequest(
                 "Send the token once: in the header or the query, not both.", check="identify"
             )
+        if token is not None and _form_body_has_token(environ):
+            raise InvalidRequest(
+                "Send the token once: in the header or the body, not both.", check="identify"
+            )
     if token is not None and len(token) > settings.GATEWAY_MAX_TOKEN_BYTES:
         raise InvalidToken("The token is too long.", check="identify")
     return token
@@ -60,6 +65,62 @@ def _query_values(environ: dict, name: str) -> list[str]:
     if name not in query:
         return []
     return [value for key, value in parse_qsl(query, keep_blank_values=True) if key == name]
+
+
+# RFC 6750 §2.2 form bodies are small; a larger one is checked on its first bytes only.
+FORM_PEEK_BYTES = 64 * 1024
+
+
+def _form_body_has_token(environ: dict) -> bool:
+    """True for a form-encoded body carrying access_token (RFC 6750 §2.2), read without loss.
+
+    Only form posts pay for this: the peeked bytes are put back in front of
+    wsgi.input, so the body still streams to the upstream unchanged.
+    """
+    content_type = environ.get("CONTENT_TYPE", "")
+    if content_type.partition(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        return False
+    length = environ.get("CONTENT_LENGTH") or ""
+    if length.isdigit():
+        peek = min(int(length), FORM_PEEK_BYTES)
+    elif environ.get("wsgi.input_terminated"):
+        peek = FORM_PEEK_BYTES  # chunked: the server stops at the end of the body
+    else:
+        return False
+    stream = environ["wsgi.input"]
+    head = _read_up_to(stream, peek)
+    environ["wsgi.input"] = _ReplayedInput(head, stream)
+    if b"access_token" not in head:
+        return False
+    fields = parse_qsl(head.decode("latin-1"), keep_blank_values=True)
+    return any(name == "access_token" for name, _ in fields)
+
+
+def _read_up_to(stream, size: int) -> bytes:
+    chunks, remaining = [], size
+    while remaining > 0:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+class _ReplayedInput:
+    """wsgi.input with bytes already read put back in front."""
+
+    def __init__(self, head: bytes, rest):
+        self._head = io.BytesIO(head)
+        self._rest = rest
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._head.read(size)
+        if size is None or size < 0:
+            return data + self._rest.read()
+        if len(data) < size:
+            data += self._rest.read(size - len(data))
+        return data
 
 
 def require_token(token: str | None) -> str:

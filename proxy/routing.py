@@ -57,6 +57,8 @@ class RouteTrie:
                 return route
             allowed.update(candidates)
         if allowed:
+            if "ANY" in allowed:
+                allowed = (allowed - {"ANY"}) | ANY_METHODS
             allow = ", ".join(sorted(allowed | ({"HEAD"} if "GET" in allowed else set())))
             raise MethodNotAllowed(
                 f"{method} is not allowed here; allowed: {allow}.",
@@ -82,7 +84,15 @@ class RouteTrie:
             yield node.greedy
 
 
+# Never proxied, even by an ANY route: CONNECT would open a tunnel through the upstream
+# connection, TRACE echoes the request (and its credentials) back (cross-site tracing).
+NEVER_PROXIED = frozenset({"CONNECT", "TRACE"})
+ANY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def _pick_method(candidates: dict[str, RouteConfig], method: str) -> RouteConfig | None:
+    if method in NEVER_PROXIED:
+        return None
     route = candidates.get(method)
     if route is None and method == "HEAD":
         route = candidates.get("GET")

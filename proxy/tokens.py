@@ -27,8 +27,9 @@ from . import signatures
 from .config import PolicyConfig, ServerConfig
 from .errors import InvalidToken, IssuerUnavailable
 
-JWS_COMPACT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
-_BASE64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+# Always used with fullmatch(): "$" would also match before a trailing newline.
+JWS_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 MAX_KID_LENGTH = 256
 
 
@@ -43,7 +44,7 @@ class VerifiedToken:
 
 def decode_segment(segment: str) -> bytes:
     """Strict, canonical base64url without padding (RFC 7515 §2)."""
-    if len(segment) % 4 == 1 or not _BASE64URL.match(segment):
+    if len(segment) % 4 == 1 or not _BASE64URL.fullmatch(segment):
         raise ValueError("not base64url")
     raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     # Reject non-zero trailing bits: two spellings of one signature make tokens malleable.
@@ -80,7 +81,19 @@ def parse_json_object(raw: bytes, what: str, check: str) -> dict:
         raise InvalidToken(f"The token {what} is not valid JSON ({exc}).", check=check) from None
     if not isinstance(value, dict):
         raise InvalidToken(f"The token {what} is not a JSON object.", check=check)
+    if b"\\u" in raw and not _is_valid_unicode(value):
+        # "\ud800" decodes to a lone surrogate, which no header or log line can encode
+        # (I-JSON, RFC 7493 §2.1): refuse it here rather than fail later with a 500.
+        raise InvalidToken(f"The token {what} contains an unpaired surrogate.", check=check)
     return value
+
+
+def _is_valid_unicode(value: object) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
+        return False
+    return True
 
 
 def looks_base64_wrapped(token: str) -> bool:
@@ -90,13 +103,13 @@ def looks_base64_wrapped(token: str) -> bool:
         return False
     try:
         decoded = base64.b64decode(candidate + "=" * (-len(candidate) % 4), altchars=b"-_")
-        return bool(JWS_COMPACT.match(decoded.decode("ascii").strip()))
+        return bool(JWS_COMPACT.fullmatch(decoded.decode("ascii").strip()))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return False
 
 
 def _check_format(token: str) -> list[str]:
-    if JWS_COMPACT.match(token):
+    if JWS_COMPACT.fullmatch(token):
         return token.split(".")
     if looks_base64_wrapped(token):
         detail = "The token is a base64-encoded JWT; send the JWT itself."
@@ -148,9 +161,15 @@ def _numeric_date(claims: dict, name: str) -> float | None:
     value = claims.get(name)
     if value is None and name not in claims:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidToken(f"The {name} claim must be a number of seconds.", check=name)
-    return float(value)
+    try:
+        seconds = float(value)  # an int beyond 1e308 raises OverflowError
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        raise InvalidToken(f"The {name} claim must be a finite number of seconds.", check=name)
+    return seconds
 
 
 def check_time_claims(claims: dict, leeway: int, now: float) -> None:
@@ -187,7 +206,8 @@ def _scopes(claims: dict) -> frozenset[str]:
 def check_audience(claims: dict, policy: PolicyConfig) -> None:
     if "aud" not in claims:
         # AWS rule: without aud, the client_id must be one of the audiences.
-        if claims.get("client_id") in policy.audiences and isinstance(claims.get("client_id"), str):
+        client_id = claims.get("client_id")
+        if isinstance(client_id, str) and client_id in policy.audiences:
             return
         raise InvalidToken("The token has no aud claim for this API.", check="aud")
     aud = claims["aud"]
@@ -242,6 +262,13 @@ def _keyset(server: ServerConfig):
 
 def validate_token(token: str, policy: PolicyConfig, trace: list | None = None) -> VerifiedToken:
     """The verified token, or a GatewayError saying precisely what is wrong."""
+    if len(token) > settings.GATEWAY_MAX_TOKEN_BYTES:
+        raise InvalidToken("The token is too long.", check="format")
+    if not token.isascii():
+        # A compact JWS is ASCII; anything else cannot even be hashed for the cache.
+        raise InvalidToken(
+            "The token is not a compact JWS (three base64url segments).", check="format"
+        )
     now = time.time()
     digest = hashlib.sha256(token.encode()).digest()
     cached = verified_tokens.get(digest)

@@ -107,7 +107,7 @@ def publish_api(idp: JwksServer, upstream: UpstreamServer, **server_fields) -> t
         version="v1",
         base_path="/petstore/v1",
         upstream_url=f"{upstream.url}/backend",
-        read_timeout=2.0,
+        read_timeout=4.0,
         connect_timeout=1.0,
     )
     Route.objects.create(api=api, method="GET", path="/pets", required_scopes=["pets:read"])

@@ -164,13 +164,20 @@ class JwksServer(_Server):
         }
 
 
+class _OneRequestPerConnection(QuietWSGIRequestHandler):
+    """HTTP/1.0: a kept-alive client must not pin a server thread (and its DB
+    connection) past the test, which PostgreSQL reports as a busy test database."""
+
+    protocol_version = "HTTP/1.0"
+
+
 class GatewayServer:
     """The gateway's WSGI application (proxy + Django) on a threaded loopback server."""
 
     def __init__(self):
         from gateway_admin.wsgi import application
 
-        self.httpd = ThreadedWSGIServer(("127.0.0.1", 0), QuietWSGIRequestHandler)
+        self.httpd = ThreadedWSGIServer(("127.0.0.1", 0), _OneRequestPerConnection)
         self.httpd.daemon_threads = True
         self.httpd.set_app(application)
         self.port = self.httpd.server_address[1]

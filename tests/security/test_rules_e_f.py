@@ -1,0 +1,297 @@
+"""SECURITY.md §1 E (keys over time) and F (OWASP): one test or more per rule."""
+
+import datetime
+import hashlib
+import ipaddress
+import ssl
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from apis.models import IdentifyAndAuthorizePolicy
+from authservers.http import FetchError, fetch_json
+from authservers.keystore import key_store
+from authservers.models import AuthorizationServer, JwksSnapshot
+from authservers.signing import ensure_signing_keys, issue_access_token, rotate_signing_key
+from authservers.tasks import refresh_jwks as refresh_task
+from proxy.config import config_holder
+from proxy.errors import InvalidToken
+from proxy.tokens import decode_segment, validate_token
+from tests.faults.upstreams import ScriptedUpstream, read_request_head
+from tests.tokens import new_ec_key, new_rsa_key
+
+from .forge import b64url, certificate_der_b64, unsigned
+from .realm import make_realm
+
+# --- E1 ---------------------------------------------------------------------------------
+
+
+def test_E1_an_unknown_kid_causes_one_fetch_and_a_bad_signature_none(published):
+    assert published.get("/pets", published.token()).status_code == 200
+    fetches = published.idp.hits
+    header, payload, signature = published.token().split(".")
+    forged = f"{header}.{payload}.{signature[:-6]}AAAAAA"
+    for _ in range(20):
+        assert published.get("/pets", forged).status_code == 401
+    assert published.idp.hits == fetches  # a bad signature never refreshes
+    stranger = new_rsa_key("never-published")
+    for _ in range(20):
+        assert published.get("/pets", published.token(key=stranger)).status_code == 401
+    assert published.idp.hits == fetches + 1  # one fetch for the unknown kid, then rate-limited
+
+
+def test_E1_a_token_without_kid_never_refreshes(published):
+    assert published.get("/pets", published.token()).status_code == 200
+    fetches = published.idp.hits
+    token = published.token(key=new_rsa_key("x"), header={"kid": None})
+    for _ in range(10):
+        assert published.get("/pets", token).status_code == 401
+    assert published.idp.hits == fetches
+
+
+# --- E2 ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["error", "html", "empty"])
+def test_E2_a_failed_fetch_never_replaces_the_last_good_keys(published, mode):
+    token = published.token()
+    assert published.get("/pets", token).status_code == 200
+    version = JwksSnapshot.objects.get(server=published.server).version
+    published.idp.mode = mode
+    outcome = refresh_task(published.server.pk)
+    assert outcome["ok"] is False
+    snapshot = JwksSnapshot.objects.get(server=published.server)
+    assert snapshot.version == version
+    assert snapshot.last_error
+    key_store.forget()
+    assert published.get("/pets", published.token(sub="fresh")).status_code == 200
+
+
+def test_E2_keys_older_than_max_stale_are_503_with_retry_after(published):
+    token = published.token()
+    assert published.get("/pets", token).status_code == 200
+    # Past the validation floor on purpose, to see the limit without waiting a day.
+    AuthorizationServer.objects.filter(pk=published.server.pk).update(max_stale_seconds=1)
+    published.server.refresh_from_db()
+    published.server.save()
+    published.idp.mode = "error"
+    published.gateway_wait_for_reload()
+    time.sleep(1.2)
+    response = published.get("/pets", token)
+    assert response.status_code == 503
+    assert response.json()["code"] == "issuer_unavailable"
+    assert int(response.headers["Retry-After"]) > 0
+    assert published.upstream.hits == 1
+
+
+# --- E3 ---------------------------------------------------------------------------------
+
+
+def test_E3_a_key_dropped_from_a_fresh_jwks_is_refused_at_once(published, ec_key, settings):
+    settings.GATEWAY_KEYS_POLL_SECONDS = 0  # as every worker does within its poll interval
+    token = published.token()
+    assert published.get("/pets", token).status_code == 200  # verified and cached
+    published.idp.keys = [ec_key]
+    assert refresh_task(published.server.pk)["ok"] is True
+    response = published.get("/pets", token)
+    assert response.status_code == 401
+    assert "unknown" in response.json()["detail"]
+    # A token signed by the key that stays keeps working.
+    assert published.get("/pets", published.token(key=ec_key, alg="ES256")).status_code == 200
+
+
+# --- E4 ---------------------------------------------------------------------------------
+
+
+def test_E4_the_internal_issuer_publishes_a_key_before_it_signs_with_it(published):
+    internal = AuthorizationServer.objects.create(
+        name="Gatekeep", kind="internal", issuer="https://gatekeep.example.com"
+    )
+    IdentifyAndAuthorizePolicy.objects.get(api=published.api).authorization_servers.add(internal)
+    active = ensure_signing_keys(internal)
+    published.gateway_wait_for_reload()
+
+    def issue() -> str:
+        return issue_access_token(
+            internal,
+            subject="svc",
+            client_id="petstore-client",
+            scope="pets:read",
+            audience="petstore",
+        )
+
+    first = issue()
+    assert published.get("/pets", first).status_code == 200
+    server_config = (
+        config_holder.current().apis[("petstore", "v1")].policy.servers_by_issuer[internal.issuer]
+    )
+    known_to_the_gateway = set(key_store.keyset(server_config.keys).by_kid)
+    assert active.kid in known_to_the_gateway
+    assert len(known_to_the_gateway) == 2  # active + next
+
+    promoted = rotate_signing_key(internal)
+    assert promoted.kid in known_to_the_gateway  # published before it signed anything
+    second = issue()
+    assert published.get("/pets", second).status_code == 200
+    assert published.get("/pets", first).status_code == 200  # the retired key stays published
+    assert active.kid in JwksSnapshot.objects.get(server=internal).key_ids
+
+
+# --- E5 ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def https_redirector(tmp_path, monkeypatch):
+    """A loopback HTTPS server (self-signed, trusted via REQUESTS_CA_BUNDLE) that redirects."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_file))
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", self.server.location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    httpd.location = ""
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    httpd.url = f"https://127.0.0.1:{httpd.server_address[1]}"
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_E5_a_redirect_never_leaves_https(https_redirector, idp):
+    https_redirector.location = f"{idp.url}/jwks"  # plain http, even on loopback
+    with pytest.raises(FetchError, match="redirect from https"):
+        fetch_json(f"{https_redirector.url}/jwks")
+    assert idp.hits == 0
+
+
+def test_E5_a_redirect_to_a_plain_http_host_is_refused(https_redirector):
+    https_redirector.location = "http://169.254.169.254/latest/meta-data/"
+    with pytest.raises(FetchError):
+        fetch_json(f"{https_redirector.url}/jwks")
+
+
+def test_E5_the_total_deadline_covers_a_dripped_response_head(settings):
+    settings.JWKS_READ_TIMEOUT = 1.0
+    settings.JWKS_TOTAL_TIMEOUT = 1.5
+
+    def drip_head(conn, upstream):
+        read_request_head(conn)
+        for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}":
+            if upstream.stopping.wait(0.5):
+                return
+            conn.sendall(bytes([byte]))
+
+    dripping = ScriptedUpstream(drip_head)
+    try:
+        started = time.monotonic()
+        with pytest.raises(FetchError, match="Timed out"):
+            fetch_json(f"{dripping.url}/jwks")
+        assert time.monotonic() - started < 3
+    finally:
+        dripping.stop()
+
+
+def test_E5_the_body_is_capped(idp, settings):
+    settings.JWKS_MAX_BYTES = 1024
+    idp.keys = [new_rsa_key(f"k{n}") for n in range(3)]
+    with pytest.raises(FetchError, match="too large"):
+        fetch_json(f"{idp.url}/jwks")
+
+
+# --- F (OWASP JWT cheat sheet) -------------------------------------------------------------
+
+
+def test_F_alg_none_and_token_supplied_keys_are_refused(rsa_key, db):
+    realm = make_realm([rsa_key])
+    attacker = new_rsa_key("rsa-1")
+    for token in (
+        unsigned({"alg": "none"}, realm.claims()),
+        realm.token(key=attacker, header={"jwk": attacker.export_public(as_dict=True)}),
+        realm.token(key=attacker, header={"x5c": [certificate_der_b64(attacker)]}),
+        realm.token(key=attacker, header={"jku": "https://attacker.example/jwks"}),
+    ):
+        with pytest.raises(InvalidToken):
+            validate_token(token, realm.policy)
+
+
+def test_F_no_hmac_secret_exists_to_be_guessed(rsa_key, db):
+    from authservers.jwks import parse_jwks
+
+    realm = make_realm([rsa_key])
+    parsed = parse_jwks({"keys": [{"kty": "oct", "kid": "k", "k": b64url(b"s" * 64)}]}, 10)
+    assert parsed.keys == []
+    for alg in ("HS256", "HS384", "HS512"):
+        with pytest.raises(InvalidToken, match="not allowed"):
+            validate_token(
+                unsigned({"alg": alg, "kid": "rsa-1"}, realm.claims(), b"x" * 32), realm.policy
+            )
+
+
+def test_F_an_ecdsa_twin_is_a_different_string_with_the_same_identity(db):
+    """Why revocation must key on (iss, jti), never a hash of the token: (r, n-s) verifies too.
+
+    Both spellings verify; they hash differently; they share iss and jti; and both
+    stop verifying the moment their key leaves the key set.
+    """
+    key = new_ec_key("ec-twin")
+    realm = make_realm([key], server_id=900_901)
+    token = realm.token(alg="ES256", jti="one-jti")
+    header, payload, signature = token.split(".")
+    raw = decode_segment(signature)
+    order = int("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551", 16)
+    s = int.from_bytes(raw[32:], "big")
+    twin = f"{header}.{payload}.{b64url(raw[:32] + (order - s).to_bytes(32, 'big'))}"
+    assert hashlib.sha256(token.encode()).digest() != hashlib.sha256(twin.encode()).digest()
+    first, second = validate_token(token, realm.policy), validate_token(twin, realm.policy)
+    assert (first.claims["iss"], first.claims["jti"]) == (
+        second.claims["iss"],
+        second.claims["jti"],
+    )
+    revoked = make_realm([new_ec_key("other")], server_id=900_901)  # same server, key gone
+    key_store.forget()
+    for spelling in (token, twin):
+        with pytest.raises(InvalidToken):
+            validate_token(spelling, revoked.policy)

@@ -1,9 +1,9 @@
 """Step 6: the call to the upstream, streamed both ways over pooled connections.
 
-All upstream HTTP goes through here: one urllib3 PoolManager per process,
-connect and read timeouts from the API, failures reduced to 502/504. The read
-timeout bounds each read *and* the whole response head (gateway_admin.outbound),
-so an upstream dripping its headers is a 504 after read_timeout seconds. The
+All upstream HTTP goes through here: one keep-alive client per process
+(proxy/upstream.py), connect and read timeouts from the API, failures reduced to
+502/504. The read timeout bounds each read *and* the whole response head, so an
+upstream dripping its headers is a 504 after read_timeout seconds. The
 first body chunk is read before the status goes to the client, so an upstream
 that resets or stalls right after its headers is still a 502/504, not a
 truncated 200.
@@ -17,19 +17,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import quote
 
-import urllib3
 from django.conf import settings
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    MaxRetryError,
-    NewConnectionError,
-    ReadTimeoutError,
-)
-from urllib3.exceptions import (
-    TimeoutError as Urllib3Timeout,
-)
-
-from gateway_admin import outbound
 
 from .config import ApiConfig
 from .errors import (
@@ -40,12 +28,11 @@ from .errors import (
     UpstreamUnavailable,
 )
 from .headers import GATEWAY_HEADER_PREFIX, connection_listed, is_hop_by_hop
+from .upstream import UpstreamClient, UpstreamFailure, UpstreamResponse
 
 logger = logging.getLogger(__name__)
 CHUNK_SIZE = 64 * 1024
-_pool = outbound.pool_manager(
-    num_pools=256, maxsize=settings.GATEWAY_UPSTREAM_POOL_SIZE, block=False, retries=False
-)
+_client = UpstreamClient(max_idle_per_origin=settings.GATEWAY_UPSTREAM_POOL_SIZE)
 # Headers that carry where a request came from. Only the gateway writes them
 # (GatewayApp._forwarding_headers); a client's own values are never passed on.
 FORWARDING_HEADERS = frozenset(
@@ -67,9 +54,6 @@ FORWARDING_HEADERS = frozenset(
 # response head would be a 500 in the WSGI server, or split the client's response.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(r"[ \t\x21-\x7e\x80-\xff]*")
-# A connection error means nothing was sent, so one retry is safe for any method;
-# a failure after sending is never retried.
-_RETRY = urllib3.Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,50 +147,45 @@ def _read_until_eof(stream) -> Iterator[bytes]:
         yield chunk
 
 
-def send(api: ApiConfig, request: UpstreamRequest) -> urllib3.BaseHTTPResponse:
-    url = api.upstream.origin + request.path_and_query
-    timeout = urllib3.Timeout(connect=api.connect_timeout, read=api.read_timeout)
+def send(api: ApiConfig, request: UpstreamRequest) -> UpstreamResponse:
+    upstream = api.upstream
     try:
-        return _pool.urlopen(
+        return _client.request(
+            upstream.scheme,
+            upstream.host,
+            upstream.port,
             request.method,
-            url,
+            request.path_and_query,
+            request.headers.items(),
             body=request.body,
-            headers=request.headers,
             chunked=request.chunked,
-            retries=_RETRY,
-            redirect=False,
-            assert_same_host=False,
-            timeout=timeout,
-            preload_content=False,
-            decode_content=False,
+            connect_timeout=api.connect_timeout,
+            read_timeout=api.read_timeout,
+            # The whole response head must arrive within the read timeout: a dripping
+            # upstream cannot hold a worker.
+            header_deadline=api.read_timeout,
         )
-    except MaxRetryError as exc:
-        raise _upstream_error(exc.reason) from None
-    except GatewayError:  # from reading the client's body while sending it
-        raise
-    except Exception as exc:  # urllib3/http.client raise many types for a broken peer
-        raise _upstream_error(exc) from None
+    except UpstreamFailure as failure:
+        raise _upstream_error(failure) from None
 
 
-def _upstream_error(reason: BaseException | None):
-    # NewConnectionError (refused, DNS) subclasses ConnectTimeoutError, so test it first.
-    if isinstance(reason, NewConnectionError):
-        logger.info("Upstream connection failed: %r", reason)
-        return UpstreamUnavailable("The upstream refused the connection.", check="forward")
-    if isinstance(reason, ConnectTimeoutError):
+def _upstream_error(failure: UpstreamFailure) -> GatewayError:
+    logger.info("Upstream failure (%s): %s", failure.kind, failure)
+    if failure.kind == "connect_timeout":
         return UpstreamTimeout(
             "The upstream did not accept the connection in time.", check="forward"
         )
-    if isinstance(reason, ReadTimeoutError | Urllib3Timeout):
+    if failure.kind == "timeout":
         return UpstreamTimeout("The upstream did not answer in time.", check="forward")
-    logger.info("Upstream failure: %r", reason)
+    if failure.kind == "refused":
+        return UpstreamUnavailable("The upstream refused the connection.", check="forward")
     return UpstreamUnavailable("The upstream refused or dropped the connection.", check="forward")
 
 
 _KNOWN_STATUSES = frozenset(status.value for status in HTTPStatus)
 
 
-def status_line(response: urllib3.BaseHTTPResponse) -> str:
+def status_line(response: UpstreamResponse) -> str:
     if not 200 <= response.status <= 599:
         # http.client skips 100 Continue; a 101 or an odd code cannot be relayed as is.
         raise UpstreamUnavailable(
@@ -218,11 +197,17 @@ def status_line(response: urllib3.BaseHTTPResponse) -> str:
     return f"{response.status} {reason}".rstrip()
 
 
-def response_headers(response: urllib3.BaseHTTPResponse) -> list[tuple[str, str]]:
+def response_headers(response: UpstreamResponse) -> list[tuple[str, str]]:
     """The upstream's end-to-end headers; an invalid header makes the response invalid (502)."""
-    listed = connection_listed(response.headers.get("Connection"))
+    listed = connection_listed(
+        ",".join(value for name, value in response.headers if name.lower() == "connection")
+    )
+    chunked = any(
+        name.lower() == "transfer-encoding" and "chunked" in value.lower()
+        for name, value in response.headers
+    )
     headers = []
-    for name, value in response.headers.iteritems():
+    for name, value in response.headers:
         if not _TOKEN.fullmatch(name) or not _FIELD_VALUE.fullmatch(value):
             logger.info("Upstream sent an invalid header field %r", name[:100])
             raise UpstreamUnavailable(
@@ -230,7 +215,7 @@ def response_headers(response: urllib3.BaseHTTPResponse) -> list[tuple[str, str]
             )
         if is_hop_by_hop(name, listed):
             continue
-        if response.chunked and name.lower() == "content-length":
+        if chunked and name.lower() == "content-length":
             continue  # chunked framing wins (RFC 9112 §6.3); never relay a conflicting length
         headers.append((name, value))
     return headers
@@ -244,15 +229,14 @@ class ResponseBody:
     client can still get a 502/504.
     """
 
-    def __init__(self, response: urllib3.BaseHTTPResponse):
+    def __init__(self, response: UpstreamResponse):
         self._response = response
-        self._complete = False
-        self._chunks = response.stream(CHUNK_SIZE, decode_content=False)
+        self._chunks = response.stream()
         try:
             self._first = next(self._chunks, None)
-        except Exception as exc:
+        except UpstreamFailure as failure:
             response.close()
-            raise _upstream_error(exc) from None
+            raise _upstream_error(failure) from None
 
     def __iter__(self) -> Iterator[bytes]:
         try:
@@ -260,13 +244,9 @@ class ResponseBody:
                 yield self._first
                 self._first = None
                 yield from self._chunks
-            self._complete = True
-        except Exception as exc:
+        except UpstreamFailure as failure:
             # Headers are already sent: all we can do is cut the response short.
-            logger.warning("Upstream response broke off: %r", exc)
+            logger.warning("Upstream response broke off: %s", failure)
 
     def close(self) -> None:
-        if self._complete:
-            self._response.release_conn()
-        else:
-            self._response.close()
+        self._response.close()

@@ -164,8 +164,12 @@ def test_a_duplicate_route_is_a_400_not_a_500(staff_client):
     url = f"/api/v1/apis/{api.pk}/routes/"
     assert staff_client.post(url, {"method": "GET", "path": "/a"}, format="json").status_code == 201
     response = staff_client.post(url, {"method": "GET", "path": "/a/"}, format="json")
-    assert_field_errors(response, {"non_field_errors"})
-    assert api.routes.count() == 1
+    assert_field_errors(response, {"path"})
+    renamed = staff_client.post(url, {"method": "GET", "path": "/{x}"}, format="json")
+    assert renamed.status_code == 201
+    shadowing = staff_client.post(url, {"method": "GET", "path": "/{y}"}, format="json")
+    assert_field_errors(shadowing, {"path"})
+    assert api.routes.count() == 2
 
 
 def test_routes_belong_to_their_api(staff_client):

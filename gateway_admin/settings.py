@@ -194,6 +194,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two models have a `status` field with different choices: name their enums.
+    "ENUM_NAME_OVERRIDES": {
+        "ApiStatusEnum": "apis.choices.ApiStatus",
+        "ApplicationStatusEnum": "applications.choices.ApplicationStatus",
+    },
 }
 
 # --- Gateway ----------------------------------------------------------------
@@ -258,6 +263,9 @@ OAUTH2_PROVIDER = {
     "PKCE_REQUIRED": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    # DOT's resource protection is unused (the proxy validates tokens), but never
+    # accept tokens from the query string there either.
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
 }
 
 # --- Production hardening (README: "Production hardening") ------------------------

@@ -5,7 +5,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from django.core.servers.basehttp import ThreadedWSGIServer
+from django.core.servers.basehttp import ServerHandler, ThreadedWSGIServer
 from django.test.testcases import QuietWSGIRequestHandler
 
 
@@ -164,11 +164,32 @@ class JwksServer(_Server):
         }
 
 
-class _OneRequestPerConnection(QuietWSGIRequestHandler):
-    """HTTP/1.0: a kept-alive client must not pin a server thread (and its DB
-    connection) past the test, which PostgreSQL reports as a busy test database."""
+class _ClosingServerHandler(ServerHandler):
+    def cleanup_headers(self) -> None:
+        super().cleanup_headers()
+        self.headers["Connection"] = "close"
+        self.request_handler.close_connection = True
 
-    protocol_version = "HTTP/1.0"
+
+class _OneRequestPerConnection(QuietWSGIRequestHandler):
+    """Answers with `Connection: close`: a kept-alive client must not pin a server thread
+    (and its DB connection) past the test, which PostgreSQL reports as a busy test
+    database, and a client never reuses a connection the server is about to close."""
+
+    def handle_one_request(self) -> None:
+        # Django's handle_one_request, with the closing ServerHandler.
+        self.raw_requestline = self.rfile.readline(65537)
+        if len(self.raw_requestline) > 65536:
+            self.requestline = self.request_version = self.command = ""
+            self.send_error(414)
+            return
+        if not self.parse_request():
+            return
+        handler = _ClosingServerHandler(
+            self.rfile, self.wfile, self.get_stderr(), self.get_environ()
+        )
+        handler.request_handler = self
+        handler.run(self.server.get_app())
 
 
 class GatewayServer:

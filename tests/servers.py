@@ -16,9 +16,19 @@ class _QuietHandler(BaseHTTPRequestHandler):
         pass
 
 
+class _BigBacklogHTTPServer(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 drops SYNs under 50 concurrent connects, which
+    # then wait a 1 s retransmit: a connect timeout that tests nothing of ours.
+    request_queue_size = 128
+
+
+class _BigBacklogWSGIServer(ThreadedWSGIServer):
+    request_queue_size = 128
+
+
 class _Server:
     def __init__(self, handler_class):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+        self.httpd = _BigBacklogHTTPServer(("127.0.0.1", 0), handler_class)
         self.httpd.daemon_threads = True
         self.httpd.owner = self
         self.port = self.httpd.server_address[1]
@@ -198,7 +208,7 @@ class GatewayServer:
     def __init__(self):
         from gateway_admin.wsgi import application
 
-        self.httpd = ThreadedWSGIServer(("127.0.0.1", 0), _OneRequestPerConnection)
+        self.httpd = _BigBacklogWSGIServer(("127.0.0.1", 0), _OneRequestPerConnection)
         self.httpd.daemon_threads = True
         self.httpd.set_app(application)
         self.port = self.httpd.server_address[1]

@@ -20,6 +20,7 @@ from apis.choices import ApiKind, ApiStatus
 from apis.models import Api
 from apis.paths import split_path
 from applications.choices import ApplicationStatus
+from applications.models import Application
 from authservers.choices import ServerKind
 from authservers.keystore import ServerKeyPolicy
 from gateway_admin.config_version import read_config_version
@@ -137,22 +138,49 @@ def build_config(version: str | None) -> GatewayConfig:
     apis = (
         Api.objects.filter(status=ApiStatus.ACTIVE)
         .select_related("policy")
-        .prefetch_related(
-            "routes",
-            "policy__authorization_servers",
-            "applications__oauth_client",
-        )
+        .prefetch_related("routes", "policy__authorization_servers")
     )
     servers: dict[int, ServerConfig] = {}
+    applications = _applications_by_api()
     compiled = {}
     for api in apis:
-        compiled_api = _compile_api(api, servers)
+        compiled_api = _compile_api(api, servers, applications.get(api.id, []))
         compiled[tuple(split_path(api.base_path))] = compiled_api
     depth = max((len(key) for key in compiled), default=0)
     return GatewayConfig(version=version, apis=compiled, max_depth=depth)
 
 
-def _compile_api(api: Api, servers: dict[int, ServerConfig]) -> ApiConfig:
+AppRow = tuple[ApplicationConfig, dict, str | None]  # config, identifying claims, client_id
+
+
+def _applications_by_api() -> dict[int, list[AppRow]]:
+    """Every association of an active API, read as plain rows.
+
+    With 100,000 applications, model instances would cost hundreds of MB at build
+    time (memory CPython keeps); rows cost a fraction, and an application shared
+    by several APIs gets one ApplicationConfig.
+    """
+    rows = Application.apis.through.objects.filter(api__status=ApiStatus.ACTIVE).values_list(
+        "api_id",
+        "application_id",
+        "application__name",
+        "application__status",
+        "application__identifying_claims",
+        "application__oauth_client__client_id",
+    )
+    configs: dict[int, ApplicationConfig] = {}
+    by_api: dict[int, list[AppRow]] = {}
+    for api_id, app_id, name, status, claims, client_id in rows.iterator(chunk_size=5000):
+        config = configs.get(app_id)
+        if config is None:
+            config = configs[app_id] = ApplicationConfig(
+                app_id, name, status == ApplicationStatus.ACTIVE
+            )
+        by_api.setdefault(api_id, []).append((config, claims, client_id))
+    return by_api
+
+
+def _compile_api(api: Api, servers: dict[int, ServerConfig], apps: list[AppRow]) -> ApiConfig:
     routes = [
         RouteConfig(r.id, r.method, r.path, frozenset(r.required_scopes), r.anonymous)
         for r in api.routes.all()
@@ -180,12 +208,11 @@ def _compile_api(api: Api, servers: dict[int, ServerConfig]) -> ApiConfig:
         else []
     )
     entries = []
-    for app in api.applications.all():
-        config = ApplicationConfig(app.id, app.name, app.status == ApplicationStatus.ACTIVE)
-        entries.append((app.identifying_claims, config))
-        if app.oauth_client is not None:
+    for config, claims, client_id in apps:
+        entries.append((claims, config))
+        if client_id:
             entries.extend(
-                ({"iss": issuer, "client_id": app.client_id}, config) for issuer in internal_issuers
+                ({"iss": issuer, "client_id": client_id}, config) for issuer in internal_issuers
             )
     applications = ApplicationIndex(entries)
     return ApiConfig(

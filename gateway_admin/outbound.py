@@ -8,8 +8,8 @@ headers) one deadline of `read timeout` seconds, counted from the moment the
 request has been sent. After the head each body read keeps the plain per-read
 timeout, so a long download still streams.
 
-proxy.forward (upstreams) and authservers.http (issuers) both build their pools
-from POOL_CLASSES.
+authservers.http (issuers) builds its pool from POOL_CLASSES; upstream calls use
+proxy/upstream.py, which enforces the same head deadline itself.
 """
 
 import contextlib

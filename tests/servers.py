@@ -220,3 +220,31 @@ class GatewayServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def call_gateway_in_thread(path: str, token: str) -> tuple[str, bytes]:
+    """The gateway's WSGI app called in this thread, so its DB queries are counted here."""
+    import io
+
+    from gateway_admin.wsgi import application
+
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "testserver",
+        "HTTP_AUTHORIZATION": f"Bearer {token}",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.url_scheme": "http",
+    }
+    status = []
+    chunks = application(environ, lambda line, headers: status.append(line))
+    try:
+        body = b"".join(chunks)
+    finally:
+        if hasattr(chunks, "close"):  # error answers are a plain list
+            chunks.close()
+    return status[0], body

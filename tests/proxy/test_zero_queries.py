@@ -1,28 +1,6 @@
 """Steady state: an authorized call costs no database query (DESIGN §2)."""
 
-import io
-
-from gateway_admin.wsgi import application
-
-
-def call(path: str, token: str) -> tuple[str, bytes]:
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": "testserver",
-        "HTTP_AUTHORIZATION": f"Bearer {token}",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.url_scheme": "http",
-    }
-    status = []
-    chunks = application(environ, lambda s, h: status.append(s))
-    body = b"".join(chunks)
-    chunks.close()
-    return status[0], body
+from tests.servers import call_gateway_in_thread as call
 
 
 def test_a_repeated_authorized_call_does_no_database_query(

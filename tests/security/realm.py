@@ -16,6 +16,7 @@ from authservers.jwks import keyset_version, parse_jwks
 from authservers.keystore import ServerKeyPolicy
 from authservers.services import SNAPSHOT_CACHE_KEY
 from proxy.config import PolicyConfig, ServerConfig
+from tests.servers import call_gateway_in_thread
 from tests.tokens import claims_for, sign
 
 ISSUER = "https://idp.example.com"
@@ -109,23 +110,4 @@ def environ(authorization: str | None = None, query: str = "", **extra) -> dict:
 
 def call_in_thread(path: str, token: str) -> str:
     """The gateway's WSGI app called in this thread, so its queries are counted here."""
-    from gateway_admin.wsgi import application
-
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": "testserver",
-        "HTTP_AUTHORIZATION": f"Bearer {token}",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.url_scheme": "http",
-    }
-    status = []
-    body = application(environ, lambda line, headers: status.append(line))
-    b"".join(body)
-    if hasattr(body, "close"):
-        body.close()
-    return status[0]
+    return call_gateway_in_thread(path, token)[0]

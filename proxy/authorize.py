@@ -1,6 +1,7 @@
 """Steps 4 and 5: which application is calling, and may it call this route."""
 
-from .config import ApiConfig, ApplicationConfig, PolicyConfig
+from .applications import ApplicationConfig
+from .config import ApiConfig, PolicyConfig
 from .errors import ApplicationNotAuthorized, InsufficientScope
 from .routing import RouteConfig
 from .tokens import VerifiedToken

@@ -7,6 +7,8 @@ the shared config version moved, checking at most every
 GATEWAY_CONFIG_POLL_SECONDS: zero queries per request in steady state.
 """
 
+import ctypes
+import ctypes.util
 import gc
 import logging
 import threading
@@ -26,9 +28,12 @@ from authservers.keystore import ServerKeyPolicy
 from gateway_admin.config_version import read_config_version
 from gateway_admin.db import release_connection
 
+from .applications import ApplicationIndex, ApplicationTable
 from .routing import RouteConfig, RouteTrie
 
 logger = logging.getLogger(__name__)
+
+EMPTY_INDEX = ApplicationIndex(ApplicationTable()).seal()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,41 +57,6 @@ class PolicyConfig:
     allow_anonymous: bool
     forward_claims: tuple[tuple[str, str], ...]
     forward_authorization: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ApplicationConfig:
-    id: int
-    name: str
-    active: bool
-
-
-class ApplicationIndex:
-    """Finds the application whose identifying claims all match a token's claims.
-
-    Applications are grouped by the set of claim names they use; each group is a
-    dict from the claim values to the application, so a lookup costs one dict
-    probe per distinct claim-name set, most specific set first.
-    """
-
-    def __init__(self, entries: list[tuple[dict[str, str], ApplicationConfig]]):
-        groups: dict[tuple[str, ...], dict[tuple[str, ...], ApplicationConfig]] = {}
-        for claims, application in entries:
-            names = tuple(sorted(claims))
-            if names:
-                groups.setdefault(names, {})[tuple(claims[n] for n in names)] = application
-        self._groups = sorted(groups.items(), key=lambda item: -len(item[0]))
-
-    def find(self, claims: dict) -> ApplicationConfig | None:
-        for names, by_values in self._groups:
-            values = tuple(claims.get(name) for name in names)
-            try:
-                application = by_values.get(values)
-            except TypeError:  # a list or object claim cannot equal a configured string
-                continue
-            if application is not None:
-                return application
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,31 +105,40 @@ class GatewayConfig:
 
 
 def build_config(version: str | None) -> GatewayConfig:
-    apis = (
+    apis = list(
         Api.objects.filter(status=ApiStatus.ACTIVE)
         .select_related("policy")
         .prefetch_related("routes", "policy__authorization_servers")
     )
     servers: dict[int, ServerConfig] = {}
-    applications = _applications_by_api()
+    applications = _application_indexes(apis)
     compiled = {}
     for api in apis:
-        compiled_api = _compile_api(api, servers, applications.get(api.id, []))
+        compiled_api = _compile_api(api, servers, applications.get(api.id))
         compiled[tuple(split_path(api.base_path))] = compiled_api
     depth = max((len(key) for key in compiled), default=0)
     return GatewayConfig(version=version, apis=compiled, max_depth=depth)
 
 
-AppRow = tuple[ApplicationConfig, dict, str | None]  # config, identifying claims, client_id
+def _application_indexes(apis: list[Api]) -> dict[int, ApplicationIndex]:
+    """Every association of an active API, streamed as plain rows into the indexes.
 
-
-def _applications_by_api() -> dict[int, list[AppRow]]:
-    """Every association of an active API, read as plain rows.
-
-    With 100,000 applications, model instances would cost hundreds of MB at build
-    time (memory CPython keeps); rows cost a fraction, and an application shared
-    by several APIs gets one ApplicationConfig.
+    With 100,000 applications, model instances or intermediate lists would cost
+    hundreds of MB at build time (memory CPython keeps afterwards); each row goes
+    straight into the compact index instead.
     """
+    # An application's own client_id identifies it to the internal issuer without
+    # extra claims (DESIGN.md §5); bound to internal servers, so an external IdP
+    # minting a token with that client_id cannot impersonate it.
+    internal_issuers = {
+        api.id: [
+            server.issuer
+            for server in api.policy.authorization_servers.all()
+            if server.kind == ServerKind.INTERNAL
+        ]
+        for api in apis
+        if getattr(api, "policy", None) is not None
+    }
     rows = Application.apis.through.objects.filter(api__status=ApiStatus.ACTIVE).values_list(
         "api_id",
         "application_id",
@@ -168,19 +147,24 @@ def _applications_by_api() -> dict[int, list[AppRow]]:
         "application__identifying_claims",
         "application__oauth_client__client_id",
     )
-    configs: dict[int, ApplicationConfig] = {}
-    by_api: dict[int, list[AppRow]] = {}
-    for api_id, app_id, name, status, claims, client_id in rows.iterator(chunk_size=5000):
-        config = configs.get(app_id)
-        if config is None:
-            config = configs[app_id] = ApplicationConfig(
-                app_id, name, status == ApplicationStatus.ACTIVE
-            )
-        by_api.setdefault(api_id, []).append((config, claims, client_id))
-    return by_api
+    table = ApplicationTable()
+    indexes: dict[int, ApplicationIndex] = {}
+    for api_id, app_id, name, status, claims, client_id in rows.iterator(chunk_size=2000):
+        row = table.row(app_id, name, status == ApplicationStatus.ACTIVE)
+        index = indexes.get(api_id)
+        if index is None:
+            index = indexes[api_id] = ApplicationIndex(table)
+        index.add(claims, row)
+        if client_id:
+            for issuer in internal_issuers.get(api_id, ()):
+                index.add({"iss": issuer, "client_id": client_id}, row)
+    table.seal()
+    return {api_id: index.seal() for api_id, index in indexes.items()}
 
 
-def _compile_api(api: Api, servers: dict[int, ServerConfig], apps: list[AppRow]) -> ApiConfig:
+def _compile_api(
+    api: Api, servers: dict[int, ServerConfig], applications: ApplicationIndex | None
+) -> ApiConfig:
     routes = [
         RouteConfig(r.id, r.method, r.path, frozenset(r.required_scopes), r.anonymous)
         for r in api.routes.all()
@@ -199,22 +183,6 @@ def _compile_api(api: Api, servers: dict[int, ServerConfig], apps: list[AppRow])
             forward_claims=tuple(policy.forward_claims.items()),
             forward_authorization=policy.forward_authorization,
         )
-    # An application's own client_id identifies it to the internal issuer without
-    # extra claims (DESIGN.md §5); bound to internal servers, so an external IdP
-    # minting a token with that client_id cannot impersonate it.
-    internal_issuers = (
-        [s.issuer for s in policy.authorization_servers.all() if s.kind == ServerKind.INTERNAL]
-        if policy is not None
-        else []
-    )
-    entries = []
-    for config, claims, client_id in apps:
-        entries.append((claims, config))
-        if client_id:
-            entries.extend(
-                ({"iss": issuer, "client_id": client_id}, config) for issuer in internal_issuers
-            )
-    applications = ApplicationIndex(entries)
     return ApiConfig(
         id=api.id,
         name=str(api),
@@ -225,7 +193,7 @@ def _compile_api(api: Api, servers: dict[int, ServerConfig], apps: list[AppRow])
         read_timeout=api.read_timeout,
         routes=RouteTrie(routes),
         policy=policy_config,
-        applications=applications,
+        applications=applications or EMPTY_INDEX,
     )
 
 
@@ -251,6 +219,19 @@ def _server_config(server, servers: dict[int, ServerConfig]) -> ServerConfig:
             ),
         )
     return servers[server.id]
+
+
+def _return_free_memory_to_os() -> None:
+    """Give back the heap the build's temporaries used (glibc keeps it otherwise)."""
+    if _libc is not None:
+        _libc.malloc_trim(0)
+
+
+try:
+    _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    _libc.malloc_trim  # noqa: B018 - glibc only: musl and macOS have no malloc_trim
+except (OSError, AttributeError):
+    _libc = None
 
 
 class ConfigHolder:
@@ -299,6 +280,7 @@ class ConfigHolder:
         # collections on the hot path don't traverse 100,000 application entries each time.
         gc.collect()
         gc.freeze()
+        _return_free_memory_to_os()
 
     def invalidate(self) -> None:
         with self._lock:

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from apis.paths import split_path
 
+from .applications import ApplicationConfig
 from .authorize import check_scopes, identify_application
-from .config import ApiConfig, ApplicationConfig, GatewayConfig
+from .config import ApiConfig, GatewayConfig
 from .errors import ApiNotFound, ApplicationNotAuthorized, GatewayError, InvalidRequest
 from .identify import extract_token, require_token
 from .routing import RouteConfig

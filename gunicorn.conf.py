@@ -15,7 +15,7 @@ def _int(name: str, default: int) -> int:
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # gthread: each worker serves GUNICORN_THREADS requests at once; an upstream call
 # mostly waits on the network, so threads are cheap concurrency. Workers add CPU.
-worker_class = "gthread"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = _int("GUNICORN_WORKERS", (os.cpu_count() or 1) + 1)
 threads = _int("GUNICORN_THREADS", 8)
 # Seconds a worker may go silent before the master restarts it. gthread's

@@ -91,37 +91,30 @@ def seed(workdir: Path, name: str, extra: list[str]) -> dict:
     return {"DATABASE_URL": env["DATABASE_URL"], "dir": data}
 
 
-def server_command(server: str, workers: int, threads: int) -> list[str]:
-    if server == "granian":
+def server_command(server: str, workers: int, threads: int) -> tuple[list[str], dict]:
+    """The server's command line and environment; gunicorn reads gunicorn.conf.py."""
+    if server == "granian":  # compared, not the production server: see bench/README.md
         return [
             str(ROOT / ".venv/bin/granian"),
-            "--interface",
-            "wsgi",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(GATEWAY_PORT),
-            "--workers",
-            str(workers),
-            "--blocking-threads",
-            str(threads),
+            "--interface=wsgi",
+            "--http=1",
             "--no-ws",
+            f"--port={GATEWAY_PORT}",
+            f"--workers={workers}",
+            f"--blocking-threads={threads}",
+            "--log-level=warning",
             "gateway_admin.wsgi:application",
-        ]
-    return [
-        str(ROOT / ".venv/bin/gunicorn"),
-        "gateway_admin.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{GATEWAY_PORT}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        str(threads),
-        "--keep-alive",
-        "30",
-    ]
+        ], {}
+    env = {
+        "GUNICORN_BIND": f"127.0.0.1:{GATEWAY_PORT}",
+        "GUNICORN_WORKERS": str(workers),
+        "GUNICORN_THREADS": str(threads),
+        "GUNICORN_LOG_LEVEL": "warning",
+    }
+    if server == "gunicorn-sync":  # one request per process, no keep-alive
+        env["GUNICORN_WORKER_CLASS"] = "sync"
+    command = [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "gateway_admin.wsgi"]
+    return command, env
 
 
 def start_gateway(args, db: dict, token_cache: int | None = None) -> subprocess.Popen:
@@ -138,8 +131,10 @@ def start_gateway(args, db: dict, token_cache: int | None = None) -> subprocess.
     env.pop("REDIS_URL", None)
     if token_cache is not None:
         env["GATEWAY_VERIFIED_TOKEN_CACHE_SIZE"] = str(token_cache)
+    command, server_env = server_command(args.server, args.workers, args.threads)
+    env.update(server_env)
     process = subprocess.Popen(
-        server_command(args.server, args.workers, args.threads),
+        command,
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -229,7 +224,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--server", choices=["gunicorn", "granian"], default="gunicorn")
+    parser.add_argument(
+        "--server", choices=["gunicorn", "gunicorn-sync", "granian"], default="gunicorn"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="3 s runs, small data set (e)")

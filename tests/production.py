@@ -1,4 +1,7 @@
-"""The gateway under its production server: gunicorn (gunicorn.conf.py) as a subprocess.
+"""The gateway under its production server, gunicorn (gunicorn.conf.py), as a subprocess.
+
+`server="granian"` starts granian instead: bench/README.md explains why it is measured
+but not the production server, and tests/faults/test_request_framing.py pins why.
 
 `production_gateway` is a factory: publish what the test needs first, then call
 it. The server reads the test database (DATABASE_URL of the test DB). Its cache
@@ -83,7 +86,9 @@ def proc_memory_kb(pid: int, field_name: str = "VmRSS") -> int:
     raise AssertionError(f"{field_name} missing for {pid}")
 
 
-def start_gateway(env: dict | None = None, workers: int = 1, threads: int = 8) -> ProductionGateway:
+def start_gateway(
+    env: dict | None = None, workers: int = 1, threads: int = 8, server: str = "gunicorn"
+) -> ProductionGateway:
     environment = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -103,8 +108,22 @@ def start_gateway(env: dict | None = None, workers: int = 1, threads: int = 8) -
     else:
         environment.pop("REDIS_URL", None)
     environment.update(env or {})
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "gateway_admin.wsgi"]
+    if server == "granian":
+        command = [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface=wsgi",
+            "--http=1",
+            "--no-ws",
+            f"--port={free_port()}",
+            f"--workers={workers}",
+            f"--blocking-threads={threads}",
+            "gateway_admin.wsgi:application",
+        ]
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "gateway_admin.wsgi"],
+        command,
         cwd=ROOT,
         env=environment,
         stdout=subprocess.PIPE,
@@ -125,7 +144,7 @@ def start_gateway(env: dict | None = None, workers: int = 1, threads: int = 8) -
     threading.Thread(target=read_log, daemon=True).start()
     if not listening.wait(30):
         gateway.stop()
-        raise AssertionError("gunicorn did not start:\n" + "\n".join(gateway.log[-30:]))
+        raise AssertionError(f"{server} did not start:\n" + "\n".join(gateway.log[-30:]))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -135,16 +154,19 @@ def start_gateway(env: dict | None = None, workers: int = 1, threads: int = 8) -
             pass
         time.sleep(0.1)
     gateway.stop()
-    raise AssertionError("gunicorn never became healthy:\n" + "\n".join(gateway.log[-30:]))
+    raise AssertionError(f"{server} never became healthy:\n" + "\n".join(gateway.log[-30:]))
 
 
 @pytest.fixture
 def production_gateway(transactional_db):
-    """start(env=..., workers=1, threads=8) -> ProductionGateway, stopped after the test."""
+    """start(env=..., workers=1, threads=8, server="gunicorn") -> ProductionGateway, stopped
+    after the test."""
     started: list[ProductionGateway] = []
 
-    def start(env: dict | None = None, workers: int = 1, threads: int = 8) -> ProductionGateway:
-        gateway = start_gateway(env, workers, threads)
+    def start(
+        env: dict | None = None, workers: int = 1, threads: int = 8, server: str = "gunicorn"
+    ) -> ProductionGateway:
+        gateway = start_gateway(env, workers, threads, server)
         started.append(gateway)
         return gateway
 

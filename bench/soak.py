@@ -24,7 +24,6 @@ import contextlib
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import socket
@@ -33,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -128,13 +128,14 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen | None, str]:
 class Gunicorn:
     def __init__(self, env: dict, workers: int, threads: int):
         self.log: list[str] = []
-        self.port = 0
+        # A fixed port: with reuse_port each worker binds its own socket.
+        self.port = free_port()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "gateway_admin.wsgi"],
             cwd=ROOT,
             env={
                 **env,
-                "GUNICORN_BIND": "127.0.0.1:0",
+                "GUNICORN_BIND": f"127.0.0.1:{self.port}",
                 "GUNICORN_WORKERS": str(workers),
                 "GUNICORN_THREADS": str(threads),
                 "GUNICORN_GRACEFUL_TIMEOUT": "5",
@@ -143,20 +144,18 @@ class Gunicorn:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        listening = threading.Event()
 
         def read() -> None:
             for line in self.process.stdout:
                 self.log.append(line.rstrip())
-                found = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", line)
-                if found:
-                    self.port = int(found.group(1))
-                    listening.set()
 
         threading.Thread(target=read, daemon=True).start()
-        if not listening.wait(60):
-            self.stop()
-            sys.exit("gunicorn did not start:\n" + "\n".join(self.log[-20:]))
+        deadline = time.monotonic() + 60
+        while not _answers(self.port, "/healthz"):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.stop()
+                sys.exit("gunicorn did not start:\n" + "\n".join(self.log[-20:]))
+            time.sleep(0.1)
 
     def worker_pids(self) -> list[int]:
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
@@ -175,6 +174,14 @@ class Gunicorn:
                 for pid in [*workers, self.process.pid]:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
+
+
+def _answers(port: int, path: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def rss_mb(pid: int) -> float:

@@ -28,7 +28,6 @@ from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[1]
-_LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 
 
 def database_url() -> str:
@@ -94,7 +93,6 @@ def start_gateway(
         "DATABASE_URL": database_url(),
         "DATABASE_CONN_MAX_AGE": "0",
         "DEBUG": "false",
-        "GUNICORN_BIND": "127.0.0.1:0",
         "GUNICORN_WORKERS": str(workers),
         "GUNICORN_THREADS": str(threads),
         "GUNICORN_GRACEFUL_TIMEOUT": "3",
@@ -107,6 +105,10 @@ def start_gateway(
         environment["CELERY_TASK_ALWAYS_EAGER"] = "true"  # the gateway itself never enqueues
     else:
         environment.pop("REDIS_URL", None)
+    # A fixed port: with reuse_port each worker binds its own socket, so port 0 would
+    # give every worker a different one.
+    port = free_port()
+    environment["GUNICORN_BIND"] = f"127.0.0.1:{port}"
     environment.update(env or {})
     command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "gateway_admin.wsgi"]
     if server == "granian":
@@ -117,7 +119,7 @@ def start_gateway(
             "--interface=wsgi",
             "--http=1",
             "--no-ws",
-            f"--port={free_port()}",
+            f"--port={port}",
             f"--workers={workers}",
             f"--blocking-threads={threads}",
             "gateway_admin.wsgi:application",
@@ -130,23 +132,17 @@ def start_gateway(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    gateway = ProductionGateway(process)
-    listening = threading.Event()
+    gateway = ProductionGateway(process, port)
 
     def read_log() -> None:
         for line in process.stdout:
             gateway.log.append(line.rstrip())
-            found = _LISTENING.search(line)
-            if found:
-                gateway.port = int(found.group(1))
-                listening.set()
 
     threading.Thread(target=read_log, daemon=True).start()
-    if not listening.wait(30):
-        gateway.stop()
-        raise AssertionError(f"{server} did not start:\n" + "\n".join(gateway.log[-30:]))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
         try:
             if requests.get(gateway.url + "/healthz", timeout=2).status_code == 200:
                 return gateway

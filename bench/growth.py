@@ -1,6 +1,6 @@
 """Cost growth: throughput and worker memory as routes, applications and tokens grow.
 
-    bench/growth [--duration 5] [--server gunicorn]
+    bench/growth [--duration 10] [--server gunicorn]
 
 One dimension grows at a time, the others stay at 1: routes of the measured API
 (1 → 10,000), applications associated with it (1 → 100,000), and distinct tokens
@@ -47,7 +47,7 @@ def first_lines(source: Path, count: int) -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--server", choices=["gunicorn", "granian"], default="gunicorn")
     parser.add_argument("--workers", type=int, default=2)

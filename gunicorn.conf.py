@@ -16,7 +16,9 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Each worker listens on its own SO_REUSEPORT socket, so the kernel spreads new
 # connections evenly. With one shared socket, the workers race for accept() and
 # one can end up holding every keep-alive connection while the others idle:
-# bench/run saw 1,650 instead of 4,000 req/s whenever that happened.
+# bench/run saw 1,650 instead of 4,000 req/s whenever that happened. The price:
+# connections still queued on a worker that dies (e.g. killed after `timeout`) are
+# reset instead of being taken by a sibling.
 reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "true").lower() == "true"
 # gthread: each worker serves GUNICORN_THREADS requests at once; an upstream call
 # mostly waits on the network, so threads are cheap concurrency. One worker per

@@ -75,6 +75,8 @@ def test_gunicorn_conf_sets_the_documented_limits():
     assert config["header_map"] == "drop"
     assert config["permit_obsolete_folding"] == "False"
     assert config["worker_class"] == "gthread"
+    assert config["reuse_port"] == "True"  # connections spread across workers (bench/README.md)
+    assert config["workers"] == str(os.cpu_count())
     assert config["forwarded_allow_ips"] == "['10.0.0.0/8']"
     assert config["forwarder_headers"] == "[]"
 

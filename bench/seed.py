@@ -9,7 +9,6 @@ OUT_DIR/token.txt (one hot token) and OUT_DIR/tokens.txt (distinct valid tokens)
 
 import argparse
 import base64
-import datetime
 import json
 import os
 import sys
@@ -23,10 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_admin.settings")
 django.setup()
 
-from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connections, transaction  # noqa: E402
 from jwcrypto import jwk  # noqa: E402
@@ -36,25 +33,9 @@ from apis.services import activate_api  # noqa: E402
 from applications.models import Application  # noqa: E402
 from authservers.models import AuthorizationServer  # noqa: E402
 from authservers.services import refresh_jwks  # noqa: E402
+from tests.security.forge import certificate_pem  # noqa: E402
 
 ISSUER = "https://bench-idp.example.com"
-
-
-def certificate_for(key: jwk.JWK) -> str:
-    private = key.get_op_key("sign")
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench-idp")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private.public_key())
-        .serial_number(1)
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(private, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def _b64(data: bytes) -> bytes:
@@ -109,7 +90,9 @@ def main() -> None:
     key = jwk.JWK.generate(kty="RSA", size=2048)
     with transaction.atomic():
         server = AuthorizationServer.objects.create(
-            name="bench-idp", issuer=ISSUER, public_certificate=certificate_for(key)
+            name="bench-idp",
+            issuer=ISSUER,
+            public_certificate=certificate_pem(key, "bench-idp").decode(),
         )
         api = Api.objects.create(name="Bench", base_path="/bench/v1", upstream_url=args.upstream)
         Route.objects.create(api=api, method="GET", path="/items", required_scopes=["bench:read"])

@@ -20,12 +20,10 @@ worker's RSS grows by 20 MB or more.
 """
 
 import argparse
-import contextlib
 import json
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -41,17 +39,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tests.production import ProductionGateway, free_port  # noqa: E402
+
 RSS_LIMIT_MB = 20
 KEYS_POLL_SECONDS = 1.0
 CONFIG_POLL_SECONDS = 0.5
 KID_REFRESH_INTERVAL = 2.0
 SETTLE_SECONDS = 1.5  # margin after a poll interval before a change counts as everywhere
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # --- loopback services -------------------------------------------------------------------
@@ -125,55 +119,37 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen | None, str]:
     sys.exit("redis-server did not start")
 
 
-class Gunicorn:
-    def __init__(self, env: dict, workers: int, threads: int):
-        self.log: list[str] = []
-        # A fixed port: with reuse_port each worker binds its own socket.
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "gateway_admin.wsgi"],
-            cwd=ROOT,
-            env={
-                **env,
-                "GUNICORN_BIND": f"127.0.0.1:{self.port}",
-                "GUNICORN_WORKERS": str(workers),
-                "GUNICORN_THREADS": str(threads),
-                "GUNICORN_GRACEFUL_TIMEOUT": "5",
-            },
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+def start_gunicorn(env: dict, workers: int, threads: int) -> ProductionGateway:
+    # A fixed port: with reuse_port each worker binds its own socket.
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "gateway_admin.wsgi"],
+        cwd=ROOT,
+        env={
+            **env,
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "GUNICORN_WORKERS": str(workers),
+            "GUNICORN_THREADS": str(threads),
+            "GUNICORN_GRACEFUL_TIMEOUT": "5",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    gunicorn = ProductionGateway(process, port)
 
-        def read() -> None:
-            for line in self.process.stdout:
-                self.log.append(line.rstrip())
+    def read() -> None:
+        for line in process.stdout:
+            gunicorn.log.append(line.rstrip())
 
-        threading.Thread(target=read, daemon=True).start()
-        deadline = time.monotonic() + 60
-        while not _answers(self.port, "/healthz"):
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                self.stop()
-                sys.exit("gunicorn did not start:\n" + "\n".join(self.log[-20:]))
-            time.sleep(0.1)
-
-    def worker_pids(self) -> list[int]:
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        try:
-            return [int(pid) for pid in path.read_text().split()]
-        except OSError:
-            return []
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            workers = self.worker_pids()
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                for pid in [*workers, self.process.pid]:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + 60
+    while not _answers(port, "/healthz"):
+        if time.monotonic() > deadline or process.poll() is not None:
+            gunicorn.stop()
+            sys.exit("gunicorn did not start:\n" + "\n".join(gunicorn.log[-20:]))
+        time.sleep(0.1)
+    return gunicorn
 
 
 def _answers(port: int, path: str) -> bool:
@@ -243,7 +219,7 @@ class Soak:
         call_command("migrate", verbosity=0, interactive=False)
         self.env = env
         self._publish()
-        self.gunicorn = Gunicorn(env, self.args.workers, self.args.threads)
+        self.gunicorn = start_gunicorn(env, self.args.workers, self.args.threads)
         self.base = f"http://127.0.0.1:{self.gunicorn.port}/gateway"
 
     def _publish(self) -> None:

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from gateway_admin import audit
+from gateway_admin.shared_cache import cache_is_shared
 
 from .choices import ServerKind
 from .http import FetchError, fetch_json
@@ -120,13 +121,18 @@ def publish_snapshot(snapshot: JwksSnapshot) -> None:
 
 
 def read_snapshot(server_id: int) -> dict | None:
-    """The shared key set: cache first, then the database (re-filling the cache)."""
-    try:
-        payload = cache.get(SNAPSHOT_CACHE_KEY.format(server_id))
-        if payload is not None:
-            return payload
-    except Exception:
-        logger.warning("Cache unavailable while reading keys of server %s", server_id)
+    """The shared key set: cache first, then the database (re-filling the cache).
+
+    A process-local cache only holds what this process put there, so without a
+    shared cache the database is the only place another process's fetch shows up.
+    """
+    if cache_is_shared():
+        try:
+            payload = cache.get(SNAPSHOT_CACHE_KEY.format(server_id))
+            if payload is not None:
+                return payload
+        except Exception:
+            logger.warning("Cache unavailable while reading keys of server %s", server_id)
     snapshot = JwksSnapshot.objects.filter(server_id=server_id).first()
     if snapshot is None or snapshot.fetched_at is None:
         return None

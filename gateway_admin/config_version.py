@@ -3,6 +3,11 @@
 Workers compare it with the version of their in-memory route table at most every
 GATEWAY_CONFIG_POLL_SECONDS and rebuild when it moved, so a change is live
 everywhere within about a second without any worker querying the DB per request.
+
+The database row is the truth; a shared cache (Redis) announces it so that many
+nodes do not poll the database. A process-local cache announces nothing to other
+processes (the two planes are separate processes), so without a shared cache the
+version is read from the database itself.
 """
 
 import logging
@@ -10,6 +15,8 @@ import uuid
 
 from django.core.cache import cache
 from django.db import transaction
+
+from .shared_cache import cache_is_shared
 
 CONFIG_VERSION_KEY = "gatekeep:config-version"
 logger = logging.getLogger(__name__)
@@ -21,8 +28,15 @@ def bump_config_version() -> None:
 
 
 def _publish_new_version() -> None:
+    from .models import ConfigRevision
+
+    version = uuid.uuid4().hex
     try:
-        cache.set(CONFIG_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        ConfigRevision.objects.update_or_create(pk=1, defaults={"version": version})
+    except Exception:
+        logger.warning("Could not record the config version in the database", exc_info=True)
+    try:
+        cache.set(CONFIG_VERSION_KEY, version, timeout=None)
     except Exception:  # the cache being down must not fail an admin change
         logger.warning(
             "Could not publish the config version; workers reload when the cache returns"
@@ -30,14 +44,31 @@ def _publish_new_version() -> None:
 
 
 def read_config_version() -> str | None:
-    """The shared version, creating one when the cache was emptied; None if the cache is down."""
+    """The current version; None when neither the cache nor the database can say."""
+    if cache_is_shared():
+        try:
+            version = cache.get(CONFIG_VERSION_KEY)
+            if version is not None:
+                return version
+        except Exception:
+            logger.warning("Cache unavailable while reading the config version", exc_info=True)
+    version = _database_version()
+    if version is not None and cache_is_shared():
+        try:
+            cache.add(CONFIG_VERSION_KEY, version, timeout=None)
+        except Exception:
+            pass
+    return version
+
+
+def _database_version() -> str | None:
+    from .models import ConfigRevision
+
     try:
-        version = cache.get(CONFIG_VERSION_KEY)
-        if version is None:
-            version = uuid.uuid4().hex
-            if not cache.add(CONFIG_VERSION_KEY, version, timeout=None):
-                version = cache.get(CONFIG_VERSION_KEY)
-        return version
+        revision, _ = ConfigRevision.objects.get_or_create(
+            pk=1, defaults={"version": uuid.uuid4().hex}
+        )
+        return revision.version
     except Exception:
-        logger.warning("Cache unavailable while reading the config version", exc_info=True)
+        logger.warning("Database unavailable while reading the config version", exc_info=True)
         return None

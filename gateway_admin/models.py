@@ -22,3 +22,17 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_name or 'system'} {self.action} {self.object_type} {self.object_repr}"
+
+
+class ConfigRevision(models.Model):
+    """One row: the version of the gateway configuration, moved by every change.
+
+    Workers poll it (through the shared cache when there is one) and rebuild their
+    compiled config when it moves; see gateway_admin/config_version.py.
+    """
+
+    version = models.CharField(max_length=32)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.version

@@ -57,7 +57,7 @@ def read_config_version() -> str | None:
         try:
             cache.add(CONFIG_VERSION_KEY, version, timeout=None)
         except Exception:
-            pass
+            logger.warning("Cache unavailable while announcing the config version")
     return version
 
 

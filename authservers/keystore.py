@@ -22,6 +22,26 @@ from .jwks import KeyRejected, algorithms_for_key, import_public_key
 logger = logging.getLogger(__name__)
 
 
+class NeedsBlockingIO(Exception):
+    """Raised on the data plane's event loop where the answer needs a fetch or a DB read.
+
+    The caller re-runs the whole decision in a worker thread, where blocking is
+    allowed; every other request on the loop carries on meanwhile.
+    """
+
+
+_loop_threads = threading.local()
+
+
+def forbid_blocking_io_in_this_thread() -> None:
+    """Mark the calling thread as an event loop: the key store never blocks on it."""
+    _loop_threads.forbidden = True
+
+
+def _blocking_forbidden() -> bool:
+    return getattr(_loop_threads, "forbidden", False)
+
+
 class KeysUnavailable(Exception):
     """No usable keys: never fetched, or older than the server's max_stale_seconds."""
 
@@ -72,6 +92,7 @@ class _Entry:
     # block the first key rotation, while each kind stays rate-limited on its own.
     last_refresh: dict[str, float] = field(default_factory=dict)
     background_started: float = -1e9
+    reloading: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -106,7 +127,12 @@ class KeyStore:
         entry = self._entry(server.id)
         now = time.monotonic()
         if entry.keyset is None or now - entry.checked_at >= settings.GATEWAY_KEYS_POLL_SECONDS:
-            self._reload(server, entry)
+            if not _blocking_forbidden():
+                self._reload(server, entry)
+            elif entry.keyset is None:
+                raise NeedsBlockingIO
+            else:
+                self._reload_in_background(server, entry)
         keyset = entry.keyset
         if keyset is None:
             self._refresh_now(server, entry, "missing", settings.GATEWAY_KID_REFRESH_INTERVAL)
@@ -126,6 +152,11 @@ class KeyStore:
 
     def refresh_for_unknown_kid(self, server: ServerKeyPolicy) -> KeySet | None:
         entry = self._entry(server.id)
+        if _blocking_forbidden():
+            last = entry.last_refresh.get("kid", -1e9)
+            if time.monotonic() - last < settings.GATEWAY_KID_REFRESH_INTERVAL:
+                return entry.keyset  # rate-limited: nothing to wait for
+            raise NeedsBlockingIO
         self._refresh_now(server, entry, "kid", settings.GATEWAY_KID_REFRESH_INTERVAL)
         return entry.keyset
 
@@ -143,6 +174,20 @@ class KeyStore:
         finally:
             release_connection()
         self._install(server, entry, payload)
+
+    def _reload_in_background(self, server: ServerKeyPolicy, entry: _Entry) -> None:
+        if entry.reloading:
+            return
+        entry.reloading = True
+        entry.checked_at = time.monotonic()  # one reload per poll interval, not one per request
+
+        def reload() -> None:
+            try:
+                self._reload(server, entry)
+            finally:
+                entry.reloading = False
+
+        threading.Thread(target=reload, name=f"jwks-reload-{server.id}", daemon=True).start()
 
     def _install(self, server: ServerKeyPolicy, entry: _Entry, payload: dict | None) -> None:
         if payload is None:

@@ -8,6 +8,7 @@ are generated once and returned only when created (or reset on request).
 import secrets
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -99,7 +100,8 @@ def _issuer(base_url: str) -> tuple[AuthorizationServer, str | None]:
 def _api(base_url: str, server: AuthorizationServer) -> Api:
     api = Api.objects.filter(base_path=DEMO_BASE_PATH).first() or Api(base_path=DEMO_BASE_PATH)
     api.name, api.version = "Demo echo", "v1"
-    api.upstream_url = f"{base_url}/demo/echo"
+    # The echo lives on the control plane's internal listener (GATEWAY_DEMO=true).
+    api.upstream_url = f"{settings.GATEWAY_INTERNAL_URL}/demo/echo"
     api.description = "Created by manage.py gateway_demo: echoes what the gateway forwards."
     _save(api)
     for method, path, scopes, anonymous in (

@@ -49,11 +49,14 @@ def _broker_ok() -> bool:
         return False
 
 
-@require_GET
-def readyz(request) -> JsonResponse:
+def readiness() -> tuple[int, dict]:
+    """(HTTP status, body) of the readiness probe; the data plane asks it too."""
     checks = {"database": _database_ok(), "cache": _cache_ok(), "broker": _broker_ok()}
     ready = all(checks.values())
-    return JsonResponse(
-        {"status": "ready" if ready else "unavailable", "checks": checks},
-        status=200 if ready else 503,
-    )
+    return 200 if ready else 503, {"status": "ready" if ready else "unavailable", "checks": checks}
+
+
+@require_GET
+def readyz(request) -> JsonResponse:
+    status, payload = readiness()
+    return JsonResponse(payload, status=status)

@@ -1,4 +1,4 @@
-"""A clear answer instead of a stack trace when the database is down.
+"""Control-plane middleware: a clear answer when the database is down; the console's CSP.
 
 Proxied traffic never gets here (proxy.app serves it from memory). The admin,
 console and REST API need the database; while it is unreachable they answer
@@ -44,4 +44,34 @@ class DatabaseUnavailableMiddleware:
             response = HttpResponse(page, status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         response["Cache-Control"] = "no-store"
+        return response
+
+
+# The console ships its own scripts (htmx, console.js) and no inline script; inline
+# style attributes remain, so styles may be inline. Nothing may frame the console.
+CONSOLE_CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+class ContentSecurityPolicyMiddleware:
+    """A Content-Security-Policy on every console page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith("/console/"):
+            response.setdefault("Content-Security-Policy", CONSOLE_CSP)
         return response

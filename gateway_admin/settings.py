@@ -75,7 +75,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: picks the plane's URLconf and renames the public plane's cookies before
+    # the session and CSRF middleware read them (gateway_admin/planes.py).
+    "gateway_admin.planes.PlaneMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "gateway_admin.middleware.ContentSecurityPolicyMiddleware",
     # Serves the console's and admin's static files under any WSGI server, no nginx needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -223,6 +227,34 @@ JWKS_READ_TIMEOUT = float(envstr("JWKS_READ_TIMEOUT", "5"))
 JWKS_TOTAL_TIMEOUT = float(envstr("JWKS_TOTAL_TIMEOUT", "10"))
 JWKS_MAX_BYTES = envint("JWKS_MAX_BYTES", 256 * 1024)
 JWKS_MAX_KEYS = envint("JWKS_MAX_KEYS", 100)
+
+# --- The two planes -------------------------------------------------------------------
+# Public listener (data plane: proxied APIs, relayed OAuth2 endpoints), admin listener
+# (console, REST admin API, Django admin) and the control plane's internal listener,
+# which only the data plane talks to. `manage.py serve` starts all three.
+GATEWAY_PUBLIC_BIND = envstr("GATEWAY_PUBLIC_BIND", "127.0.0.1:8000")
+GATEWAY_ADMIN_BIND = envstr("GATEWAY_ADMIN_BIND", "127.0.0.1:8001")
+GATEWAY_INTERNAL_BIND = envstr("GATEWAY_INTERNAL_BIND", "127.0.0.1:8002")
+GATEWAY_INTERNAL_URL = envstr("GATEWAY_INTERNAL_URL", f"http://{GATEWAY_INTERNAL_BIND}")
+# Behind a load balancer routing by host name: each listener answers only its own
+# names (empty = any name in ALLOWED_HOSTS).
+GATEWAY_PUBLIC_HOSTS = [host.lower() for host in envlist("GATEWAY_PUBLIC_HOSTS")]
+GATEWAY_ADMIN_HOSTS = [host.lower() for host in envlist("GATEWAY_ADMIN_HOSTS")]
+# The demo upstream (/demo/echo on the internal listener) exists only when this is on.
+GATEWAY_DEMO = envbool("GATEWAY_DEMO", False)
+# Data-plane connection handling, per worker process (proxy/server.py).
+GATEWAY_MAX_CONNECTIONS = envint("GATEWAY_MAX_CONNECTIONS", 2000)
+GATEWAY_CLIENT_HEADER_TIMEOUT = float(envstr("GATEWAY_CLIENT_HEADER_TIMEOUT", "10"))
+GATEWAY_CLIENT_BODY_TIMEOUT = float(envstr("GATEWAY_CLIENT_BODY_TIMEOUT", "30"))
+GATEWAY_KEEPALIVE_SECONDS = envint("GATEWAY_KEEPALIVE_SECONDS", 5)
+GATEWAY_LIMIT_REQUEST_LINE = envint("GATEWAY_LIMIT_REQUEST_LINE", 4094)
+GATEWAY_LIMIT_REQUEST_FIELDS = envint("GATEWAY_LIMIT_REQUEST_FIELDS", 100)
+GATEWAY_LIMIT_REQUEST_FIELD_SIZE = envint("GATEWAY_LIMIT_REQUEST_FIELD_SIZE", 8190)
+GATEWAY_LIMIT_REQUEST_HEAD = envint("GATEWAY_LIMIT_REQUEST_HEAD", 64 * 1024)
+# The console's cookies; the public plane renames its own (gateway_admin/planes.py), and
+# the data plane strips every gatekeep_* cookie from proxied requests (proxy/cookies.py).
+SESSION_COOKIE_NAME = "gatekeep_admin_session"
+CSRF_COOKIE_NAME = "gatekeep_admin_csrftoken"
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)

@@ -1,15 +1,15 @@
-from django.contrib import admin
+"""Every Django URL, for the test client and `reverse()`; servers use one plane's URLconf.
+
+gateway_admin.wsgi marks each request with the listener it came in on and
+gateway_admin.planes switches to urls_admin or urls_public: no listener serves both.
+"""
+
+from django.conf import settings
 from django.urls import include, path, re_path
 
-from . import demo, health
+from . import demo
+from .urls_admin import urlpatterns as admin_patterns
 
-urlpatterns = [
-    path("admin/", admin.site.urls),
-    path("console/", include("gateway_admin.console.urls")),
-    path("api/v1/", include("gateway_admin.api.urls")),
-    path("healthz", health.healthz, name="healthz"),
-    path("readyz", health.readyz, name="readyz"),
-    # Internal authorization server: /oauth2/* and /.well-known/openid-configuration.
-    path("", include("authservers.oauth.urls")),
-    re_path(r"^demo/echo(?:/(?P<rest>.*))?$", demo.echo, name="demo-echo"),
-]
+urlpatterns = [*admin_patterns, path("", include("authservers.oauth.urls"))]
+if settings.GATEWAY_DEMO:
+    urlpatterns.append(re_path(r"^demo/echo(?:/(?P<rest>.*))?$", demo.echo, name="demo-echo"))

@@ -1,4 +1,12 @@
-"""WSGI entry point: gateway traffic to the proxy app, everything else to Django."""
+"""WSGI entry point of the control plane: Django, marked with the listener it serves.
+
+The control-plane server listens twice (conf/admin.py): on the admin address
+(console, REST admin API, Django admin) and on an internal address that only the
+data plane reaches, for the public OAuth2 endpoints it relays. Each request is
+marked with its plane from the listening socket (never from a header), and
+gateway_admin.planes serves only that plane's URLs. Proxied traffic never comes
+here: it is the data plane's (proxy/asgi.py).
+"""
 
 import os
 
@@ -9,22 +17,24 @@ django_application = get_wsgi_application()
 
 from django.conf import settings  # noqa: E402 - needs the settings configured above
 
-from proxy.app import GatewayApp  # noqa: E402
+from .planes import ADMIN, ENVIRON_KEY, PUBLIC  # noqa: E402
 
 
-class PrefixDispatcher:
-    """Sends PATH_INFO under `prefix` to `gateway`, the rest to `default`."""
+def for_plane(plane: str, app=django_application):
+    def plane_app(environ, start_response):
+        environ[ENVIRON_KEY] = plane
+        return app(environ, start_response)
 
-    def __init__(self, prefix: str, gateway, default):
-        self.prefix = prefix.rstrip("/")
-        self.gateway = gateway
-        self.default = default
-
-    def __call__(self, environ, start_response):
-        path = environ.get("PATH_INFO", "")
-        if path == self.prefix or path.startswith(self.prefix + "/"):
-            return self.gateway(environ, start_response)
-        return self.default(environ, start_response)
+    return plane_app
 
 
-application = PrefixDispatcher(settings.GATEWAY_PREFIX, GatewayApp(), django_application)
+admin_application = for_plane(ADMIN)
+public_application = for_plane(PUBLIC)
+_internal_port = settings.GATEWAY_INTERNAL_BIND.rsplit(":", 1)[-1]
+
+
+def application(environ, start_response):
+    """gunicorn sets SERVER_PORT from the listening socket of a TCP listener."""
+    if environ.get("SERVER_PORT") == _internal_port:
+        return public_application(environ, start_response)
+    return admin_application(environ, start_response)

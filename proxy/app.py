@@ -1,100 +1,171 @@
-"""The gateway's WSGI application: proxied traffic never enters Django's request cycle.
+"""Proxied calls (ASGI): route, token, application, scopes, then the upstream, streamed.
 
-gateway_admin.wsgi hands every path under GATEWAY_PREFIX here. Skipping Django's
-middleware and URL resolver keeps the hot path to route look-up, token check and
-one pooled upstream call; nothing here touches the database in steady state.
+proxy/asgi.py hands every path under GATEWAY_PREFIX here. The decision
+(proxy/pipeline.py) is synchronous and pure in steady state: everything it needs
+is in memory, so it runs on the event loop. When it needs a key fetch or a DB
+read (an unknown kid, keys never loaded) the key store says so and the decision
+re-runs in a worker thread; other calls on the loop carry on. No database query
+happens on the event loop (tests/proxy/test_zero_queries.py).
 """
 
+import asyncio
+import hashlib
+import io
 import ipaddress
 import logging
+import re
 import uuid
+from urllib.parse import unquote_plus
 
 from django.conf import settings
 
+from authservers.keystore import NeedsBlockingIO
+
+from .body import ClientBody, ClientGone, ClientTooSlow
 from .config import config_holder
-from .errors import GatewayError, IssuerUnavailable, render_error
+from .errors import (
+    GatewayError,
+    IssuerUnavailable,
+    LoopDetected,
+    RequestTimeout,
+)
 from .forward import (
-    ResponseBody,
     UpstreamRequest,
-    request_body,
+    check_status,
+    first_chunk,
+    relay_body,
     request_headers,
     response_headers,
     send,
-    status_line,
+    upstream_client,
     upstream_path,
 )
 from .headers import claim_header_value, safe_request_id
+from .identify import FORM_PEEK_BYTES
 from .pipeline import Decision, decide
+from .responses import send_error
 from .tokens import verified_tokens
+from .upstream import UpstreamFailure
 
 logger = logging.getLogger("gatekeep.proxy")
 config_holder.listeners.append(verified_tokens.clear)
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
+)
+
+
+def via_pseudonym() -> str:
+    """This deployment's name in Via: seeing it on an incoming request means a loop.
+
+    Derived from SECRET_KEY, so every node of one deployment shares it and another
+    Gatekeep deployment in front or behind does not.
+    """
+    digest = hashlib.sha256(("gatekeep-via:" + settings.SECRET_KEY).encode()).hexdigest()
+    return f"gatekeep-{digest[:10]}"
 
 
 class GatewayApp:
     def __init__(self, prefix: str | None = None):
         self.prefix = (prefix or settings.GATEWAY_PREFIX).rstrip("/")
         self.trusted_proxies = TrustedProxies(settings.GATEWAY_TRUSTED_PROXIES)
+        self.public_hosts = frozenset(host.lower() for host in settings.GATEWAY_PUBLIC_HOSTS)
+        self.via = via_pseudonym()
 
-    def __call__(self, environ: dict, start_response):
+    async def __call__(self, scope: dict, receive, send_message) -> None:
+        environ = wsgi_like_environ(scope)
         request_id = safe_request_id(environ.get("HTTP_X_REQUEST_ID")) or uuid.uuid4().hex
+        body = ClientBody(receive, environ, settings.GATEWAY_CLIENT_BODY_TIMEOUT)
+        soap = False
         try:
-            raw_path = environ.get("PATH_INFO", "")
-            path = raw_path.encode("latin-1").decode("utf-8", "replace")[len(self.prefix) :]
+            if self.via in environ.get("HTTP_VIA", ""):
+                raise LoopDetected("This request already passed through this gateway.")
+            path = scope["path"][len(self.prefix) :]
+            config = config_holder.snapshot()
+            if config is None:
+                config = await self._load_config()
+            if _is_form(environ):
+                # RFC 6750 §2.2: a form body may carry the token; look at its head first.
+                environ["wsgi.input"] = io.BytesIO(await body.peek(FORM_PEEK_BYTES))
             try:
-                config = config_holder.current()
-            except Exception:
-                logger.exception("No gateway configuration could be loaded")
-                raise IssuerUnavailable("The gateway configuration is unavailable.") from None
-            decision = decide(config, environ, path)
-            try:
-                return self._forward(environ, start_response, decision, path, request_id)
-            except GatewayError as error:
-                error.soap = decision.api.soap
-                raise
+                decision = decide(config, environ, path)
+            except NeedsBlockingIO:
+                loop = asyncio.get_running_loop()
+                decision = await loop.run_in_executor(None, decide, config, environ, path)
+            soap = decision.api.soap
+            await self._forward(scope, environ, body, send_message, decision, path, request_id)
         except GatewayError as error:
-            soap_type = environ.get("CONTENT_TYPE", "") if error.soap else None
-            return self._error(start_response, error, request_id, soap_type)
+            soap = soap or error.soap
+            await send_error(
+                send_message, error, request_id, environ.get("CONTENT_TYPE", "") if soap else None
+            )
+        except ClientTooSlow:
+            await send_error(
+                send_message,
+                RequestTimeout("The request body did not arrive in time."),
+                request_id,
+                None,
+                close=True,
+            )
+        except (ClientGone, UpstreamFailure):
+            pass  # nobody left to answer, or the response was already under way
         except Exception:
             logger.exception("Unexpected error on request %s", request_id)
-            return self._error(start_response, GatewayError(), request_id, None)
+            await send_error(send_message, GatewayError(), request_id, None)
 
-    def _forward(self, environ, start_response, decision: Decision, path: str, request_id: str):
+    @staticmethod
+    async def _load_config():
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(None, config_holder.current)
+        except Exception:
+            logger.exception("No gateway configuration could be loaded")
+            raise IssuerUnavailable("The gateway configuration is unavailable.") from None
+
+    async def _forward(
+        self, scope, environ, body, send_message, decision: Decision, path, request_id
+    ):
         api, policy = decision.api, decision.api.policy
         # Claim headers are the gateway's to set: a client's copy never passes, even
         # when the token lacks the claim and the gateway sets nothing in its place.
         drop = {header.lower() for _, header in policy.forward_claims}
-        if not policy.forward_authorization and policy.identity_source == "header":
-            drop.add(policy.identity_name.lower())
-        headers = request_headers(environ, drop)
-        headers.update(self._forwarding_headers(environ, request_id))
+        drop_cookies = set()
+        if not policy.forward_authorization:
+            if policy.identity_source == "header":
+                drop.add(policy.identity_name.lower())
+            elif policy.identity_source == "cookie":
+                drop_cookies.add(policy.identity_name)
+        headers = request_headers(scope["headers"], drop, drop_cookies)
+        headers.extend(self._forwarding_headers(scope, environ, request_id))
         self._identity_headers(headers, decision)
-        body, framing, chunked = request_body(environ)
-        headers.update(framing)
-        query = environ.get("QUERY_STRING", "")
+        framing, chunked = body.framing()
+        headers.extend(framing)
+        query = environ["QUERY_STRING"]
         if policy.identity_source == "query" and not policy.forward_authorization:
             query = _without_param(query, policy.identity_name)
         target = upstream_path(
             api, decision.segments, path.endswith("/") and bool(decision.segments), query
         )
-        response = send(
-            api, UpstreamRequest(environ["REQUEST_METHOD"], target, headers, body, chunked)
+        stream = await body.stream() if body.expected else None
+        client = upstream_client()
+        response = await send(
+            client, api, UpstreamRequest(scope["method"], target, headers, stream, chunked)
         )
         try:
-            status = status_line(response)
+            status = check_status(response)
             out_headers = response_headers(response)
-            response_body = ResponseBody(response)  # reads the first chunk: a reset is still a 502
-        except GatewayError:
+            first = await first_chunk(response)
+            out_headers.append((b"x-request-id", request_id.encode()))
+            await send_message(
+                {"type": "http.response.start", "status": status, "headers": out_headers}
+            )
+            await relay_body(response, first, send_message)
+        finally:
             response.close()
-            raise
-        out_headers.append(("X-Request-Id", request_id))
-        start_response(status, out_headers)
-        return response_body
 
-    def _forwarding_headers(self, environ: dict, request_id: str) -> dict[str, str]:
-        remote = environ.get("REMOTE_ADDR", "")
+    def _forwarding_headers(self, scope, environ, request_id: str) -> list[tuple[str, str]]:
+        remote = environ["REMOTE_ADDR"]
         forwarded_for = remote
-        scheme = environ.get("wsgi.url_scheme", "http")
+        scheme = scope.get("scheme", "http")
         host = environ.get("HTTP_HOST", "")
         if self.trusted_proxies and remote in self.trusted_proxies:
             # Only a configured load balancer may tell us who the client was.
@@ -102,34 +173,93 @@ class GatewayApp:
             forwarded_for = f"{prior}, {remote}" if prior else remote
             proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[-1].strip().lower()
             scheme = proto if proto in {"http", "https"} else scheme
-            host = environ.get("HTTP_X_FORWARDED_HOST", host)
-        return {
-            "x-forwarded-for": forwarded_for,
-            "x-forwarded-proto": scheme,
-            "x-forwarded-host": host,
-            "x-request-id": request_id,
-            "via": "1.1 gatekeep",
-        }
+            host = environ.get("HTTP_X_FORWARDED_HOST", host).split(",")[-1].strip()
+        prior_via = environ.get("HTTP_VIA")
+        via = f"1.1 {self.via}"
+        headers = [
+            ("x-forwarded-for", forwarded_for),
+            ("x-forwarded-proto", scheme),
+            ("x-request-id", request_id),
+            ("via", f"{prior_via}, {via}" if prior_via else via),
+        ]
+        if self._acceptable_host(host):
+            headers.append(("x-forwarded-host", host))
+        return headers
+
+    def client_address(self, scope, environ) -> str:
+        """The client's address: the peer, or the first hop a trusted load balancer names."""
+        remote = environ["REMOTE_ADDR"]
+        if not (self.trusted_proxies and remote in self.trusted_proxies):
+            return remote
+        hops = [hop.strip() for hop in environ.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        for hop in reversed(hops):
+            if hop and hop not in self.trusted_proxies:
+                return hop
+        return remote
+
+    def host_is_ours(self, scope) -> bool:
+        if not self.public_hosts:
+            return True
+        for name, value in scope["headers"]:
+            if name == b"host":
+                return self._acceptable_host(value.decode("latin-1"))
+        return False
+
+    def _acceptable_host(self, host: str) -> bool:
+        """A Host worth telling the upstream: well-formed and, when configured, one of ours."""
+        if not host or not _HOST.fullmatch(host):
+            return False
+        if not self.public_hosts:
+            return True
+        return (
+            host.lower().rsplit(":", 1)[0] in self.public_hosts or host.lower() in self.public_hosts
+        )
 
     @staticmethod
-    def _identity_headers(headers: dict[str, str], decision: Decision) -> None:
+    def _identity_headers(headers: list[tuple[str, str]], decision: Decision) -> None:
         if decision.application is not None:
-            headers["x-gateway-application"] = claim_header_value(decision.application.name) or ""
+            name = claim_header_value(decision.application.name) or ""
+            headers.append(("x-gateway-application", name))
         if decision.token is None:
             return
         subject = claim_header_value(decision.token.claims.get("sub"))
         if subject:
-            headers["x-gateway-subject"] = subject
+            headers.append(("x-gateway-subject", subject))
         for claim, header in decision.api.policy.forward_claims:
             value = claim_header_value(decision.token.claims.get(claim))
             if value is not None:
-                headers[header.lower()] = value
+                headers.append((header.lower(), value))
 
-    @staticmethod
-    def _error(start_response, error: GatewayError, request_id: str, soap_type: str | None):
-        status, headers, body = render_error(error, request_id, soap_type)
-        start_response(status, headers)
-        return [body]
+
+def wsgi_like_environ(scope: dict) -> dict:
+    """The CGI-style view of the request the decision functions read (headers as HTTP_*).
+
+    Repeated headers are joined with ", " as WSGI servers do, so a second
+    Authorization header is visible as a comma (SECURITY.md A2).
+    """
+    client = scope.get("client")
+    environ = {
+        "REQUEST_METHOD": scope["method"],
+        "QUERY_STRING": scope["query_string"].decode("latin-1"),
+        "REMOTE_ADDR": client[0] if client else "",
+    }
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1")
+        value = raw_value.decode("latin-1")
+        if name == "content-type":
+            key = "CONTENT_TYPE"
+        elif name == "content-length":
+            key = "CONTENT_LENGTH"
+        else:
+            key = "HTTP_" + name.upper().replace("-", "_")
+        previous = environ.get(key)
+        environ[key] = value if previous is None else f"{previous}, {value}"
+    return environ
+
+
+def _is_form(environ: dict) -> bool:
+    content_type = environ.get("CONTENT_TYPE", "")
+    return content_type.partition(";")[0].strip().lower() == "application/x-www-form-urlencoded"
 
 
 class TrustedProxies:
@@ -155,4 +285,7 @@ class TrustedProxies:
 
 
 def _without_param(query: str, name: str) -> str:
-    return "&".join(part for part in query.split("&") if part.split("=", 1)[0] != name)
+    """The query without `name`, however its name is spelled (`gk%2Dtoken`, `gk+token`…)."""
+    return "&".join(
+        part for part in query.split("&") if unquote_plus(part.split("=", 1)[0]) != name
+    )

@@ -235,13 +235,22 @@ except (OSError, AttributeError):
 
 
 class ConfigHolder:
-    """Per-process owner of the compiled config."""
+    """Per-process owner of the compiled config.
+
+    Synchronous callers (the token inspector) use `current()`, which checks the
+    version itself. The data plane never waits on it: its event loop reads
+    `snapshot()`, and a poller thread calls `refresh()` every
+    GATEWAY_CONFIG_POLL_SECONDS; a rebuild swaps the new config in atomically.
+    """
 
     def __init__(self) -> None:
         self._config: GatewayConfig | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
         self.listeners: list = []  # called after each rebuild (e.g. to drop token caches)
+
+    def snapshot(self) -> GatewayConfig | None:
+        return self._config
 
     def current(self) -> GatewayConfig:
         config = self._config
@@ -256,11 +265,24 @@ class ConfigHolder:
                 and time.monotonic() - self._checked_at < settings.GATEWAY_CONFIG_POLL_SECONDS
             ):
                 return self._config
-            self._checked_at = time.monotonic()
-            version = read_config_version()
-            if self._config is None or (version is not None and version != self._config.version):
-                self._rebuild(version)
+            self._check()
             return self._config
+
+    def refresh(self) -> None:
+        """Rebuild if the shared version moved; a no-op before the first load."""
+        if self._config is None:
+            return
+        with self._lock:
+            self._check()
+
+    def _check(self) -> None:
+        self._checked_at = time.monotonic()
+        try:
+            version = read_config_version()
+        finally:
+            release_connection()
+        if self._config is None or (version is not None and version != self._config.version):
+            self._rebuild(version)
 
     def _rebuild(self, version: str | None) -> None:
         try:

@@ -89,11 +89,13 @@ STATUS_TEXT = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    408: "Request Timeout",
     411: "Length Required",
     500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Unavailable",
     504: "Gateway Timeout",
+    508: "Loop Detected",
 }
 
 
@@ -170,3 +172,15 @@ def _soap_fault(error: GatewayError, request_id: str, request_type: str) -> tupl
         "</soap:Fault></soap:Body></soap:Envelope>"
     )
     return "text/xml; charset=utf-8", body.encode()
+
+
+class RequestTimeout(GatewayError):
+    status, title, code = 408, "Request timeout", "request_timeout"
+
+
+class LoopDetected(GatewayError):
+    status, title, code = 508, "Loop detected", "loop_detected"
+
+
+class TooManyConnections(GatewayError):
+    status, title, code = 503, "Too many connections", "too_many_connections"

@@ -1,40 +1,32 @@
 """Step 6: the call to the upstream, streamed both ways over pooled connections.
 
-All upstream HTTP goes through here: one keep-alive client per process
-(proxy/upstream.py), connect and read timeouts from the API, failures reduced to
-502/504. The read timeout bounds each read *and* the whole response head, so an
-upstream dripping its headers is a 504 after read_timeout seconds. The
-first body chunk is read before the status goes to the client, so an upstream
-that resets or stalls right after its headers is still a 502/504, not a
-truncated 200.
+All upstream HTTP goes through here: one asynchronous keep-alive client per
+event loop (proxy/upstream.py), connect and read timeouts from the API, failures
+reduced to 502/504. The read timeout bounds each read *and* the whole response
+head, so an upstream dripping its headers is a 504 after read_timeout seconds.
+The first body chunk is read before the status goes to the client, so an
+upstream that resets or stalls right after its headers is still a 502/504, not
+a truncated 200.
 """
 
-import itertools
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import quote
 
 from django.conf import settings
 
-from .config import ApiConfig
-from .errors import (
-    GatewayError,
-    InvalidRequest,
-    LengthRequired,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
+from .config import ApiConfig, Upstream
+from .cookies import is_reserved_cookie, without_cookies
+from .errors import GatewayError, UpstreamTimeout, UpstreamUnavailable
 from .headers import GATEWAY_HEADER_PREFIX, connection_listed, is_hop_by_hop
 from .upstream import UpstreamClient, UpstreamFailure, UpstreamResponse
 
 logger = logging.getLogger(__name__)
-CHUNK_SIZE = 64 * 1024
-_client = UpstreamClient(max_idle_per_origin=settings.GATEWAY_UPSTREAM_POOL_SIZE)
 # Headers that carry where a request came from. Only the gateway writes them
-# (GatewayApp._forwarding_headers); a client's own values are never passed on.
+# (proxy/app.py); a client's own values are never passed on.
 FORWARDING_HEADERS = frozenset(
     {
         "x-forwarded-for",
@@ -50,126 +42,147 @@ FORWARDING_HEADERS = frozenset(
         "via",
     }
 )
-# RFC 9110 §5.1/§5.5 (the same rule gunicorn applies): anything else in an upstream's
-# response head would be a 500 in the WSGI server, or split the client's response.
+# Headers some frameworks read as the "real" path or method (IIS/Symfony/Spring,
+# Rails/Express method overrides): the route table decided on the request line,
+# so nothing may re-decide it behind the gateway's back.
+OVERRIDE_HEADERS = frozenset(
+    {
+        "x-original-url",
+        "x-rewrite-url",
+        "x-original-uri",
+        "x-http-method-override",
+        "x-http-method",
+        "x-method-override",
+        "x-http-destinationurl",
+    }
+)
+# Framing is the gateway's to decide; the client's is never passed on.
+FRAMING_HEADERS = frozenset({"host", "content-length", "x-request-id"})
+# RFC 9110 §5.1/§5.5: anything else in an upstream's response head would split the
+# client's response (or make the server refuse to send it).
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(r"[ \t\x21-\x7e\x80-\xff]*")
+
+_clients: dict[int, UpstreamClient] = {}
+
+
+def upstream_client() -> UpstreamClient:
+    """The client of the running event loop (one per loop: its connections belong to it)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    client = _clients.get(id(loop))
+    if client is None:
+        client = _clients[id(loop)] = UpstreamClient(
+            max_idle_per_origin=settings.GATEWAY_UPSTREAM_POOL_SIZE,
+            refuse_address=_outbound_refusal(),
+        )
+    return client
+
+
+def _outbound_refusal():
+    try:
+        from gateway_admin.outbound_policy import refusal_for_address
+    except ImportError:  # the outbound policy lands separately
+        return None
+    return refusal_for_address
+
+
+def forget_client() -> None:
+    import asyncio
+
+    client = _clients.pop(id(asyncio.get_running_loop()), None)
+    if client is not None:
+        client.close_idle()
 
 
 @dataclass(frozen=True, slots=True)
 class UpstreamRequest:
     method: str
     path_and_query: str
-    headers: dict[str, str]
-    body: object  # None, or an iterator of bytes
+    headers: list[tuple[str, str]]
+    body: AsyncIterator[bytes] | None
     chunked: bool
 
 
 def upstream_path(api: ApiConfig, segments: list[str], trailing_slash: bool, query: str) -> str:
     path = api.upstream.path + "".join(
-        "/" + quote(segment, safe="!$&'()*+,;=:@~") for segment in segments
+        "/" + quote(segment, safe="!$&'()*+,=:@~") for segment in segments
     )
     if trailing_slash or not path:
         path += "/"
     return path + ("?" + query if query else "")
 
 
-def request_headers(environ: dict, drop: set[str]) -> dict[str, str]:
-    """The client's end-to-end headers, minus hop-by-hop, gateway-reserved and `drop`."""
-    listed = connection_listed(environ.get("HTTP_CONNECTION"))
-    headers = {}
-    for key, value in environ.items():
-        if not key.startswith("HTTP_"):
-            continue
-        name = key[5:].replace("_", "-").lower()
+def request_headers(
+    raw_headers: list[tuple[bytes, bytes]],
+    drop: set[str],
+    drop_cookies: set[str],
+    own_cookies: bool = False,
+) -> list[tuple[str, str]]:
+    """The client's end-to-end headers, minus hop-by-hop, gateway-reserved and `drop`.
+
+    The gateway's own cookies (console session, CSRF) never reach an upstream; only
+    the relay to the control plane passes them (`own_cookies`).
+    """
+    listed = set()
+    for name, value in raw_headers:
+        if name == b"connection":
+            listed |= connection_listed(value.decode("latin-1"))
+    headers = []
+    for raw_name, raw_value in raw_headers:
+        name = raw_name.decode("latin-1")
         if (
             name in drop
+            or name in FRAMING_HEADERS
+            or name in FORWARDING_HEADERS
+            or name in OVERRIDE_HEADERS
             or is_hop_by_hop(name, listed)
             or name.startswith(GATEWAY_HEADER_PREFIX)
-            or name in FORWARDING_HEADERS
-            or name in {"host", "content-length", "x-request-id"}
         ):
             continue
-        headers[name] = value
-    if environ.get("CONTENT_TYPE"):
-        headers["content-type"] = environ["CONTENT_TYPE"]
+        value = raw_value.decode("latin-1")
+        if name == "cookie":
+            value = without_cookies(value, drop_cookies, reserved=not own_cookies)
+            if not value:
+                continue
+        headers.append((name, value))
     return headers
 
 
-def request_body(environ: dict) -> tuple[object, dict[str, str], bool]:
-    """(body, framing headers, chunked) re-framed from what the server parsed.
-
-    The first chunk is read before the upstream is contacted: a malformed chunked
-    body (gunicorn decodes chunks lazily) or a client gone mid-body is a 400 that
-    never reaches the upstream. gunicorn closes a connection whose body failed.
-    """
-    length = environ.get("CONTENT_LENGTH") or ""
-    stream = environ["wsgi.input"]
-    if length.isdigit() and int(length) > 0:
-        body = _read_exactly(stream, int(length))
-        return _prefetched(body), {"content-length": length}, False
-    if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
-        if not environ.get("wsgi.input_terminated"):
-            # This server hands us the body undecoded (wsgiref): refuse rather than drop it.
-            raise LengthRequired("Send a Content-Length; this server cannot stream chunked bodies.")
-        return _prefetched(_read_until_eof(stream)), {}, True
-    return None, {}, False
+async def send(client: UpstreamClient, api: ApiConfig, request: UpstreamRequest):
+    return await send_to(client, api.upstream, request, api.connect_timeout, api.read_timeout)
 
 
-def _prefetched(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    first = next(chunks, None)
-    return iter(()) if first is None else itertools.chain((first,), chunks)
-
-
-def _client_read(stream, size: int) -> bytes:
+async def send_to(
+    client: UpstreamClient,
+    upstream: Upstream,
+    request: UpstreamRequest,
+    connect_timeout: float,
+    read_timeout: float,
+    authority: str | None = None,
+) -> UpstreamResponse:
     try:
-        return stream.read(size)
-    except Exception:  # each server raises its own types for a broken body
-        raise InvalidRequest(
-            "The request body is malformed or was cut short.", check="forward"
-        ) from None
-
-
-def _read_exactly(stream, remaining: int) -> Iterator[bytes]:
-    while remaining > 0:
-        chunk = _client_read(stream, min(CHUNK_SIZE, remaining))
-        if not chunk:
-            raise InvalidRequest("The client closed the connection mid-body.", check="forward")
-        remaining -= len(chunk)
-        yield chunk
-
-
-def _read_until_eof(stream) -> Iterator[bytes]:
-    while True:
-        chunk = _client_read(stream, CHUNK_SIZE)
-        if not chunk:
-            return
-        yield chunk
-
-
-def send(api: ApiConfig, request: UpstreamRequest) -> UpstreamResponse:
-    upstream = api.upstream
-    try:
-        return _client.request(
+        return await client.request(
             upstream.scheme,
             upstream.host,
             upstream.port,
             request.method,
             request.path_and_query,
-            request.headers.items(),
+            request.headers,
             body=request.body,
             chunked=request.chunked,
-            connect_timeout=api.connect_timeout,
-            read_timeout=api.read_timeout,
-            # The whole response head must arrive within the read timeout: a dripping
-            # upstream cannot hold a worker.
-            header_deadline=api.read_timeout,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            # The whole response head must arrive within the read timeout.
+            header_deadline=read_timeout,
+            authority=authority,
         )
     except UpstreamFailure as failure:
-        raise _upstream_error(failure) from None
+        raise upstream_error(failure) from None
 
 
-def _upstream_error(failure: UpstreamFailure) -> GatewayError:
+def upstream_error(failure: UpstreamFailure) -> GatewayError:
     logger.info("Upstream failure (%s): %s", failure.kind, failure)
     if failure.kind == "connect_timeout":
         return UpstreamTimeout(
@@ -179,26 +192,34 @@ def _upstream_error(failure: UpstreamFailure) -> GatewayError:
         return UpstreamTimeout("The upstream did not answer in time.", check="forward")
     if failure.kind == "refused":
         return UpstreamUnavailable("The upstream refused the connection.", check="forward")
+    if failure.kind == "denied":
+        return UpstreamUnavailable(
+            "The upstream's address is not allowed by this gateway's outbound policy.",
+            check="forward",
+        )
     return UpstreamUnavailable("The upstream refused or dropped the connection.", check="forward")
 
 
 _KNOWN_STATUSES = frozenset(status.value for status in HTTPStatus)
 
 
-def status_line(response: UpstreamResponse) -> str:
+def check_status(response: UpstreamResponse) -> int:
     if not 200 <= response.status <= 599:
-        # http.client skips 100 Continue; a 101 or an odd code cannot be relayed as is.
+        # A 101 or an odd code cannot be relayed as is.
         raise UpstreamUnavailable(
             f"The upstream answered with status {response.status}.", check="forward"
         )
-    reason = response.reason or ""
-    if not _FIELD_VALUE.fullmatch(reason):
-        reason = HTTPStatus(response.status).phrase if response.status in _KNOWN_STATUSES else ""
-    return f"{response.status} {reason}".rstrip()
+    return response.status
 
 
-def response_headers(response: UpstreamResponse) -> list[tuple[str, str]]:
-    """The upstream's end-to-end headers; an invalid header makes the response invalid (502)."""
+def response_headers(
+    response: UpstreamResponse, own_cookies: bool = False
+) -> list[tuple[bytes, bytes]]:
+    """The upstream's end-to-end headers; an invalid header makes the response invalid (502).
+
+    An upstream may not set the gateway's own cookies: such a Set-Cookie is dropped
+    (unless `own_cookies`: the control plane's answers relayed by proxy/relay.py).
+    """
     listed = connection_listed(
         ",".join(value for name, value in response.headers if name.lower() == "connection")
     )
@@ -213,40 +234,41 @@ def response_headers(response: UpstreamResponse) -> list[tuple[str, str]]:
             raise UpstreamUnavailable(
                 "The upstream sent an invalid response header.", check="forward"
             )
-        if is_hop_by_hop(name, listed):
+        lowered = name.lower()
+        if is_hop_by_hop(lowered, listed):
             continue
-        if chunked and name.lower() == "content-length":
+        if chunked and lowered == "content-length":
             continue  # chunked framing wins (RFC 9112 §6.3); never relay a conflicting length
-        headers.append((name, value))
+        if (
+            lowered == "set-cookie"
+            and not own_cookies
+            and is_reserved_cookie(value.split("=", 1)[0])
+        ):
+            logger.warning("Upstream tried to set the gateway's cookie %r", value[:40])
+            continue
+        if lowered == "x-request-id":
+            continue  # the gateway's own id goes back to the client
+        headers.append((lowered.encode("latin-1"), value.encode("latin-1")))
     return headers
 
 
-class ResponseBody:
-    """WSGI body streaming the upstream response; returns the connection to the pool.
+async def first_chunk(response: UpstreamResponse) -> bytes | None:
+    """The first body piece, so a reset or stall right after the head is still a 502/504."""
+    try:
+        return await response.next_chunk()
+    except UpstreamFailure as failure:
+        raise upstream_error(failure) from None
 
-    Creating it reads the first chunk, so a reset or stall right after the
-    upstream's headers raises UpstreamUnavailable/UpstreamTimeout while the
-    client can still get a 502/504.
-    """
 
-    def __init__(self, response: UpstreamResponse):
-        self._response = response
-        self._chunks = response.stream()
-        try:
-            self._first = next(self._chunks, None)
-        except UpstreamFailure as failure:
-            response.close()
-            raise _upstream_error(failure) from None
-
-    def __iter__(self) -> Iterator[bytes]:
-        try:
-            if self._first is not None:
-                yield self._first
-                self._first = None
-                yield from self._chunks
-        except UpstreamFailure as failure:
-            # Headers are already sent: all we can do is cut the response short.
-            logger.warning("Upstream response broke off: %s", failure)
-
-    def close(self) -> None:
-        self._response.close()
+async def relay_body(response: UpstreamResponse, first: bytes | None, send) -> None:
+    """Stream the rest of the body to the client; `send` waits while the client is slow."""
+    try:
+        chunk = first
+        while chunk is not None:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            chunk = await response.next_chunk()
+    except UpstreamFailure as failure:
+        # Headers are already sent: all we can do is cut the response short.
+        logger.warning("Upstream response broke off: %s", failure)
+        raise
+    await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -202,15 +202,13 @@ class _OneRequestPerConnection(QuietWSGIRequestHandler):
         handler.run(self.server.get_app())
 
 
-class GatewayServer:
-    """The gateway's WSGI application (proxy + Django) on a threaded loopback server."""
+class _WsgiServer:
+    """A WSGI app on a threaded loopback server (one request per connection)."""
 
-    def __init__(self):
-        from gateway_admin.wsgi import application
-
+    def __init__(self, app):
         self.httpd = _BigBacklogWSGIServer(("127.0.0.1", 0), _OneRequestPerConnection)
         self.httpd.daemon_threads = True
-        self.httpd.set_app(application)
+        self.httpd.set_app(app)
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(
@@ -222,29 +220,104 @@ class GatewayServer:
         self.httpd.server_close()
 
 
-def call_gateway_in_thread(path: str, token: str) -> tuple[str, bytes]:
-    """The gateway's WSGI app called in this thread, so its DB queries are counted here."""
-    import io
+class DataPlaneServer:
+    """The data plane (proxy/asgi.py) on uvicorn with the production protocol and uvloop,
+    in a thread of this process, so tests share its database and cache."""
 
-    from gateway_admin.wsgi import application
+    def __init__(self, internal_url: str):
+        import socket
 
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": "testserver",
-        "HTTP_AUTHORIZATION": f"Bearer {token}",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.url_scheme": "http",
+        import uvicorn
+
+        from proxy.asgi import PublicApp
+        from proxy.server import DataPlaneWorker
+
+        kwargs = dict(DataPlaneWorker.CONFIG_KWARGS)
+        kwargs.update(log_level="warning", timeout_keep_alive=5)
+        # Tests publish after the server starts: load the config on the first call.
+        self.app = PublicApp(internal_url=internal_url, preload=False)
+        config = uvicorn.Config(self.app, **kwargs)
+        self.server = uvicorn.Server(config)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise AssertionError("the data plane did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+class GatewayServer:
+    """Both planes in this process: the data plane on uvicorn (`url`, proxied APIs and the
+    relayed OAuth2 endpoints), the control plane's admin listener (`admin_url`: console,
+    REST API, Django admin) and its internal listener (`internal_url`)."""
+
+    def __init__(self):
+        from gateway_admin.wsgi import admin_application, public_application
+
+        self.admin = _WsgiServer(admin_application)
+        self.internal = _WsgiServer(public_application)
+        self.data = DataPlaneServer(self.internal.url)
+        self.port = self.data.port
+        self.url = self.data.url
+        self.admin_url = self.admin.url
+        self.internal_url = self.internal.url
+
+    def stop(self) -> None:
+        self.data.stop()
+        self.admin.stop()
+        self.internal.stop()
+
+
+def call_gateway_in_thread(path: str, token: str) -> tuple[int, bytes]:
+    """The data plane's ASGI app driven on an event loop in this thread, so every DB query
+    it makes on that loop is counted here (blocking work goes to other threads)."""
+    import asyncio
+
+    from authservers.keystore import forbid_blocking_io_in_this_thread
+    from proxy.asgi import PublicApp
+
+    app = PublicApp(preload=False)
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), (b"authorization", f"Bearer {token}".encode())],
+        "client": ("127.0.0.1", 50000),
+        "scheme": "http",
     }
-    status = []
-    chunks = application(environ, lambda line, headers: status.append(line))
-    try:
-        body = b"".join(chunks)
-    finally:
-        if hasattr(chunks, "close"):  # error answers are a plain list
-            chunks.close()
-    return status[0], body
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    async def call() -> None:
+        from proxy.forward import forget_client
+
+        forbid_blocking_io_in_this_thread()
+        try:
+            await app(scope, receive, send)
+        finally:
+            forget_client()
+
+    asyncio.run(call())
+    status = sent[0]["status"]
+    body = b"".join(message.get("body", b"") for message in sent[1:])
+    return status, body

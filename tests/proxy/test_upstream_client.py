@@ -1,5 +1,10 @@
-"""The lean upstream client against scripted raw-socket servers."""
+"""The asynchronous upstream client against scripted raw-socket servers.
 
+A small synchronous facade drives the client on its own event loop, so each test
+reads as the exchange it scripts.
+"""
+
+import asyncio
 import socket
 import threading
 import time
@@ -7,6 +12,43 @@ import time
 import pytest
 
 from proxy.upstream import UpstreamClient, UpstreamFailure
+
+
+class SyncResponse:
+    def __init__(self, loop, response):
+        self._loop, self._response = loop, response
+        self.status, self.headers = response.status, response.headers
+
+    def stream(self):
+        while (chunk := self._loop.run_until_complete(self._response.next_chunk())) is not None:
+            yield chunk
+
+    def close(self) -> None:
+        self._response.close()
+
+
+class SyncClient:
+    def __init__(self, max_idle_per_origin: int):
+        self.loop = asyncio.new_event_loop()
+        self.client = UpstreamClient(max_idle_per_origin=max_idle_per_origin)
+
+    def request(self, scheme, host, port, method, target, headers, body=None, **kwargs):
+        if body is not None:
+            body = _async_iter(body)
+        coroutine = self.client.request(
+            scheme, host, port, method, target, headers, body=body, **kwargs
+        )
+        return SyncResponse(self.loop, self.loop.run_until_complete(coroutine))
+
+    def close_idle(self) -> None:
+        self.client.close_idle()
+        self.loop.run_until_complete(asyncio.sleep(0.01))
+        self.loop.close()
+
+
+async def _async_iter(chunks):
+    for chunk in chunks:
+        yield chunk
 
 
 class ScriptedServer:
@@ -72,7 +114,7 @@ def ok(conn, request) -> None:
 
 @pytest.fixture
 def client():
-    client = UpstreamClient(max_idle_per_origin=4)
+    client = SyncClient(max_idle_per_origin=4)
     yield client
     client.close_idle()
 

@@ -109,5 +109,5 @@ def environ(authorization: str | None = None, query: str = "", **extra) -> dict:
 
 
 def call_in_thread(path: str, token: str) -> str:
-    """The gateway's WSGI app called in this thread, so its queries are counted here."""
-    return call_gateway_in_thread(path, token)[0]
+    """The data plane's app driven in this thread, so its queries are counted here."""
+    return str(call_gateway_in_thread(path, token)[0])

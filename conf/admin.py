@@ -1,0 +1,57 @@
+"""gunicorn settings of the control plane: `gunicorn -c conf/admin.py gateway_admin.wsgi`.
+
+Django (console, REST admin API, Django admin, the internal authorization server)
+on gthread workers, listening twice: on the admin address and on an internal
+address that only the data plane reaches (it relays the public OAuth2 endpoints
+there). gateway_admin.wsgi tells the two apart by the listening socket. Every
+value can be changed from the environment; the header limits answer 400 before
+Django runs.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_admin.settings")
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+bind = [
+    os.environ.get("GATEWAY_ADMIN_BIND", "127.0.0.1:8001"),
+    os.environ.get("GATEWAY_INTERNAL_BIND", "127.0.0.1:8002"),
+]
+worker_class = "gthread"
+# Admin traffic is light; password hashing (logins, client secrets) is the heavy part.
+workers = _int("GATEWAY_ADMIN_WORKERS", 2)
+threads = _int("GATEWAY_ADMIN_THREADS", 8)
+timeout = _int("GATEWAY_ADMIN_TIMEOUT", 30)
+graceful_timeout = _int("GATEWAY_GRACEFUL_TIMEOUT", 30)
+keepalive = _int("GATEWAY_ADMIN_KEEPALIVE", 5)
+
+# --- Request limits (each exceeded limit is a 400 from gunicorn itself) ----------
+limit_request_line = _int("GATEWAY_LIMIT_REQUEST_LINE", 4094)
+limit_request_fields = _int("GATEWAY_LIMIT_REQUEST_FIELDS", 100)
+limit_request_field_size = _int("GATEWAY_LIMIT_REQUEST_FIELD_SIZE", 8190)
+# A header with "_" would land on the same WSGI key as its "-" twin; drop it.
+header_map = "drop"
+permit_obsolete_folding = False
+# Believe X-Forwarded-Proto only from the configured load balancers.
+forwarded_allow_ips = os.environ.get("GATEWAY_TRUSTED_PROXIES", "").strip()
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
+# No header may rewrite SCRIPT_NAME / PATH_INFO.
+forwarder_headers = ""
+
+accesslog = os.environ.get("GATEWAY_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("GATEWAY_LOG_LEVEL", "info")
+proc_name = "gatekeep-admin"
+
+# The control plane yields the CPU to the data plane: a flood of password checks
+# (wrong client secrets, logins) slows the console, not proxied calls.
+_nice = _int("GATEWAY_ADMIN_NICE", 10)
+
+
+def post_fork(server, worker) -> None:
+    if _nice:
+        os.nice(_nice)

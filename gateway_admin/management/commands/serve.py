@@ -1,0 +1,80 @@
+"""Start both planes with their production settings and supervise them.
+
+    manage.py serve            # data plane on GATEWAY_PUBLIC_BIND, control plane on
+                               # GATEWAY_ADMIN_BIND (+ GATEWAY_INTERNAL_BIND)
+
+Each plane is its own gunicorn master (conf/public.py, conf/admin.py). SIGTERM or
+Ctrl-C stops both gracefully; if one plane exits, the other is stopped too and
+the command exits non-zero, so a process supervisor restarts the pair.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+ROOT = Path(__file__).resolve().parents[3]
+PLANES = {
+    "public": ["-c", "conf/public.py", "proxy.asgi:application"],
+    "admin": ["-c", "conf/admin.py", "gateway_admin.wsgi:application"],
+}
+
+
+class Command(BaseCommand):
+    help = "Run the data plane and the control plane (gunicorn) until stopped."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--plane", choices=["both", *PLANES], default="both", help="run only one plane"
+        )
+
+    def handle(self, *args, plane: str, **options) -> None:
+        names = list(PLANES) if plane == "both" else [plane]
+        env = {
+            **os.environ,
+            "GATEWAY_PUBLIC_BIND": settings.GATEWAY_PUBLIC_BIND,
+            "GATEWAY_ADMIN_BIND": settings.GATEWAY_ADMIN_BIND,
+            "GATEWAY_INTERNAL_BIND": settings.GATEWAY_INTERNAL_BIND,
+        }
+        processes = {
+            name: subprocess.Popen(  # noqa: S603 - fixed gunicorn command
+                [sys.executable, "-m", "gunicorn", *PLANES[name]], cwd=ROOT, env=env
+            )
+            for name in names
+        }
+        self.stdout.write(
+            f"Public (proxied APIs, OAuth2): http://{settings.GATEWAY_PUBLIC_BIND}\n"
+            f"Admin (console, REST API):     http://{settings.GATEWAY_ADMIN_BIND}/console/"
+        )
+        stopping = False
+
+        def stop(signum, frame) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        exited = None
+        while not stopping and exited is None:
+            time.sleep(0.2)
+            exited = next((n for n, p in processes.items() if p.poll() is not None), None)
+        for process in processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=settings_grace())
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if exited is not None and not stopping:
+            self.stderr.write(f"The {exited} plane exited ({processes[exited].returncode}).")
+            sys.exit(1)
+
+
+def settings_grace() -> float:
+    return float(os.environ.get("GATEWAY_GRACEFUL_TIMEOUT", 30)) + 5

@@ -1,0 +1,18 @@
+"""The control plane's internal listener: what the data plane relays from the public side.
+
+The internal authorization server (/oauth2/*, /.well-known/openid-configuration),
+and the demo upstream when GATEWAY_DEMO is on (./scripts/run).
+"""
+
+from django.conf import settings
+from django.urls import include, path, re_path
+
+from . import demo, health
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("", include("authservers.oauth.urls")),
+]
+if settings.GATEWAY_DEMO:
+    urlpatterns.append(re_path(r"^demo/echo(?:/(?P<rest>.*))?$", demo.echo, name="demo-echo"))

@@ -1,0 +1,120 @@
+"""The public listener (data plane): proxied APIs, the relayed OAuth2 endpoints, probes.
+
+    gunicorn -c conf/public.py proxy.asgi:application     (manage.py serve starts it)
+
+| path                                   | served by                                   |
+|----------------------------------------|---------------------------------------------|
+| GATEWAY_PREFIX/…  (/gateway/…)         | proxy/app.py: decide, then forward upstream |
+| /oauth2/…, /.well-known/…              | proxy/relay.py → the control plane          |
+| /healthz, /readyz                      | here                                        |
+| anything else (/console/, /api/v1/ …)  | 404: the admin surfaces live on another origin |
+
+Django's request cycle never runs here; Django is set up for its ORM and settings,
+used off the event loop only (config rebuilds, key fetches, readiness).
+"""
+
+import asyncio
+import logging
+import os
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_admin.settings")
+django.setup()
+
+from django.conf import settings  # noqa: E402 - needs django.setup()
+
+from authservers.keystore import forbid_blocking_io_in_this_thread  # noqa: E402
+from gateway_admin.health import readiness  # noqa: E402
+
+from .app import GatewayApp, wsgi_like_environ  # noqa: E402
+from .config import config_holder  # noqa: E402
+from .errors import ApiNotFound  # noqa: E402
+from .forward import forget_client  # noqa: E402
+from .relay import ControlPlaneRelay  # noqa: E402
+from .responses import send_error, send_json  # noqa: E402
+
+logger = logging.getLogger("gatekeep.proxy")
+RELAYED_PREFIXES = ("/oauth2/", "/.well-known/")
+
+
+class PublicApp:
+    def __init__(self, internal_url: str | None = None, preload: bool = True):
+        self.gateway = GatewayApp()
+        self.prefix = self.gateway.prefix
+        self.relay = ControlPlaneRelay(
+            internal_url or settings.GATEWAY_INTERNAL_URL, self.gateway.client_address
+        )
+        self.preload = preload
+        self._poller: asyncio.Task | None = None
+        self._loop_marked = False
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return  # no websockets on the public listener
+        if not self._loop_marked:
+            forbid_blocking_io_in_this_thread()
+            self._loop_marked = True
+        path = scope["path"]
+        if path.startswith(self.prefix + "/") or path == self.prefix:
+            await self.gateway(scope, receive, send)
+        elif path == "/healthz":
+            await send_json(send, 200, {"status": "ok"})
+        elif path == "/readyz":
+            await self._readyz(send)
+        elif path.startswith(RELAYED_PREFIXES) and self.gateway.host_is_ours(scope):
+            await self.relay(scope, receive, send, wsgi_like_environ(scope))
+        else:
+            error = ApiNotFound("Nothing is published at this path.", check="route")
+            await send_error(send, error, "-", None)
+
+    async def _readyz(self, send) -> None:
+        loop = asyncio.get_running_loop()
+        status, payload = await loop.run_in_executor(None, readiness)
+        payload["checks"]["config"] = config_holder.snapshot() is not None
+        if not payload["checks"]["config"]:
+            status, payload["status"] = 503, "unavailable"
+        await send_json(send, status, payload, [("Cache-Control", "no-store")])
+
+    async def _lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self._startup()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._poller is not None:
+                    self._poller.cancel()
+                forget_client()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _startup(self) -> None:
+        forbid_blocking_io_in_this_thread()
+        self._loop_marked = True
+        loop = asyncio.get_running_loop()
+        if self.preload:
+            try:
+                await loop.run_in_executor(None, config_holder.current)
+            except Exception:
+                logger.exception("Could not load the gateway configuration at start; retrying")
+        self._poller = loop.create_task(self._poll_config())
+
+    @staticmethod
+    async def _poll_config() -> None:
+        """Rebuilds run in a thread and swap in atomically; the loop never waits on them."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(settings.GATEWAY_CONFIG_POLL_SECONDS)
+            try:
+                if config_holder.snapshot() is None:
+                    continue  # loaded on demand by the first call
+                await loop.run_in_executor(None, config_holder.refresh)
+            except Exception:
+                logger.exception("Config poll failed")
+
+
+application = PublicApp()

@@ -1,0 +1,98 @@
+"""The public OAuth2/OpenID endpoints, relayed to the control plane's internal listener.
+
+Clients reach the internal authorization server (/oauth2/token, /oauth2/jwks,
+/.well-known/openid-configuration…) on the public origin, but its work (password
+hashing above all) runs in the control plane's processes, never on this event
+loop. The relay keeps the client's Host, states the client's address in
+X-Forwarded-For, and strips the console's cookies.
+"""
+
+import logging
+import uuid
+
+from django.conf import settings
+
+from .body import ClientBody, ClientGone, ClientTooSlow
+from .config import Upstream
+from .cookies import is_reserved_cookie
+from .errors import GatewayError, RequestTimeout
+from .forward import (
+    UpstreamRequest,
+    check_status,
+    first_chunk,
+    relay_body,
+    request_headers,
+    response_headers,
+    send_to,
+    upstream_client,
+)
+from .headers import safe_request_id
+from .responses import send_error
+from .upstream import UpstreamFailure
+
+logger = logging.getLogger("gatekeep.proxy")
+RELAY_CONNECT_TIMEOUT = 2.0
+RELAY_READ_TIMEOUT = 30.0
+
+
+class ControlPlaneRelay:
+    def __init__(self, url: str, client_address):
+        self.upstream = Upstream.parse(url)
+        self.client_address = client_address  # (scope, environ) -> the client's address
+
+    async def __call__(self, scope: dict, receive, send_message, environ: dict) -> None:
+        request_id = safe_request_id(environ.get("HTTP_X_REQUEST_ID")) or uuid.uuid4().hex
+        body = ClientBody(receive, environ, settings.GATEWAY_CLIENT_BODY_TIMEOUT)
+        console_cookies = {
+            name for name in _cookie_names(environ.get("HTTP_COOKIE", "")) if _is_admin(name)
+        }
+        headers = request_headers(scope["headers"], set(), console_cookies, own_cookies=True)
+        headers += [
+            ("x-forwarded-for", self.client_address(scope, environ)),
+            ("x-forwarded-proto", scope.get("scheme", "http")),
+            ("x-request-id", request_id),
+        ]
+        framing, chunked = body.framing()
+        headers += framing
+        target = scope["raw_path"].decode("latin-1")
+        if scope["query_string"]:
+            target += "?" + scope["query_string"].decode("latin-1")
+        try:
+            stream = await body.stream() if body.expected else None
+            request = UpstreamRequest(scope["method"], target, headers, stream, chunked)
+            response = await send_to(
+                upstream_client(),
+                self.upstream,
+                request,
+                RELAY_CONNECT_TIMEOUT,
+                RELAY_READ_TIMEOUT,
+                authority=environ.get("HTTP_HOST") or self.upstream.host,
+            )
+            try:
+                status = check_status(response)
+                out_headers = response_headers(response, own_cookies=True)
+                first = await first_chunk(response)
+                await send_message(
+                    {"type": "http.response.start", "status": status, "headers": out_headers}
+                )
+                await relay_body(response, first, send_message)
+            finally:
+                response.close()
+        except GatewayError as error:
+            logger.warning("Relay to the control plane failed: %s", error.detail)
+            await send_error(send_message, error, request_id, None)
+        except ClientTooSlow:
+            error = RequestTimeout("The request body did not arrive in time.")
+            await send_error(send_message, error, request_id, None, close=True)
+        except (ClientGone, UpstreamFailure):
+            pass
+
+
+def _cookie_names(header: str) -> list[str]:
+    return [pair.split("=", 1)[0].strip() for pair in header.split(";") if pair.strip()]
+
+
+def _is_admin(name: str) -> bool:
+    return name in {settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME} or (
+        is_reserved_cookie(name) and "admin" in name.lower()
+    )

@@ -1,0 +1,154 @@
+"""The data plane's HTTP server: uvicorn's llhttp protocol with the gateway's limits.
+
+uvicorn parses with httptools (llhttp), which refuses every ambiguous framing of
+tests/faults/test_request_framing.py with a 400 and a closed connection. On top
+of it, per connection:
+- a header deadline: a client has GATEWAY_CLIENT_HEADER_TIMEOUT seconds from its
+  first byte (or from connecting) to finish the request head, or it gets a 408
+  and the connection closes (slow or idle clients cost a socket, not a worker);
+- limits on the request line, the number and size of header fields and the
+  whole head, each a 400 (431 for the head) before the application runs;
+- header names with "_" are dropped (X_Gateway_Application never collides with
+  X-Gateway-Application), as gunicorn's header_map=drop did;
+- at most GATEWAY_MAX_CONNECTIONS connections per worker: beyond that a new
+  connection gets a 503 problem and is closed.
+
+DataPlaneWorker runs it under gunicorn's process manager (conf/public.py).
+"""
+
+import json
+
+import httptools
+from django.conf import settings
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn_worker import UvicornWorker
+
+
+class HeadTooLarge(Exception):
+    """Raised inside a parser callback: llhttp turns it into a parser error (400)."""
+
+
+def _problem(status: int, title: str, code: str, detail: str) -> bytes:
+    body = json.dumps(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code}
+    ).encode()
+    return (
+        b"HTTP/1.1 %d %s\r\ncontent-type: application/problem+json\r\n"
+        b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+        % (status, title.encode(), len(body), body)
+    )
+
+
+REFUSED_TOO_MANY = _problem(
+    503,
+    "Service Unavailable",
+    "too_many_connections",
+    "This gateway worker has too many open connections; retry shortly.",
+)
+HEADER_TIMEOUT = _problem(
+    408, "Request Timeout", "request_timeout", "The request head did not arrive in time."
+)
+HEAD_TOO_LARGE = _problem(
+    431,
+    "Request Header Fields Too Large",
+    "request_header_fields_too_large",
+    "The request head is too large.",
+)
+
+
+class GatewayHttpProtocol(HttpToolsProtocol):
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._head_bytes = 0
+        self._in_head = True
+        self._fields = 0
+        self._url_length = 0
+        self._header_timer = None
+        if len(self.connections) > settings.GATEWAY_MAX_CONNECTIONS:
+            transport.write(REFUSED_TOO_MANY)
+            transport.close()
+            return
+        self._arm_header_timer()
+
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(
+                settings.GATEWAY_CLIENT_HEADER_TIMEOUT, self._header_timeout
+            )
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_timeout(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.write(HEADER_TIMEOUT)
+            self.transport.close()
+
+    def connection_lost(self, exc) -> None:
+        self._disarm_header_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            self._head_bytes += len(data)
+            if self._head_bytes > settings.GATEWAY_LIMIT_REQUEST_HEAD:
+                self._disarm_header_timer()
+                self.transport.write(HEAD_TOO_LARGE)
+                self.transport.close()
+                return
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head = True
+        self._fields = 0
+        self._url_length = 0
+        self._arm_header_timer()
+
+    def on_url(self, url: bytes) -> None:
+        self._url_length += len(url)
+        if self._url_length > settings.GATEWAY_LIMIT_REQUEST_LINE:
+            raise HeadTooLarge("request line too long")
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._fields += 1
+        if self._fields > settings.GATEWAY_LIMIT_REQUEST_FIELDS:
+            raise HeadTooLarge("too many header fields")
+        if len(name) + len(value) + 2 > settings.GATEWAY_LIMIT_REQUEST_FIELD_SIZE:
+            raise HeadTooLarge("header field too long")
+        if b"_" in name:
+            return  # dropped, as gunicorn's header_map=drop
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._disarm_header_timer()
+        self._in_head = False
+        self._head_bytes = 0
+        super().on_headers_complete()
+
+
+# A parser callback's exception surfaces as HttpParserCallbackError, an HttpParserError:
+# uvicorn answers 400 and closes the connection.
+assert issubclass(httptools.HttpParserCallbackError, httptools.HttpParserError)
+
+
+class DataPlaneWorker(UvicornWorker):
+    """gunicorn worker running uvicorn with uvloop and the gateway's protocol."""
+
+    CONFIG_KWARGS = {
+        "loop": "uvloop",
+        "http": GatewayHttpProtocol,
+        "lifespan": "on",
+        "proxy_headers": False,  # X-Forwarded-* are the gateway's to judge (TrustedProxies)
+        "server_header": False,
+        "date_header": True,
+        "ws": "none",
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.config.timeout_keep_alive = settings.GATEWAY_KEEPALIVE_SECONDS

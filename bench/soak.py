@@ -1,10 +1,10 @@
-"""Soak: mixed valid and hostile traffic against gunicorn while keys rotate and an API flaps.
+"""Soak: mixed valid and hostile traffic against both planes while keys rotate and an API flaps.
 
     bench/soak [--seconds 60] [--clients 8] [--workers 2] [--threads 8] [--json]
 
 Everything runs on loopback: a throwaway SQLite database, a private redis-server
 (the shared cache every gunicorn worker and this process use), an identity
-provider whose keys rotate, a counting upstream, and `gunicorn -c gunicorn.conf.py`.
+provider whose keys rotate, a counting upstream, and `manage.py serve` (both planes).
 While client threads send a weighted mix of calls, a chaos thread
 
   * rotates the signing key the way Celery beat and a well-behaved IdP do: the
@@ -119,37 +119,41 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen | None, str]:
     sys.exit("redis-server did not start")
 
 
-def start_gunicorn(env: dict, workers: int, threads: int) -> ProductionGateway:
-    # A fixed port: with reuse_port each worker binds its own socket.
-    port = free_port()
+def start_gateway(env: dict, workers: int, threads: int) -> ProductionGateway:
+    """Both planes through the production command, `manage.py serve`."""
+    port, admin_port, internal_port = free_port(), free_port(), free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "gateway_admin.wsgi"],
+        [sys.executable, "manage.py", "serve"],
         cwd=ROOT,
         env={
             **env,
-            "GUNICORN_BIND": f"127.0.0.1:{port}",
-            "GUNICORN_WORKERS": str(workers),
-            "GUNICORN_THREADS": str(threads),
-            "GUNICORN_GRACEFUL_TIMEOUT": "5",
+            "GATEWAY_PUBLIC_BIND": f"127.0.0.1:{port}",
+            "GATEWAY_ADMIN_BIND": f"127.0.0.1:{admin_port}",
+            "GATEWAY_INTERNAL_BIND": f"127.0.0.1:{internal_port}",
+            "GATEWAY_PUBLIC_WORKERS": str(workers),
+            "GATEWAY_ADMIN_WORKERS": "1",
+            "GATEWAY_ADMIN_THREADS": str(threads),
+            "GATEWAY_GRACEFUL_TIMEOUT": "5",
+            "GATEWAY_LOG_LEVEL": "warning",
         },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    gunicorn = ProductionGateway(process, port)
+    gateway = ProductionGateway(process, port, admin_port, internal_port)
 
     def read() -> None:
         for line in process.stdout:
-            gunicorn.log.append(line.rstrip())
+            gateway.log.append(line.rstrip())
 
     threading.Thread(target=read, daemon=True).start()
     deadline = time.monotonic() + 60
     while not _answers(port, "/healthz"):
         if time.monotonic() > deadline or process.poll() is not None:
-            gunicorn.stop()
-            sys.exit("gunicorn did not start:\n" + "\n".join(gunicorn.log[-20:]))
+            gateway.stop()
+            sys.exit("the gateway did not start:\n" + "\n".join(gateway.log[-20:]))
         time.sleep(0.1)
-    return gunicorn
+    return gateway
 
 
 def _answers(port: int, path: str) -> bool:
@@ -219,7 +223,7 @@ class Soak:
         call_command("migrate", verbosity=0, interactive=False)
         self.env = env
         self._publish()
-        self.gunicorn = start_gunicorn(env, self.args.workers, self.args.threads)
+        self.gunicorn = start_gateway(env, self.args.workers, self.args.threads)
         self.base = f"http://127.0.0.1:{self.gunicorn.port}/gateway"
 
     def _publish(self) -> None:

@@ -92,14 +92,20 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._in_head:
+        counting = self._in_head
+        if counting:
             self._head_bytes += len(data)
-            if self._head_bytes > settings.GATEWAY_LIMIT_REQUEST_HEAD:
-                self._disarm_header_timer()
-                self.transport.write(HEAD_TOO_LARGE)
-                self.transport.close()
-                return
         super().data_received(data)
+        # Still inside the head after this much: the parser would keep buffering it.
+        if (
+            counting
+            and self._in_head
+            and self._head_bytes > settings.GATEWAY_LIMIT_REQUEST_HEAD
+            and not self.transport.is_closing()
+        ):
+            self._disarm_header_timer()
+            self.transport.write(HEAD_TOO_LARGE)
+            self.transport.close()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

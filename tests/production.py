@@ -1,7 +1,10 @@
-"""The gateway under its production server, gunicorn (gunicorn.conf.py), as a subprocess.
+"""The gateway under its production command, `manage.py serve`, as a subprocess.
 
-`server="granian"` starts granian instead: bench/README.md explains why it is measured
-but not the production server, and tests/faults/test_request_framing.py pins why.
+Both planes start as in production: the data plane (gunicorn + uvicorn workers,
+conf/public.py) on `url`, the control plane (gunicorn gthread, conf/admin.py) on
+`admin_url` and its internal listener. `server="granian"` starts granian on the
+data plane's ASGI app instead: tests/faults/test_request_framing.py pins why it is
+not the production server.
 
 `production_gateway` is a factory: publish what the test needs first, then call
 it. The server reads the test database (DATABASE_URL of the test DB). Its cache
@@ -45,21 +48,34 @@ def database_url() -> str:
 class ProductionGateway:
     process: subprocess.Popen
     port: int = 0
+    admin_port: int = 0
+    internal_port: int = 0
     log: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def worker_pids(self) -> list[int]:
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        try:
-            return [int(pid) for pid in children.read_text().split()]
-        except OSError:
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
+
+    def worker_pids(self, plane: str = "public") -> list[int]:
+        """The worker processes of one plane (children of its gunicorn master)."""
+        masters = _children(self.process.pid)
+        if not masters:  # granian or a bare server: its own children
             return []
+        for master in masters:
+            try:
+                command = Path(f"/proc/{master}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if f"conf/{plane}.py".encode() in command:
+                return _children(master)
+        return []
 
     def worker_memory_kb(self, field_name: str = "VmRSS") -> int:
-        """VmRSS (or VmHWM, the peak) of the one worker, from /proc/<pid>/status."""
+        """VmRSS (or VmHWM, the peak) of the one data-plane worker, from /proc/<pid>/status."""
         pids = self.worker_pids()
         assert len(pids) == 1, f"expected one worker, found {pids}"
         return proc_memory_kb(pids[0], field_name)
@@ -67,15 +83,24 @@ class ProductionGateway:
     def stop(self) -> None:
         if self.process.poll() is not None:
             return
-        workers = self.worker_pids()
+        everything = [
+            pid for master in _children(self.process.pid) for pid in [master, *_children(master)]
+        ]
         self.process.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            for pid in [*workers, self.process.pid]:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+        for pid in [*everything, self.process.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 def proc_memory_kb(pid: int, field_name: str = "VmRSS") -> int:
@@ -88,16 +113,23 @@ def proc_memory_kb(pid: int, field_name: str = "VmRSS") -> int:
 def start_gateway(
     env: dict | None = None, workers: int = 1, threads: int = 8, server: str = "gunicorn"
 ) -> ProductionGateway:
+    """`workers` data-plane workers; `threads` per control-plane worker."""
+    port, admin_port, internal_port = free_port(), free_port(), free_port()
     environment = {
         **os.environ,
         "DATABASE_URL": database_url(),
         "DATABASE_CONN_MAX_AGE": "0",
         "DEBUG": "false",
-        "GUNICORN_WORKERS": str(workers),
-        "GUNICORN_THREADS": str(threads),
-        "GUNICORN_GRACEFUL_TIMEOUT": "3",
+        "GATEWAY_PUBLIC_BIND": f"127.0.0.1:{port}",
+        "GATEWAY_ADMIN_BIND": f"127.0.0.1:{admin_port}",
+        "GATEWAY_INTERNAL_BIND": f"127.0.0.1:{internal_port}",
+        "GATEWAY_PUBLIC_WORKERS": str(workers),
+        "GATEWAY_ADMIN_WORKERS": "1",
+        "GATEWAY_ADMIN_THREADS": str(threads),
+        "GATEWAY_GRACEFUL_TIMEOUT": "3",
         "GATEWAY_TRUSTED_PROXIES": "",
         "LOG_LEVEL": "WARNING",
+        "GATEWAY_LOG_LEVEL": "warning",
         "PYTHONUNBUFFERED": "1",
     }
     if settings.REDIS_URL:
@@ -105,24 +137,19 @@ def start_gateway(
         environment["CELERY_TASK_ALWAYS_EAGER"] = "true"  # the gateway itself never enqueues
     else:
         environment.pop("REDIS_URL", None)
-    # A fixed port: with reuse_port each worker binds its own socket, so port 0 would
-    # give every worker a different one.
-    port = free_port()
-    environment["GUNICORN_BIND"] = f"127.0.0.1:{port}"
     environment.update(env or {})
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "gateway_admin.wsgi"]
+    command = [sys.executable, "manage.py", "serve"]
     if server == "granian":
         command = [
             sys.executable,
             "-m",
             "granian",
-            "--interface=wsgi",
+            "--interface=asgi",
             "--http=1",
             "--no-ws",
             f"--port={port}",
             f"--workers={workers}",
-            f"--blocking-threads={threads}",
-            "gateway_admin.wsgi:application",
+            "proxy.asgi:application",
         ]
     process = subprocess.Popen(
         command,
@@ -132,7 +159,7 @@ def start_gateway(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    gateway = ProductionGateway(process, port)
+    gateway = ProductionGateway(process, port, admin_port, internal_port)
 
     def read_log() -> None:
         for line in process.stdout:
@@ -140,11 +167,14 @@ def start_gateway(
 
     threading.Thread(target=read_log, daemon=True).start()
     deadline = time.monotonic() + 30
+    probes = [gateway.url + "/healthz"]
+    if server != "granian":
+        probes.append(gateway.admin_url + "/healthz")
     while time.monotonic() < deadline:
         if process.poll() is not None:
             break
         try:
-            if requests.get(gateway.url + "/healthz", timeout=2).status_code == 200:
+            if all(requests.get(url, timeout=2).status_code == 200 for url in probes):
                 return gateway
         except requests.RequestException:
             pass

@@ -47,38 +47,42 @@ def test_check_deploy_refuses_the_development_secret_key():
     assert "gateway_admin.E001" in result.stdout + result.stderr
 
 
-def test_gunicorn_conf_sets_the_documented_limits():
+def print_config(conf: str, app: str) -> dict[str, str]:
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "gunicorn.conf.py",
-            "--print-config",
-            "gateway_admin.wsgi",
-        ],
+        [sys.executable, "-m", "gunicorn", "-c", conf, "--print-config", app],
         cwd=ROOT,
         env={**os.environ, "GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8"},
         capture_output=True,
         text=True,
         timeout=60,
     )
-    config = dict(
+    return dict(
         (line.split("=", 1)[0].strip(), line.split("=", 1)[1].strip())
         for line in result.stdout.splitlines()
         if "=" in line
     )
+
+
+def test_the_control_plane_conf_sets_the_documented_limits():
+    config = print_config("conf/admin.py", "gateway_admin.wsgi:application")
     assert config["limit_request_line"] == "4094"
     assert config["limit_request_fields"] == "100"
     assert config["limit_request_field_size"] == "8190"
     assert config["header_map"] == "drop"
     assert config["permit_obsolete_folding"] == "False"
     assert config["worker_class"] == "gthread"
-    assert config["reuse_port"] == "True"  # connections spread across workers (bench/README.md)
-    assert config["workers"] == str(os.cpu_count())
     assert config["forwarded_allow_ips"] == "['10.0.0.0/8']"
     assert config["forwarder_headers"] == "[]"
+    assert config["bind"] == "['127.0.0.1:8001', '127.0.0.1:8002']"
+
+
+def test_the_data_plane_conf_runs_uvicorn_workers_one_per_core():
+    config = print_config("conf/public.py", "proxy.asgi:application")
+    assert config["worker_class"] == "proxy.server.DataPlaneWorker"
+    assert config["reuse_port"] == "True"  # connections spread across workers (bench/README.md)
+    assert config["workers"] == str(os.cpu_count())
+    assert config["bind"] == "['127.0.0.1:8000']"
+    assert config["forwarded_allow_ips"] == "[]"  # the gateway judges X-Forwarded-* itself
 
 
 def test_behind_a_tls_proxy_pages_redirect_to_https_and_send_hsts(published, production_gateway):
@@ -90,12 +94,13 @@ def test_behind_a_tls_proxy_pages_redirect_to_https_and_send_hsts(published, pro
             "ALLOWED_HOSTS": "gateway.example.com,127.0.0.1",
         }
     )
-    plain = requests.get(gateway.url + "/admin/", allow_redirects=False, timeout=10)
+    plain = requests.get(gateway.admin_url + "/admin/", allow_redirects=False, timeout=10)
     assert plain.status_code == 301
     assert plain.headers["Location"].startswith("https://")
-    assert requests.get(gateway.url + "/healthz", timeout=10).status_code == 200  # probes stay
+    probe = requests.get(gateway.admin_url + "/healthz", timeout=10)
+    assert probe.status_code == 200  # probes stay
     secure = requests.get(
-        gateway.url + "/admin/",
+        gateway.admin_url + "/admin/",
         headers={"X-Forwarded-Proto": "https"},
         allow_redirects=False,
         timeout=10,

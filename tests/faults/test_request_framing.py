@@ -1,4 +1,4 @@
-"""Raw-socket requests against gunicorn: smuggling, header limits, underscore headers (§5).
+"""Raw-socket requests against the data plane: smuggling, header limits, underscore headers (§5).
 
 The last test pins why granian is not the production server."""
 
@@ -48,9 +48,10 @@ def test_ambiguously_framed_requests_are_400_and_the_connection_closed(
     failures = []
     for case, (lines, body) in SMUGGLING.items():
         response, closed = raw_exchange(gateway.port, request(token, *lines, body=body))
-        # RFC 9112 §6.1: an unknown coding is 501; it is still refused, the connection closed.
-        expected = 501 if case == "unknown-coding" else 400
-        if not response.startswith(b"HTTP/1.") or status_of(response) != expected:
+        # RFC 9112 §6.1 suggests 501 for an unknown coding; llhttp refuses it as a
+        # malformed request (400). Either way it is refused and the connection closed.
+        expected = {400, 501} if case == "unknown-coding" else {400}
+        if not response.startswith(b"HTTP/1.") or status_of(response) not in expected:
             failures.append(f"{case}: {response[:80]!r}")
         elif not closed:
             failures.append(f"{case}: connection left open")
@@ -142,26 +143,25 @@ def test_underscore_spellings_of_gateway_headers_never_reach_the_upstream(
     assert published.upstream.hits == len(spoofs)
 
 
-# granian (hyper) frames these differently from gunicorn. Each one is a SECURITY.md §5 case,
-# which is why granian, faster in bench/run, is not the production server. When a granian
-# upgrade makes this test fail, re-run the table above under it and reconsider.
+# granian (hyper) frames these differently from llhttp. Each one is a SECURITY.md §5 case,
+# which is why granian is not the production server. When a granian upgrade makes this
+# test fail, re-run the table above under it and reconsider.
 GRANIAN_GAPS = {
-    # Content-Length dropped in favour of chunked and answered (then closed), not a 400.
-    "content-length-and-chunked": lambda body: True,
-    # Identical duplicate lengths are merged into one.
-    "duplicate-content-length": lambda body: body == b"abcd",
-    # The invalid chunk is not an error: the application reads an empty body and the
-    # request goes upstream as if it were complete.
-    "bare-lf-in-chunk-size": lambda body: body == b"",
+    # Content-Length dropped in favour of chunked and answered, not a 400.
+    "content-length-and-chunked": True,
+    # Identical duplicate lengths are merged into one and the request goes upstream.
+    "duplicate-content-length": True,
+    # The invalid chunk reaches the application as a broken body (a 500), not a 400.
+    "bare-lf-in-chunk-size": False,
 }
 
 
-def test_granian_accepts_framings_that_gunicorn_refuses(published, production_gateway):
+def test_granian_accepts_framings_that_the_data_plane_refuses(published, production_gateway):
     gateway = production_gateway(server="granian")
     token = published.token()
-    for case, forwarded_body_is in GRANIAN_GAPS.items():
+    for case, reaches_upstream in GRANIAN_GAPS.items():
         lines, body = SMUGGLING[case]
+        hits = published.upstream.hits
         response, _closed = raw_exchange(gateway.port, request(token, *lines, body=body))
-        assert status_of(response) == 200, (case, response[:200])
-        assert forwarded_body_is(published.upstream.last["body"]), (case, published.upstream.last)
-    assert published.upstream.hits == len(GRANIAN_GAPS)
+        assert status_of(response) != 400, (case, response[:200])
+        assert (published.upstream.hits > hits) == reaches_upstream, case

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import requests
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache.backends.redis import RedisCache
 from django.db import connection
@@ -85,7 +86,8 @@ def test_redis_stopped_mid_traffic_keeps_the_gateway_serving(
     fresh = [published.token(sub=f"fresh-{n}") for n in range(300)]  # never seen before
     for token in warm:
         assert requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).ok
-    assert readiness(gateway) == (200, {"database": True, "cache": True, "broker": True})
+    everything = {"database": True, "cache": True, "broker": True, "config": True}
+    assert readiness(gateway) == (200, everything)
 
     with Traffic(url, warm) as cached, Traffic(url, fresh) as new:
         time.sleep(1)
@@ -185,7 +187,8 @@ def test_the_database_going_away_leaves_active_apis_served_and_pages_clear(
     admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw-123456789")
     browser = Client()
     browser.force_login(admin)  # a session row in the database, as after a real login
-    session_cookie = f"sessionid={browser.cookies['sessionid'].value}"
+    name = settings.SESSION_COOKIE_NAME
+    session_cookie = f"{name}={browser.cookies[name].value}"
     database = BrokenDatabase(tmp_path)
     try:
         gateway = production_gateway(
@@ -197,7 +200,7 @@ def test_the_database_going_away_leaves_active_apis_served_and_pages_clear(
         )
         url = f"{gateway.url}/gateway/petstore/v1/pets"
         assert requests.get(url, headers={"Authorization": f"Bearer {published.token()}"}).ok
-        admin_page = requests.get(gateway.url + "/admin/", headers={"Cookie": session_cookie})
+        admin_page = requests.get(gateway.admin_url + "/admin/", headers={"Cookie": session_cookie})
         assert admin_page.status_code == 200
         assert readiness(gateway)[0] == 200
 
@@ -224,14 +227,14 @@ def test_the_database_going_away_leaves_active_apis_served_and_pages_clear(
         assert checks["database"] is False
         assert checks["cache"] is True
 
-        page = requests.get(gateway.url + "/admin/", headers={"Cookie": session_cookie})
+        page = requests.get(gateway.admin_url + "/admin/", headers={"Cookie": session_cookie})
         assert page.status_code == 503
         assert page.headers["Retry-After"] == "30"
         assert "database is unavailable" in page.text
         for leak in ("Traceback", 'File "', "OperationalError", "psycopg", "sqlite3", "/work/"):
             assert leak not in page.text, leak
         api = requests.get(
-            gateway.url + "/api/v1/apis/", headers={"Cookie": session_cookie}, timeout=10
+            gateway.admin_url + "/api/v1/apis/", headers={"Cookie": session_cookie}, timeout=10
         )
         assert api.status_code == 503
         assert json.loads(api.text)["code"] == "database_unavailable"

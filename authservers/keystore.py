@@ -6,6 +6,7 @@ single-flight refresh per server per GATEWAY_KID_REFRESH_INTERVAL, across thread
 here and across processes through a cache lock. A bad signature never does.
 """
 
+import asyncio
 import logging
 import threading
 import time
@@ -30,16 +31,9 @@ class NeedsBlockingIO(Exception):
     """
 
 
-_loop_threads = threading.local()
-
-
-def forbid_blocking_io_in_this_thread() -> None:
-    """Mark the calling thread as an event loop: the key store never blocks on it."""
-    _loop_threads.forbidden = True
-
-
 def _blocking_forbidden() -> bool:
-    return getattr(_loop_threads, "forbidden", False)
+    """True on a thread that is running an event loop: the key store never blocks there."""
+    return asyncio._get_running_loop() is not None
 
 
 class KeysUnavailable(Exception):
@@ -153,6 +147,8 @@ class KeyStore:
     def refresh_for_unknown_kid(self, server: ServerKeyPolicy) -> KeySet | None:
         entry = self._entry(server.id)
         if _blocking_forbidden():
+            if entry.lock.locked():
+                raise NeedsBlockingIO  # a fetch is under way: wait for its keys in a thread
             last = entry.last_refresh.get("kid", -1e9)
             if time.monotonic() - last < settings.GATEWAY_KID_REFRESH_INTERVAL:
                 return entry.keyset  # rate-limited: nothing to wait for

@@ -1,6 +1,6 @@
 """Gatekeep benchmark: the upstream, nginx and the gateway side by side, in one run.
 
-    bench/run [--duration 10] [--connections 32] [--server gunicorn|granian] [--quick]
+    bench/run [--duration 10] [--connections 32] [--server uvicorn|granian] [--quick]
 
 See bench/README.md for how to read the output.
 """
@@ -92,28 +92,24 @@ def seed(workdir: Path, name: str, extra: list[str]) -> dict:
 
 
 def server_command(server: str, workers: int, threads: int) -> tuple[list[str], dict]:
-    """The server's command line and environment; gunicorn reads gunicorn.conf.py."""
+    """The data plane's command line and environment (conf/public.py: uvicorn workers)."""
     if server == "granian":  # compared, not the production server: see bench/README.md
         return [
             str(ROOT / ".venv/bin/granian"),
-            "--interface=wsgi",
+            "--interface=asgi",
             "--http=1",
             "--no-ws",
             f"--port={GATEWAY_PORT}",
             f"--workers={workers}",
-            f"--blocking-threads={threads}",
             "--log-level=warning",
-            "gateway_admin.wsgi:application",
+            "proxy.asgi:application",
         ], {}
     env = {
-        "GUNICORN_BIND": f"127.0.0.1:{GATEWAY_PORT}",
-        "GUNICORN_WORKERS": str(workers),
-        "GUNICORN_THREADS": str(threads),
-        "GUNICORN_LOG_LEVEL": "warning",
+        "GATEWAY_PUBLIC_BIND": f"127.0.0.1:{GATEWAY_PORT}",
+        "GATEWAY_PUBLIC_WORKERS": str(workers),
+        "GATEWAY_LOG_LEVEL": "warning",
     }
-    if server == "gunicorn-sync":  # one request per process, no keep-alive
-        env["GUNICORN_WORKER_CLASS"] = "sync"
-    command = [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "gateway_admin.wsgi"]
+    command = [str(ROOT / ".venv/bin/gunicorn"), "-c", "conf/public.py", "proxy.asgi:application"]
     return command, env
 
 
@@ -224,11 +220,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument(
-        "--server", choices=["gunicorn", "gunicorn-sync", "granian"], default="gunicorn"
-    )
+    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=0, help="unused (event loops)")
     parser.add_argument("--quick", action="store_true", help="3 s runs, small data set (e)")
     parser.add_argument("--skip-large", action="store_true", help="skip scenario (e)")
     args = parser.parse_args()

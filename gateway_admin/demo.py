@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
@@ -48,6 +48,8 @@ class Demo:
 
 @csrf_exempt
 def echo(request: HttpRequest, rest: str = "") -> JsonResponse:
+    if not settings.GATEWAY_DEMO:
+        raise Http404("The demo upstream is off (GATEWAY_DEMO).")
     headers = {
         name.lower(): "<redacted>" if name.lower() in _REDACTED else value
         for name, value in request.headers.items()

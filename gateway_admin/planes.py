@@ -68,6 +68,11 @@ class PlaneMiddleware:
         return response
 
 
+def public_url(path: str) -> str:
+    """An absolute URL on the public origin (the console shows where clients call)."""
+    return settings.GATEWAY_PUBLIC_URL.rstrip("/") + path
+
+
 def _host_allowed(request, hosts: list[str]) -> bool:
     if not hosts:
         return True

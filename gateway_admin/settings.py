@@ -236,10 +236,16 @@ GATEWAY_PUBLIC_BIND = envstr("GATEWAY_PUBLIC_BIND", "127.0.0.1:8000")
 GATEWAY_ADMIN_BIND = envstr("GATEWAY_ADMIN_BIND", "127.0.0.1:8001")
 GATEWAY_INTERNAL_BIND = envstr("GATEWAY_INTERNAL_BIND", "127.0.0.1:8002")
 GATEWAY_INTERNAL_URL = envstr("GATEWAY_INTERNAL_URL", f"http://{GATEWAY_INTERNAL_BIND}")
+# Where clients reach the public listener (shown by the console); behind a load
+# balancer, its public URL.
+GATEWAY_PUBLIC_URL = envstr(
+    "GATEWAY_PUBLIC_URL", "http://" + GATEWAY_PUBLIC_BIND.replace("0.0.0.0:", "127.0.0.1:")
+)
 # Behind a load balancer routing by host name: each listener answers only its own
 # names (empty = any name in ALLOWED_HOSTS).
 GATEWAY_PUBLIC_HOSTS = [host.lower() for host in envlist("GATEWAY_PUBLIC_HOSTS")]
 GATEWAY_ADMIN_HOSTS = [host.lower() for host in envlist("GATEWAY_ADMIN_HOSTS")]
+ALLOWED_HOSTS = [*ALLOWED_HOSTS, *GATEWAY_PUBLIC_HOSTS, *GATEWAY_ADMIN_HOSTS]
 # The demo upstream (/demo/echo on the internal listener) exists only when this is on.
 GATEWAY_DEMO = envbool("GATEWAY_DEMO", False)
 # Data-plane connection handling, per worker process (proxy/server.py).
@@ -255,6 +261,9 @@ GATEWAY_LIMIT_REQUEST_HEAD = envint("GATEWAY_LIMIT_REQUEST_HEAD", 64 * 1024)
 # the data plane strips every gatekeep_* cookie from proxied requests (proxy/cookies.py).
 SESSION_COOKIE_NAME = "gatekeep_admin_session"
 CSRF_COOKIE_NAME = "gatekeep_admin_csrftoken"
+# The console renders its CSRF token into the page; no script ever needs the cookie, so
+# a page on another port of the same host cannot read it either.
+CSRF_COOKIE_HTTPONLY = True
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)

@@ -4,12 +4,11 @@ gateway_admin.wsgi marks each request with the listener it came in on and
 gateway_admin.planes switches to urls_admin or urls_public: no listener serves both.
 """
 
-from django.conf import settings
 from django.urls import include, path, re_path
 
 from . import demo
 from .urls_admin import urlpatterns as admin_patterns
 
 urlpatterns = [*admin_patterns, path("", include("authservers.oauth.urls"))]
-if settings.GATEWAY_DEMO:
-    urlpatterns.append(re_path(r"^demo/echo(?:/(?P<rest>.*))?$", demo.echo, name="demo-echo"))
+# The demo upstream answers only when GATEWAY_DEMO is on (./scripts/run); 404 otherwise.
+urlpatterns.append(re_path(r"^demo/echo(?:/(?P<rest>.*))?$", demo.echo, name="demo-echo"))

@@ -4,7 +4,6 @@ The internal authorization server (/oauth2/*, /.well-known/openid-configuration)
 and the demo upstream when GATEWAY_DEMO is on (./scripts/run).
 """
 
-from django.conf import settings
 from django.urls import include, path, re_path
 
 from . import demo, health
@@ -14,5 +13,5 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("", include("authservers.oauth.urls")),
 ]
-if settings.GATEWAY_DEMO:
-    urlpatterns.append(re_path(r"^demo/echo(?:/(?P<rest>.*))?$", demo.echo, name="demo-echo"))
+# The demo upstream answers only when GATEWAY_DEMO is on (./scripts/run); 404 otherwise.
+urlpatterns.append(re_path(r"^demo/echo(?:/(?P<rest>.*))?$", demo.echo, name="demo-echo"))

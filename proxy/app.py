@@ -86,6 +86,7 @@ class GatewayApp:
             if _is_form(environ):
                 # RFC 6750 §2.2: a form body may carry the token; look at its head first.
                 environ["wsgi.input"] = io.BytesIO(await body.peek(FORM_PEEK_BYTES))
+                environ["wsgi.input_terminated"] = True  # the peeked bytes end where they end
             try:
                 decision = decide(config, environ, path)
             except NeedsBlockingIO:

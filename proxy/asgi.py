@@ -24,7 +24,6 @@ django.setup()
 
 from django.conf import settings  # noqa: E402 - needs django.setup()
 
-from authservers.keystore import forbid_blocking_io_in_this_thread  # noqa: E402
 from gateway_admin.health import readiness  # noqa: E402
 
 from .app import GatewayApp, wsgi_like_environ  # noqa: E402
@@ -47,7 +46,6 @@ class PublicApp:
         )
         self.preload = preload
         self._poller: asyncio.Task | None = None
-        self._loop_marked = False
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -55,9 +53,6 @@ class PublicApp:
             return
         if scope["type"] != "http":
             return  # no websockets on the public listener
-        if not self._loop_marked:
-            forbid_blocking_io_in_this_thread()
-            self._loop_marked = True
         path = scope["path"]
         if path.startswith(self.prefix + "/") or path == self.prefix:
             await self.gateway(scope, receive, send)
@@ -93,8 +88,6 @@ class PublicApp:
                 return
 
     async def _startup(self) -> None:
-        forbid_blocking_io_in_this_thread()
-        self._loop_marked = True
         loop = asyncio.get_running_loop()
         if self.preload:
             try:

@@ -25,7 +25,8 @@ from uvicorn_worker import UvicornWorker
 
 
 class HeadTooLarge(Exception):
-    """Raised inside a parser callback: llhttp turns it into a parser error (400)."""
+    """Raised inside a parser callback: llhttp turns it into a parser error, and
+    send_400_response sends the refusal the callback chose instead of a plain 400."""
 
 
 def _problem(status: int, title: str, code: str, detail: str) -> bytes:
@@ -39,6 +40,19 @@ def _problem(status: int, title: str, code: str, detail: str) -> bytes:
     )
 
 
+MALFORMED = _problem(
+    400,
+    "Bad Request",
+    "invalid_request",
+    "The request is not valid HTTP/1.1 (framing, header syntax or encoding).",
+)
+URI_TOO_LONG = _problem(414, "URI Too Long", "uri_too_long", "The request line is too long.")
+FIELDS_TOO_LARGE = _problem(
+    431,
+    "Request Header Fields Too Large",
+    "request_header_fields_too_large",
+    "A header field is too long, or there are too many of them.",
+)
 REFUSED_TOO_MANY = _problem(
     503,
     "Service Unavailable",
@@ -64,6 +78,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._fields = 0
         self._url_length = 0
         self._header_timer = None
+        self._refusal = MALFORMED
         if len(self.connections) > settings.GATEWAY_MAX_CONNECTIONS:
             transport.write(REFUSED_TOO_MANY)
             transport.close()
@@ -114,18 +129,28 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._url_length = 0
         self._arm_header_timer()
 
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to any parser error: the gateway's problem+json, then close."""
+        self._disarm_header_timer()
+        if not self.transport.is_closing():
+            self.transport.write(self._refusal)
+            self.transport.close()
+
     def on_url(self, url: bytes) -> None:
         self._url_length += len(url)
         if self._url_length > settings.GATEWAY_LIMIT_REQUEST_LINE:
+            self._refusal = URI_TOO_LONG
             raise HeadTooLarge("request line too long")
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._fields += 1
-        if self._fields > settings.GATEWAY_LIMIT_REQUEST_FIELDS:
-            raise HeadTooLarge("too many header fields")
-        if len(name) + len(value) + 2 > settings.GATEWAY_LIMIT_REQUEST_FIELD_SIZE:
-            raise HeadTooLarge("header field too long")
+        if (
+            self._fields > settings.GATEWAY_LIMIT_REQUEST_FIELDS
+            or len(name) + len(value) + 2 > settings.GATEWAY_LIMIT_REQUEST_FIELD_SIZE
+        ):
+            self._refusal = FIELDS_TOO_LARGE
+            raise HeadTooLarge("header fields too large")
         if b"_" in name:
             return  # dropped, as gunicorn's header_map=drop
         super().on_header(name, value)

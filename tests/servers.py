@@ -286,7 +286,6 @@ def call_gateway_in_thread(path: str, token: str) -> tuple[int, bytes]:
     it makes on that loop is counted here (blocking work goes to other threads)."""
     import asyncio
 
-    from authservers.keystore import forbid_blocking_io_in_this_thread
     from proxy.asgi import PublicApp
 
     app = PublicApp(preload=False)
@@ -311,7 +310,6 @@ def call_gateway_in_thread(path: str, token: str) -> tuple[int, bytes]:
     async def call() -> None:
         from proxy.forward import forget_client
 
-        forbid_blocking_io_in_this_thread()
         try:
             await app(scope, receive, send)
         finally:

@@ -19,6 +19,7 @@ from apis.openapi_import import import_openapi
 from applications.models import Application
 from applications.services import update_application
 
+from ..planes import public_url
 from .access import staff_required
 from .common import apply_errors, confirm, paginate, query_without_page
 from .forms import (
@@ -172,7 +173,7 @@ def _render_detail(
         "applications": applications,
         "associate_form": AssociateApplicationForm(api=api),
         "problems": services.activation_problems(api),
-        "gateway_url": request.build_absolute_uri(settings.GATEWAY_PREFIX + api.base_path),
+        "gateway_url": public_url(settings.GATEWAY_PREFIX + api.base_path),
         "curl": _curl_example(request, api, routes, policy),
     }
     return render(request, "console/apis/detail.html", context)
@@ -187,7 +188,7 @@ def _curl_example(request, api: Api, routes: list[Route], policy) -> str:
         "example" if part.endswith("+}") else "1" if part.startswith("{") else part
         for part in route.path.split("/")
     )
-    url = request.build_absolute_uri(settings.GATEWAY_PREFIX + api.base_path + path)
+    url = public_url(settings.GATEWAY_PREFIX + api.base_path + path)
     parts = ["curl", "-i"]
     if route.method not in (HttpMethod.ANY, HttpMethod.GET):
         parts += ["-X", route.method]

@@ -13,6 +13,7 @@ from authservers import services, signing
 from authservers.choices import ServerKind
 from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey
 
+from ..planes import public_url
 from .access import staff_required
 from .common import apply_errors, confirm
 from .forms import ServerForm
@@ -108,7 +109,7 @@ def _endpoints(request: HttpRequest) -> list[tuple[str, str]]:
     found = []
     for label, name in INTERNAL_ENDPOINTS:
         try:
-            found.append((label, request.build_absolute_uri(reverse(name))))
+            found.append((label, public_url(reverse(name))))
         except NoReverseMatch:
             continue
     return found

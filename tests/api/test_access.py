@@ -7,6 +7,7 @@ added later is covered without touching this file.
 import re
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.middleware.csrf import get_token
@@ -116,7 +117,7 @@ def test_session_auth_works_for_staff_and_keeps_csrf_on(staff_user):
     assert not Api.objects.exists()
 
     token = get_token(RequestFactory().get("/"))  # what a page would have set as the cookie
-    client.cookies["csrftoken"] = token
+    client.cookies[settings.CSRF_COOKIE_NAME] = token
     accepted = client.post("/api/v1/apis/", data, format="json", HTTP_X_CSRFTOKEN=token)
     assert accepted.status_code == 201, accepted.content
 

@@ -41,7 +41,7 @@ def test_a_script_publishes_an_api_and_the_gateway_serves_it(
     gateway, idp, upstream, rsa_key, key_source
 ):
     staff = get_user_model().objects.create_user("ci", is_staff=True)
-    script = AdminScript(f"{gateway.url}/api/v1", Token.objects.create(user=staff).key)
+    script = AdminScript(f"{gateway.admin_url}/api/v1", Token.objects.create(user=staff).key)
 
     server_fields = {"name": "Corporate IdP", "kind": "external", "issuer": idp.issuer}
     if key_source == "jwks_uri":

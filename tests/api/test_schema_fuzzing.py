@@ -76,6 +76,6 @@ def seeded(transactional_db) -> None:
 )
 def test_the_admin_api_never_fails_and_matches_its_schema(case, gateway, seeded, staff_token):
     response = case.call_and_validate(
-        base_url=gateway.url, headers={"Authorization": f"Token {staff_token}"}, checks=CHECKS
+        base_url=gateway.admin_url, headers={"Authorization": f"Token {staff_token}"}, checks=CHECKS
     )
     assert response.status_code < 500

@@ -1,4 +1,4 @@
-"""Real-browser harness: Debian's Chromium driven by Playwright, against the real WSGI app."""
+"""Real-browser harness: Debian's Chromium driven by Playwright, against both real planes."""
 
 import threading
 from pathlib import Path
@@ -22,22 +22,34 @@ ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "console"
 
 
 class ConsoleServer:
-    """The gateway's WSGI app (proxy + Django) plus static files, as runserver serves them."""
+    """Both planes as in production: the console (admin listener, with static files as
+    runserver serves them) at `url`, proxied APIs on the data plane at `public_url`."""
 
     def __init__(self):
-        from gateway_admin.wsgi import application
+        from gateway_admin.wsgi import admin_application, public_application
+        from tests.servers import DataPlaneServer
 
         self.httpd = ThreadedWSGIServer(("127.0.0.1", 0), QuietWSGIRequestHandler)
         self.httpd.daemon_threads = True
-        self.httpd.set_app(StaticFilesHandler(application))
+        self.httpd.set_app(StaticFilesHandler(admin_application))
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         ).start()
+        self.internal = ThreadedWSGIServer(("127.0.0.1", 0), QuietWSGIRequestHandler)
+        self.internal.daemon_threads = True
+        self.internal.set_app(public_application)
+        threading.Thread(
+            target=self.internal.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+        self.data = DataPlaneServer(f"http://127.0.0.1:{self.internal.server_address[1]}")
+        self.public_url = self.data.url
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.data.stop()
+        for httpd in (self.httpd, self.internal):
+            httpd.shutdown()
+            httpd.server_close()
 
 
 def screenshot(page, name: str) -> Path:

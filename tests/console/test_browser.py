@@ -178,14 +178,17 @@ def test_an_admin_protects_an_api_and_calls_it_through_the_gateway(
     screenshot(page, "06-api-detail-active")
 
     token = sign(rsa_key, claims_for(idp.issuer, scope="pets:read"))
-    response = _gateway_get(f"{site.url}/gateway/petstore/v1/pets", token, 200)
+    response = _gateway_get(f"{site.public_url}/gateway/petstore/v1/pets", token, 200)
     assert response.status_code == 200, response.text
     assert upstream.last["path"] == "/backend/pets"
     assert upstream.last["headers"]["x-user"] == "user-42"
 
     # A token for another audience: the inspector names the failing check.
     bad_token = sign(rsa_key, claims_for(idp.issuer, aud="billing"))
-    assert _gateway_get(f"{site.url}/gateway/petstore/v1/pets", bad_token, 401).status_code == 401
+    assert (
+        _gateway_get(f"{site.public_url}/gateway/petstore/v1/pets", bad_token, 401).status_code
+        == 401
+    )
     page.get_by_role("link", name="Inspect a token").click()
     page.fill("#inspect-token", f"Bearer {bad_token}")
     page.fill("#inspect-path", "/pets")
@@ -280,7 +283,9 @@ def test_forms_and_confirmations_work_without_javascript(
     page.get_by_role("button", name="Deactivate").click()
     _message(page, "Petstore v1 is inactive")
     token = sign(rsa_key, claims_for(idp.issuer))
-    assert _gateway_get(f"{site.url}/gateway/petstore/v1/pets", token, 404).status_code == 404
+    assert (
+        _gateway_get(f"{site.public_url}/gateway/petstore/v1/pets", token, 404).status_code == 404
+    )
     context.close()
 
 

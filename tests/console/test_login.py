@@ -1,5 +1,6 @@
 """Signing in and out of the console with Django auth; only staff get in."""
 
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertRedirects
@@ -18,7 +19,7 @@ def test_the_login_page_has_a_csrf_protected_form(anonymous):
 def test_staff_sign_in_and_land_on_the_dashboard(ada):
     client = Client(enforce_csrf_checks=True)
     client.get(LOGIN)
-    token = client.cookies["csrftoken"].value
+    token = client.cookies[settings.CSRF_COOKIE_NAME].value
     response = client.post(
         LOGIN, {"username": "ada", "password": "pw-ada-1", "csrfmiddlewaretoken": token}
     )

@@ -35,6 +35,14 @@ def run_shell(script: str) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.fixture(autouse=True)
+def demo_upstream(settings, request):
+    """The demo echo answers on the control plane's internal listener (GATEWAY_DEMO)."""
+    settings.GATEWAY_DEMO = True
+    if "gateway" in request.fixturenames:
+        settings.GATEWAY_INTERNAL_URL = request.getfixturevalue("gateway").internal_url
+
+
 def test_the_demo_is_idempotent_and_its_printed_curl_flow_works(gateway):
     first = demo("--base-url", gateway.url)
     second = demo("--base-url", gateway.url)
@@ -42,7 +50,7 @@ def test_the_demo_is_idempotent_and_its_printed_curl_flow_works(gateway):
     assert AuthorizationServer.objects.get().issuer == gateway.url
     api = Api.objects.get()
     assert (api.base_path, api.status) == ("/demo/v1", "active")
-    assert api.upstream_url == f"{gateway.url}/demo/echo"
+    assert api.upstream_url == f"{gateway.internal_url}/demo/echo"
     assert Route.objects.count() == 3
     assert Application.objects.get().name == "Demo app"
     assert SigningKey.objects.count() == 2
@@ -84,7 +92,7 @@ def test_the_issuer_follows_the_base_url(gateway):
     output = demo("--base-url", gateway.url)
 
     assert AuthorizationServer.objects.get().issuer == gateway.url
-    assert Api.objects.get().upstream_url == f"{gateway.url}/demo/echo"
+    assert Api.objects.get().upstream_url == f"{gateway.internal_url}/demo/echo"
     assert "the issuer moved from http://127.0.0.1:1" in output
     assert run_shell(curl_script(demo("--base-url", gateway.url, "--rotate-secret")))
 

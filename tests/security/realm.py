@@ -1,7 +1,8 @@
 """The validator in-process: a compiled PolicyConfig, keys in the shared snapshot, no HTTP.
 
 The key snapshot is put where the gateway's key store reads it (the Django
-cache), so validate_token() runs exactly as in a worker, without a database
+cache, read as a worker reads it under Redis: tests/security/conftest.py), so
+validate_token() runs exactly as in a worker, without a database
 query or an IdP.
 """
 

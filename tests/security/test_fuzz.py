@@ -184,6 +184,6 @@ def test_any_authorization_header_over_http_is_never_5xx(published, value, prefi
     head, _, body = data.partition(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     assert status in {400, 401, 403}, data[:300]
-    assert b"Content-Type: application/problem+json" in head
+    assert b"content-type: application/problem+json" in head.lower()
     assert json.loads(body)["code"] in {"invalid_request", "missing_token", "invalid_token"}
     assert published.upstream.hits == 0

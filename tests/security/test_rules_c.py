@@ -130,18 +130,36 @@ def test_C4_kid_must_be_a_short_string(realm, rsa_key, kid, db):
         validate_token(token, realm.policy)
 
 
-def test_C4_an_unknown_kid_reaches_no_sql_and_costs_no_query_once_rate_limited(published):
+def test_C4_an_unknown_kid_reaches_no_sql_and_costs_no_query_once_rate_limited(
+    published, monkeypatch
+):
+    from django.db.backends.utils import CursorWrapper
+
+    # Every thread's SQL: the refresh runs in a worker thread, off the event loop.
+    executed = []
+    original = CursorWrapper._execute
+
+    def record(self, sql, params, *rest):
+        executed.append(f"{sql} {params}")
+        return original(self, sql, params, *rest)
+
+    monkeypatch.setattr(CursorWrapper, "_execute", record)
     kid = "x' UNION SELECT '1';--"
     token = published.token(header={"kid": kid})
     path = "/gateway/petstore/v1/pets"
     assert call_in_thread(path, published.token()).startswith("200")  # warm up
-    with CaptureQueriesContext(connection) as first:
+    fetches = published.idp.hits
+    executed.clear()
+    with CaptureQueriesContext(connection) as loop_queries:
         assert call_in_thread(path, token).startswith("401")  # triggers the one refresh
-    assert first.captured_queries, "the unknown kid should have caused one refresh"
-    assert not [q for q in first.captured_queries if "UNION" in q["sql"] or kid in q["sql"]]
-    with CaptureQueriesContext(connection) as second:
-        assert call_in_thread(path, token).startswith("401")
-    assert second.captured_queries == []
+    assert published.idp.hits == fetches + 1, "the unknown kid should have caused one refresh"
+    assert executed, "the refresh stored the fetched key set"
+    assert not [sql for sql in executed if "UNION" in sql or kid in sql]
+    assert loop_queries.captured_queries == []  # none of it on the event loop
+    executed.clear()
+    assert call_in_thread(path, token).startswith("401")
+    assert executed == []  # rate-limited: no fetch, no query anywhere
+    assert published.idp.hits == fetches + 1
 
 
 def test_C4_jku_x5u_jwk_and_x5c_are_never_used(realm, db):

@@ -1,0 +1,1 @@
+from tests.production import production_gateway  # noqa: F401 - fixture

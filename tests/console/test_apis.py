@@ -362,23 +362,29 @@ def test_associating_an_already_associated_application_is_refused(console, api, 
     assert "Choose an application that is not associated yet." in _messages(response)
 
 
-def test_the_detail_page_shows_the_gateway_url_and_a_curl_example(console, ready_api):
+def test_the_detail_page_shows_the_gateway_url_and_a_curl_example(console, ready_api, settings):
+    settings.GATEWAY_PUBLIC_URL = (
+        "http://gateway.example.com"  # the public origin, not the admin one
+    )
     response = console.get(_detail(ready_api))
-    assert response.context["gateway_url"] == "http://testserver/gateway/petstore/v1"
+    assert response.context["gateway_url"] == "http://gateway.example.com/gateway/petstore/v1"
     assert response.context["curl"] == (
-        'curl -i -H "Authorization: Bearer $TOKEN" http://testserver/gateway/petstore/v1/pets'
+        'curl -i -H "Authorization: Bearer $TOKEN" http://gateway.example.com/gateway/petstore/v1/pets'
     )
     assertContains(response, "with aud <code>petstore</code>")
 
 
-def test_the_curl_example_follows_the_policy_token_location(console, ready_api):
+def test_the_curl_example_follows_the_policy_token_location(console, ready_api, settings):
+    settings.GATEWAY_PUBLIC_URL = (
+        "http://gateway.example.com"  # the public origin, not the admin one
+    )
     Route.objects.filter(api=ready_api).update(method="POST", path="/pets/{id}/files/{path+}")
     IdentifyAndAuthorizePolicy.objects.filter(api=ready_api).update(
         identity_source="query", identity_name="access_token"
     )
     curl = console.get(_detail(ready_api)).context["curl"]
     assert curl == (
-        'curl -i -X POST "http://testserver/gateway/petstore/v1/pets/1/files/example'
+        'curl -i -X POST "http://gateway.example.com/gateway/petstore/v1/pets/1/files/example'
         '?access_token=$TOKEN"'
     )
     IdentifyAndAuthorizePolicy.objects.filter(api=ready_api).update(

@@ -124,12 +124,15 @@ def internal(console):
     return AuthorizationServer.objects.get(kind="internal")
 
 
-def test_an_internal_server_gets_signing_keys_and_shows_its_endpoints(console, internal):
+def test_an_internal_server_gets_signing_keys_and_shows_its_endpoints(console, internal, settings):
+    settings.GATEWAY_PUBLIC_URL = (
+        "http://gateway.example.com"  # the public origin, not the admin one
+    )
     response = console.get(reverse("console:server-detail", args=[internal.pk]))
     states = sorted(row["key"].state for row in response.context["signing_keys"])
     assert states == ["active", "next"]
-    assert ("Token", "http://testserver/oauth2/token") in response.context["endpoints"]
-    assert ("JWKS", "http://testserver/oauth2/jwks") in response.context["endpoints"]
+    assert ("Token", "http://gateway.example.com/oauth2/token") in response.context["endpoints"]
+    assert ("JWKS", "http://gateway.example.com/oauth2/jwks") in response.context["endpoints"]
     assertContains(response, "Rotate key")
     assert response.context["health"].state == "ok"
 

@@ -5,12 +5,15 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
+from gateway_admin.outbound_policy import check_url, refusal_for_gateway_listener
+
 _SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 scope-token
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
 _CLAIM_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 
 def validate_upstream_url(value: str) -> None:
+    """An absolute http(s) URL the outbound policy allows and that is not the gateway itself."""
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a bad port
@@ -22,6 +25,14 @@ def validate_upstream_url(value: str) -> None:
         raise ValidationError("Put upstream credentials in headers, not in the URL.")
     if parts.query or parts.fragment:
         raise ValidationError("The upstream URL must not have a query or fragment.")
+    check_url(value, "upstream URL")
+    loop = refusal_for_gateway_listener(value)
+    if loop is not None:
+        raise ValidationError(
+            f"The upstream URL must not point at the gateway itself: {loop}; "
+            "calls would loop back into the gateway.",
+            code="outbound_denied",
+        )
 
 
 def validate_scope_list(value: object) -> None:

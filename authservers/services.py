@@ -1,6 +1,7 @@
 """Domain operations on authorization servers: config rules and key refresh."""
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -11,15 +12,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from gateway_admin import audit
+from gateway_admin.outbound_policy import check_url
 from gateway_admin.shared_cache import cache_is_shared
 
 from .choices import ServerKind
-from .http import FetchError, fetch_json
+from .http import FetchError, fetch_json, unreachable
 from .jwks import KeyRejected, jwk_from_pem, keyset_version, parse_jwks
 from .models import AuthorizationServer, JwksSnapshot
+from .validators import validate_issuer_url
 
 logger = logging.getLogger(__name__)
 SNAPSHOT_CACHE_KEY = "gatekeep:jwks:{}"
+_ISSUER_LIKE = re.compile(r"^https?://[^\s]{1,200}$")
 
 
 def validate_server_config(server: AuthorizationServer) -> None:
@@ -35,8 +39,34 @@ def validate_server_config(server: AuthorizationServer) -> None:
         errors["jwks_refresh_seconds"] = ["Refresh at most every 30 seconds."]
     if server.max_stale_seconds < server.jwks_refresh_seconds:
         errors["max_stale_seconds"] = ["Must be at least the refresh interval."]
+    if server.kind == ServerKind.EXTERNAL:
+        errors.update(_outbound_errors(server))
     if errors:
         raise ValidationError(errors)
+
+
+# The URLs the gateway fetches from an external server (the internal one is the
+# gateway itself and is never fetched), with the name its error messages use.
+OUTBOUND_FIELDS = (
+    ("issuer", "issuer"),
+    ("discovery_url", "discovery URL"),
+    ("jwks_uri", "JWKS URI"),
+)
+
+
+def _outbound_errors(server: AuthorizationServer) -> dict[str, list[str]]:
+    errors = {}
+    for field, purpose in OUTBOUND_FIELDS:
+        value = getattr(server, field)
+        try:
+            validate_issuer_url(value)  # a malformed URL is the field validator's message
+        except ValidationError:
+            continue
+        try:
+            check_url(value, purpose)
+        except ValidationError as exc:
+            errors[field] = exc.messages
+    return errors
 
 
 @dataclass(frozen=True)
@@ -57,7 +87,10 @@ def refresh_jwks(server: AuthorizationServer) -> RefreshOutcome:
         snapshot.last_error = str(exc)[:1000]
         snapshot.last_error_at = now
         snapshot.save(update_fields=["last_attempt_at", "last_error", "last_error_at"])
-        logger.warning("JWKS refresh of %s failed: %s", server.name, exc)
+        # The admin sees the uniform message; the log keeps the real reason.
+        logger.warning(
+            "JWKS refresh of %s failed: %s", server.name, getattr(exc, "detail", None) or exc
+        )
         return RefreshOutcome(ok=False, key_ids=snapshot.key_ids, error=snapshot.last_error)
     snapshot.keys = keys
     snapshot.version = keyset_version(keys)
@@ -81,6 +114,10 @@ def _load_keys(server: AuthorizationServer) -> tuple[list[dict], list[str], str,
         return [jwk_from_pem(server.public_certificate)], [], "", None
     jwks_uri = server.jwks_uri or discover_jwks_uri(server)
     document = fetch_json(jwks_uri)
+    if not isinstance(document.data.get("keys"), list):
+        # Any JSON object that is not a key set reads like a failed fetch: otherwise
+        # the message would tell an admin which internal address answers with JSON.
+        raise unreachable(jwks_uri, "key set", "the JSON object has no 'keys' list")
     parsed = parse_jwks(document.data, settings.JWKS_MAX_KEYS)
     if not parsed.keys:
         reasons = "; ".join(parsed.skipped) or "the key set is empty"
@@ -89,15 +126,22 @@ def _load_keys(server: AuthorizationServer) -> tuple[list[dict], list[str], str,
 
 
 def discover_jwks_uri(server: AuthorizationServer) -> str:
-    document = fetch_json(server.effective_discovery_url).data
-    if document.get("issuer") != server.issuer:
+    url = server.effective_discovery_url
+    document = fetch_json(url, "discovery document").data
+    issuer = document.get("issuer")
+    if issuer != server.issuer:
+        if not (isinstance(issuer, str) and _ISSUER_LIKE.match(issuer)):
+            # Only a document that names an issuer URL is a discovery document; for
+            # anything else the answer reads like a failed fetch (no network mapping).
+            raise unreachable(url, "discovery document", f"issuer is {str(issuer)[:200]!r}")
         raise FetchError(
-            f"Discovery says the issuer is {str(document.get('issuer'))[:200]!r}, "
-            f"not {server.issuer!r}; refusing its keys."
+            f"Discovery says the issuer is {issuer!r}, not {server.issuer!r}; refusing its keys."
         )
     jwks_uri = document.get("jwks_uri")
     if not isinstance(jwks_uri, str) or not jwks_uri:
         raise FetchError("The discovery document has no jwks_uri.")
+    # The jwks_uri came from the network: the same URL rules and outbound policy apply
+    # when fetch_json() fetches it, before any connection.
     return jwks_uri
 
 

@@ -28,3 +28,17 @@ def eager_celery_check(app_configs, **kwargs) -> list:
             )
         ]
     return []
+
+
+@register("gatekeep", deploy=True)
+def outbound_loopback_check(app_configs, **kwargs) -> list:
+    if settings.GATEWAY_OUTBOUND_ALLOW_LOOPBACK and not settings.DEBUG:
+        return [
+            Warning(
+                "Upstreams and authorization servers may point at loopback addresses "
+                "(127.0.0.0/8, ::1, localhost): an admin can reach services bound to this host.",
+                hint="Set GATEWAY_OUTBOUND_ALLOW_LOOPBACK=false in production.",
+                id="gateway_admin.W012",
+            )
+        ]
+    return []

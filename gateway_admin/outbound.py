@@ -8,6 +8,13 @@ headers) one deadline of `read timeout` seconds, counted from the moment the
 request has been sent. After the head each body read keeps the plain per-read
 timeout, so a long download still streams.
 
+They also open the socket themselves, under the outbound policy
+(gateway_admin.outbound_policy): the host name is checked, resolved once, every
+address DNS returns is checked, and the socket connects to one of exactly those
+checked addresses. A name that resolves to a denied address - a rebinding DNS
+answer included - raises DestinationRefused before any connection is attempted;
+TLS still verifies the certificate against the host name.
+
 authservers.http (issuers) builds its pool from POOL_CLASSES; upstream calls use
 proxy/upstream.py, which enforces the same head deadline itself.
 """
@@ -17,11 +24,68 @@ import functools
 import http.client
 import io
 import socket
+import sys
 import time
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family
+from urllib3.util.timeout import _DEFAULT_TIMEOUT
+
+from .outbound_policy import refusal_for_address, refusal_for_host
+
+# Module-level so a test can fake a DNS answer for this module only.
+_getaddrinfo = socket.getaddrinfo
+
+
+class DestinationRefused(Exception):
+    """The outbound policy refuses the destination; nothing was sent.
+
+    str() names the host only (safe for an admin); `reason` adds the address, for the log.
+    """
+
+    def __init__(self, host: str, reason: str):
+        super().__init__(f"{host} resolves to an address the outbound policy denies")
+        self.host = host
+        self.reason = reason
+
+
+def checked_addresses(host: str, port: int, family: int = socket.AF_UNSPEC) -> list[tuple]:
+    """getaddrinfo() answers for host:port, after the policy allowed the name and *every* address.
+
+    One denied address refuses the whole name: a rebinding answer mixes a harmless
+    address with the target. Raises DestinationRefused, or socket.gaierror.
+    """
+    host = host.strip("[]")
+    reason = refusal_for_host(host)
+    if reason is not None:
+        raise DestinationRefused(host, reason)
+    infos = _getaddrinfo(host, port, family, socket.SOCK_STREAM)
+    for info in infos:
+        reason = refusal_for_address(info[4][0])
+        if reason is not None:
+            raise DestinationRefused(host, f"{host} resolves to {info[4][0]}: {reason}")
+    return infos
+
+
+def _open_socket(info: tuple, timeout, source_address, socket_options) -> socket.socket:
+    """Connect to one checked getaddrinfo() answer (as urllib3's create_connection does)."""
+    family, kind, proto, _, address = info
+    sock = socket.socket(family, kind, proto)
+    try:
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+        if timeout is not _DEFAULT_TIMEOUT:
+            sock.settimeout(timeout)
+        if source_address:
+            sock.bind(source_address)
+        sock.connect(address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 class _HeadDeadlineSocketIO(socket.SocketIO):
@@ -84,11 +148,35 @@ class _HeadDeadlineMixin:
         return super().getresponse()
 
 
-class HeadDeadlineHTTPConnection(_HeadDeadlineMixin, HTTPConnection):
+class _CheckedConnectMixin:
+    """urllib3's _new_conn(), connecting only to addresses the outbound policy allows."""
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            infos = checked_addresses(self._dns_host, self.port, allowed_gai_family())
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        error: OSError | None = None
+        for info in infos:  # in resolver order, like urllib3's create_connection()
+            try:
+                sock = _open_socket(info, self.timeout, self.source_address, self.socket_options)
+            except OSError as exc:
+                error = exc
+                continue
+            sys.audit("http.client.connect", self, self.host, self.port)
+            return sock
+        if isinstance(error, TimeoutError):
+            raise ConnectTimeoutError(
+                self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+            ) from error
+        raise NewConnectionError(self, f"Failed to establish a new connection: {error}") from error
+
+
+class HeadDeadlineHTTPConnection(_CheckedConnectMixin, _HeadDeadlineMixin, HTTPConnection):
     pass
 
 
-class HeadDeadlineHTTPSConnection(_HeadDeadlineMixin, HTTPSConnection):
+class HeadDeadlineHTTPSConnection(_CheckedConnectMixin, _HeadDeadlineMixin, HTTPSConnection):
     pass
 
 

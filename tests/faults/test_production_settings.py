@@ -16,6 +16,9 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "gateway.example.com",
     "SECURE_SSL_REDIRECT": "true",
     "SECURE_HSTS_PRELOAD": "true",
+    # Admin-configured upstreams and issuers must not reach services on this host
+    # (gateway_admin.W012 while loopback is allowed with DEBUG off).
+    "GATEWAY_OUTBOUND_ALLOW_LOOPBACK": "false",
 }
 
 
@@ -38,6 +41,19 @@ def test_check_deploy_has_no_security_issue_with_the_documented_environment():
     # Django's deployment checks and ours. (django-oauth-toolkit files its RFC 9700
     # warnings under the same "security" tag; those are the internal issuer's settings.)
     assert not re.search(r"\((security|gateway_admin)\.[WE]\d+\)", output), output
+
+
+def test_check_deploy_warns_while_loopback_upstreams_are_allowed():
+    env = {**PRODUCTION_ENV, "GATEWAY_OUTBOUND_ALLOW_LOOPBACK": "true"}
+    result = manage("check", "--deploy", "--tag", "gatekeep", env=env)
+    assert "gateway_admin.W012" in result.stdout + result.stderr
+
+
+def test_a_malformed_outbound_list_stops_the_start_naming_the_variable():
+    env = {**PRODUCTION_ENV, "GATEWAY_OUTBOUND_DENY": "10.0.0.0/8,0x7f000001"}
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "GATEWAY_OUTBOUND_DENY: '0x7f000001' is not a host name" in result.stderr
 
 
 def test_check_deploy_refuses_the_development_secret_key():

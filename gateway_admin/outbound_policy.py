@@ -228,7 +228,7 @@ def refusal_for_gateway_listener(url: str) -> str | None:
     host = _url_host(url)
     if not host or port is None or GATEWAY_OWN_UPSTREAM_PATH.match(parts.path):
         return None
-    for setting in ("GATEWAY_PUBLIC_BIND", "GATEWAY_ADMIN_BIND"):
+    for setting in ("GATEWAY_PUBLIC_BIND", "GATEWAY_ADMIN_BIND", "GATEWAY_INTERNAL_BIND"):
         bind_host, bind_port = _bind(setting)
         if port == bind_port and _same_host(host, bind_host):
             return f"{host}:{port} is this gateway's own listener ({setting})"

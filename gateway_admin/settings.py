@@ -344,16 +344,16 @@ GATEWAY_OUTBOUND_DENY = envlist("GATEWAY_OUTBOUND_DENY")
 GATEWAY_OUTBOUND_ALLOW_LOOPBACK = envbool("GATEWAY_OUTBOUND_ALLOW_LOOPBACK", True)
 # Upstreams usually live on private networks (10/8, 172.16/12, 192.168/16, fc00::/7, ...).
 GATEWAY_OUTBOUND_ALLOW_PRIVATE = envbool("GATEWAY_OUTBOUND_ALLOW_PRIVATE", True)
-# The gateway's own listeners ("host:port"): an upstream there would loop back into it.
-if "GATEWAY_PUBLIC_BIND" not in globals():
-    GATEWAY_PUBLIC_BIND = envstr("GATEWAY_PUBLIC_BIND", "127.0.0.1:8000")
-if "GATEWAY_ADMIN_BIND" not in globals():
-    GATEWAY_ADMIN_BIND = envstr("GATEWAY_ADMIN_BIND", "127.0.0.1:8001")
+# The gateway's own listeners (GATEWAY_*_BIND above): an upstream there would loop.
 # A malformed entry stops the start with ImproperlyConfigured naming the variable.
 from gateway_admin.outbound_policy import validate_settings as _validate_outbound  # noqa: E402
 
 _validate_outbound(
     GATEWAY_OUTBOUND_ALLOW,
     GATEWAY_OUTBOUND_DENY,
-    {"GATEWAY_PUBLIC_BIND": GATEWAY_PUBLIC_BIND, "GATEWAY_ADMIN_BIND": GATEWAY_ADMIN_BIND},
+    {
+        "GATEWAY_PUBLIC_BIND": GATEWAY_PUBLIC_BIND,
+        "GATEWAY_ADMIN_BIND": GATEWAY_ADMIN_BIND,
+        "GATEWAY_INTERNAL_BIND": GATEWAY_INTERNAL_BIND,
+    },
 )

@@ -73,19 +73,14 @@ def upstream_client() -> UpstreamClient:
     loop = asyncio.get_running_loop()
     client = _clients.get(id(loop))
     if client is None:
+        from gateway_admin.outbound_policy import refusal_for_address, refusal_for_host
+
         client = _clients[id(loop)] = UpstreamClient(
             max_idle_per_origin=settings.GATEWAY_UPSTREAM_POOL_SIZE,
-            refuse_address=_outbound_refusal(),
+            refuse_address=refusal_for_address,
+            refuse_host=refusal_for_host,
         )
     return client
-
-
-def _outbound_refusal():
-    try:
-        from gateway_admin.outbound_policy import refusal_for_address
-    except ImportError:  # the outbound policy lands separately
-        return None
-    return refusal_for_address
 
 
 def forget_client() -> None:

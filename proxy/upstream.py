@@ -278,11 +278,13 @@ class UpstreamClient:
         self,
         max_idle_per_origin: int = 32,
         refuse_address: Callable[[str], str | None] | None = None,
+        refuse_host: Callable[[str], str | None] | None = None,
     ):
         self._idle: dict[tuple, deque[_Connection]] = {}
         self._max_idle = max_idle_per_origin
         self._tls = ssl.create_default_context()
         self._refuse_address = refuse_address
+        self._refuse_host = refuse_host
 
     async def request(
         self,
@@ -382,6 +384,10 @@ class UpstreamClient:
 
     async def _resolve(self, loop, host: str, port: int) -> str:
         """The address to connect to, checked against the outbound policy."""
+        if self._refuse_host is not None:
+            reason = self._refuse_host(host)
+            if reason is not None:
+                raise UpstreamFailure("denied", f"{host} is denied: {reason}")
         try:
             ipaddress.ip_address(host)
             addresses = [host]

@@ -257,12 +257,13 @@ def test_an_upstream_on_the_gateways_own_listeners_is_a_loop(settings):
 def test_other_ports_and_the_demo_echo_are_not_the_gateway(settings):
     settings.GATEWAY_PUBLIC_BIND = "127.0.0.1:8000"
     settings.GATEWAY_ADMIN_BIND = "127.0.0.1:8001"
+    settings.GATEWAY_INTERNAL_BIND = "127.0.0.1:8002"
     for url in (
-        "http://127.0.0.1:8002/",
+        "http://127.0.0.1:8003/",
         "http://127.0.0.1/",
         "https://backend.example.com/",
-        "http://127.0.0.1:8000/demo/echo",  # manage.py gateway_demo's upstream
-        "http://127.0.0.1:8000/demo/echo/",
+        "http://127.0.0.1:8002/demo/echo",  # manage.py gateway_demo's upstream
+        "http://127.0.0.1:8002/demo/echo/",
     ):
         assert refusal_for_gateway_listener(url) is None, url
 

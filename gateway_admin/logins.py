@@ -35,6 +35,24 @@ SURFACES = (
 )
 
 
+# Longer than any username (Django's is 150) and within axes' 255-character column.
+USERNAME_MAX_LENGTH = 200
+
+
+def attempted_username(request: HttpRequest, credentials: dict | None = None) -> str | None:
+    """AXES_USERNAME_CALLABLE: the username tried, cut to a length the database keeps.
+
+    The password grant passes whatever the client sent; an overlong one must not turn
+    the failure record into a database error (PostgreSQL enforces column lengths).
+    """
+    field = get_user_model().USERNAME_FIELD
+    if credentials:
+        value = credentials.get(field)
+    else:
+        value = getattr(request, "data", request.POST).get(field)
+    return None if value is None else str(value)[:USERNAME_MAX_LENGTH]
+
+
 def cool_off(request: HttpRequest | None = None) -> timedelta:
     """AXES_COOLOFF_TIME: how long a (username, address) pair stays locked out."""
     return timedelta(seconds=settings.GATEWAY_LOGIN_LOCKOUT_SECONDS)
@@ -135,7 +153,7 @@ def _on_login_failed(sender, credentials: dict, request=None, **kwargs) -> None:
     refused = bool(getattr(request, "axes_locked_out", False)) and (
         getattr(request, "axes_failures_since_start", None) is None
     )
-    username = credentials.get(get_user_model().USERNAME_FIELD) or ""
+    username = attempted_username(request, credentials) or ""
     record_security_event(
         "login-failed",
         subject=str(username),

@@ -318,6 +318,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # A refused attempt does not extend the lockout, so the Retry-After we announce holds.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Masked wherever axes keeps or logs request data (AccessAttempt.post_data, log lines): the
+# password grant's body may carry the client secret (body authentication).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "client_secret", "csrfmiddlewaretoken"]
+AXES_USERNAME_CALLABLE = "gateway_admin.logins.attempted_username"
 AXES_CLIENT_IP_CALLABLE = "gateway_admin.client_address.client_address"
 AXES_LOCKOUT_CALLABLE = "gateway_admin.logins.lockout_response"
 # Successful sign-ins go to the gateway's own audit trail (AuditEvent), not axes' AccessLog.

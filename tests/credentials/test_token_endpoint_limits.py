@@ -7,6 +7,7 @@ client authentications; over either, the answer is 429 with Retry-After and OAut
 
 import time
 
+from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.test import Client
 
@@ -163,3 +164,26 @@ def test_a_client_failure_limit_of_zero_is_off(issuer, settings):
         issuer.post(auth=(issuer.client_id, "wrong"), grant_type="client_credentials")
 
     assert issuer.post(grant_type="client_credentials").status_code == 200
+
+
+def test_the_failure_record_keeps_no_secret_of_the_request(issuer):
+    body = {
+        "grant_type": "password",
+        "username": "alice",
+        "password": "a-wrong-password",
+        "client_id": issuer.client_id,
+        "client_secret": issuer.secret,
+    }
+    Client().post("/oauth2/token", body)
+
+    (attempt,) = AccessAttempt.objects.all()
+    assert attempt.path_info == "/oauth2/token"
+    assert attempt.failures_since_start == 1
+    assert "a-wrong-password" not in attempt.post_data
+    assert issuer.secret not in attempt.post_data
+
+
+def test_an_overlong_or_odd_username_is_an_ordinary_failure(issuer):
+    for username in ["x" * 5000, "nul\x00byte", "ünïcödé"]:
+        response = issuer.post(grant_type="password", username=username, password="wrong")
+        oauth_error(response, 400, "invalid_grant")

@@ -8,6 +8,7 @@ This module adds the gateway's side: which surface was used, how long a lockout
 still lasts, the lockout page, and an AuditEvent for every sign-in, failure and lockout.
 """
 
+import logging
 import math
 from datetime import timedelta
 
@@ -23,9 +24,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from . import ratelimit
 from .audit import record_security_event
 from .client_address import client_address
 
+logger = logging.getLogger(__name__)
+
+# The sign-in pages, by URL name: their POSTs count against the address's budget.
+SIGN_IN_VIEWS = frozenset({"console:login", "admin:login", "oauth2-login"})
 # Where the password was typed, by path prefix (the audit trail's "via").
 SURFACES = (
     ("/console/", "console"),
@@ -102,6 +108,36 @@ def lockout_response(
 ) -> HttpResponse:
     """AXES_LOCKOUT_CALLABLE: 429 with Retry-After and a page saying when to try again."""
     retry_after = lockout_retry_after(request, get_client_username(request, credentials))
+    return _refusal_page(request, retry_after, "account")
+
+
+class SignInRateLimitMiddleware:
+    """At most GATEWAY_LOGIN_ATTEMPTS_PER_ADDRESS sign-in POSTs per minute from one address.
+
+    The lockout is per (username, address); this bounds what one address can try over
+    many usernames (password spraying), and so the failures it adds to the audit trail.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        match = request.resolver_match
+        if request.method != "POST" or match is None or match.view_name not in SIGN_IN_VIEWS:
+            return None
+        limit = ratelimit.Limit("sign-in-address", settings.GATEWAY_LOGIN_ATTEMPTS_PER_ADDRESS, 60)
+        address = client_address(request) or "unknown"
+        exceeded = ratelimit.hit(limit, address)
+        if exceeded is None:
+            return None
+        logger.warning("Sign-in attempts from %s refused: over %s a minute", address, limit.limit)
+        return _refusal_page(request, exceeded.retry_after, "address")
+
+
+def _refusal_page(request: HttpRequest, retry_after: int, locked: str) -> HttpResponse:
     # End users of the OAuth2 login page see its plain look, staff the console's.
     if login_surface(request) == "oauth-login":
         template = "authservers/oauth/locked_out.html"
@@ -112,6 +148,7 @@ def lockout_response(
         "retry_minutes": math.ceil(retry_after / 60),
         "retry_at": timezone.now() + timedelta(seconds=retry_after),
         "login_url": request.get_full_path(),
+        "locked": locked,  # "account": this username from here; "address": anything from here
     }
     response = render(request, template, context, status=settings.AXES_HTTP_RESPONSE_CODE)
     response["Retry-After"] = str(retry_after)

@@ -296,8 +296,13 @@ X_FRAME_OPTIONS = "DENY"
 # out for a cool-off: console, Django admin, the OAuth2 login page and the password grant
 # (gateway_admin/logins.py, authservers/oauth/validators.py).
 INSTALLED_APPS = [*INSTALLED_APPS, "axes"]
-# Last, as django-axes requires: it turns a lockout found during sign-in into the lockout page.
-MIDDLEWARE = [*MIDDLEWARE, "axes.middleware.AxesMiddleware"]
+MIDDLEWARE = [
+    *MIDDLEWARE,
+    # Sign-in POSTs per address and minute, over all usernames (password spraying).
+    "gateway_admin.logins.SignInRateLimitMiddleware",
+    # Last, as django-axes requires: it turns a lockout found during sign-in into its page.
+    "axes.middleware.AxesMiddleware",
+]
 AUTHENTICATION_BACKENDS = [
     "gateway_admin.logins.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -313,6 +318,8 @@ if GATEWAY_LOGIN_LOCKOUT_SECONDS < 1:
     raise ImproperlyConfigured("GATEWAY_LOGIN_LOCKOUT_SECONDS must be at least 1")
 # A callable reading GATEWAY_LOGIN_LOCKOUT_SECONDS (axes takes bare numbers as hours).
 AXES_COOLOFF_TIME = "gateway_admin.logins.cool_off"
+# Sign-in POSTs from one address per minute, over all usernames; 0 disables the limit.
+GATEWAY_LOGIN_ATTEMPTS_PER_ADDRESS = envint("GATEWAY_LOGIN_ATTEMPTS_PER_ADDRESS", 30)
 # Per username *and* address: a stranger guessing from elsewhere cannot lock a user out.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True

@@ -7,6 +7,7 @@ password is then refused with 429, Retry-After and a page that says when to retr
 
 import pytest
 from django.contrib.auth import authenticate
+from django.test import Client
 from pytest_django.asserts import assertContains
 
 from .conftest import LOGIN_PAGES, end_cool_off, sign_in, signed_in
@@ -135,3 +136,34 @@ def test_code_in_this_process_can_check_a_password_without_a_request(ada):
     # Management commands and the shell call authenticate() without a request.
     assert authenticate(username="ada", password="pw-ada-1") == ada
     assert authenticate(username="ada", password="wrong") is None
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_one_address_trying_many_usernames_is_slowed_down(page, db, settings):
+    # Password spraying: one password over many accounts never trips a per-user lockout.
+    settings.GATEWAY_LOGIN_ATTEMPTS_PER_ADDRESS = 3
+    url = LOGIN_PAGES[page][0]
+    spray = Client(REMOTE_ADDR="203.0.113.7")
+    statuses = [
+        spray.post(url, {"username": f"user{n}", "password": "Summer2026!"}).status_code
+        for n in range(4)
+    ]
+
+    assert statuses == [200, 200, 200, 429]
+    refused = spray.post(url, {"username": "user9", "password": "Summer2026!"})
+    assertContains(refused, "Too many sign-in attempts came from your address", status_code=429)
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert spray.get(url).status_code == 200  # the page itself still shows
+    other = Client(REMOTE_ADDR="198.51.100.2").post(url, {"username": "user0", "password": "x"})
+    assert other.status_code == 200
+
+
+def test_the_address_limit_for_sign_ins_can_be_switched_off(users, settings):
+    settings.GATEWAY_LOGIN_ATTEMPTS_PER_ADDRESS = 0
+    for n in range(40):
+        Client(REMOTE_ADDR="203.0.113.7").post(
+            "/console/login/", {"username": f"user{n}", "password": "x"}
+        )
+
+    response, _ = sign_in("console", "pw-ada-1")
+    assert response.status_code == 302

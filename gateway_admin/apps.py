@@ -6,6 +6,7 @@ class GatewayAdminConfig(AppConfig):
     verbose_name = "Gateway administration"
 
     def ready(self) -> None:
-        from . import checks, signals  # noqa: F401 - registers system checks
+        from . import checks, logins, signals  # noqa: F401 - registers system checks
 
         signals.connect()
+        logins.connect()

@@ -1,4 +1,4 @@
-"""Audit trail of configuration changes; every entry point records through here."""
+"""Audit trail of configuration changes and sign-ins; every entry point records through here."""
 
 import json
 
@@ -7,6 +7,8 @@ from django.db import models
 
 from .models import AuditEvent
 
+# Actions of sign-in events (gateway_admin/logins.py), as opposed to configuration changes.
+SIGN_IN_ACTIONS = ("login", "login-failed", "lockout")
 # Fields that must never be copied into the audit trail.
 SECRET_FIELDS = {"private_key", "client_secret", "private_jwk", "password"}
 # Bookkeeping that changes on every save and would only add noise to before/after.
@@ -46,4 +48,30 @@ def record_event(
         object_repr=str(instance)[:200],
         before=before,
         after=after,
+    )
+
+
+def record_security_event(
+    action: str,
+    *,
+    subject: str,
+    actor=None,
+    actor_name: str = "",
+    object_id: str = "",
+    details: dict | None = None,
+) -> AuditEvent:
+    """A sign-in, a failed one or a lockout, about the account named `subject` (a username).
+
+    The account may not exist (failures name whatever username was typed), so the event
+    names it rather than pointing at a model instance. `details` never holds a password.
+    """
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    return AuditEvent.objects.create(
+        actor=user,
+        actor_name=(user.get_username() if user else actor_name)[:150],
+        action=action,
+        object_type="user",
+        object_id=str(object_id)[:50],
+        object_repr=subject[:200],
+        after=json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder, default=str)),
     )

@@ -357,3 +357,59 @@ _validate_outbound(
         "GATEWAY_INTERNAL_BIND": GATEWAY_INTERNAL_BIND,
     },
 )
+
+# --- Credentials and sessions (issue 12) ---
+# django-axes counts failed sign-ins per username and client address and locks that pair
+# out for a cool-off: console, Django admin, the OAuth2 login page and the password grant
+# (gateway_admin/logins.py, authservers/oauth/validators.py).
+INSTALLED_APPS = [*INSTALLED_APPS, "axes"]
+MIDDLEWARE = [
+    *MIDDLEWARE,
+    # Sign-in POSTs per address and minute, over all usernames (password spraying).
+    "gateway_admin.logins.SignInRateLimitMiddleware",
+    # Last, as django-axes requires: it turns a lockout found during sign-in into its page.
+    "axes.middleware.AxesMiddleware",
+]
+AUTHENTICATION_BACKENDS = [
+    "gateway_admin.logins.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failures are kept in the database: every process and node sees the same count with or
+# without Redis, operators can list and clear them (admin, `manage.py axes_reset_username`).
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = envint("GATEWAY_LOGIN_FAILURE_LIMIT", 5)
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured("GATEWAY_LOGIN_FAILURE_LIMIT must be at least 1")
+GATEWAY_LOGIN_LOCKOUT_SECONDS = envint("GATEWAY_LOGIN_LOCKOUT_SECONDS", 15 * 60)
+if GATEWAY_LOGIN_LOCKOUT_SECONDS < 1:
+    raise ImproperlyConfigured("GATEWAY_LOGIN_LOCKOUT_SECONDS must be at least 1")
+# A callable reading GATEWAY_LOGIN_LOCKOUT_SECONDS (axes takes bare numbers as hours).
+AXES_COOLOFF_TIME = "gateway_admin.logins.cool_off"
+# Sign-in POSTs from one address per minute, over all usernames; 0 disables the limit.
+GATEWAY_LOGIN_ATTEMPTS_PER_ADDRESS = envint("GATEWAY_LOGIN_ATTEMPTS_PER_ADDRESS", 30)
+# Per username *and* address: a stranger guessing from elsewhere cannot lock a user out.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# A refused attempt does not extend the lockout, so the Retry-After we announce holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Masked wherever axes keeps or logs request data (AccessAttempt.post_data, log lines): the
+# password grant's body may carry the client secret (body authentication).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "client_secret", "csrfmiddlewaretoken"]
+AXES_USERNAME_CALLABLE = "gateway_admin.logins.attempted_username"
+AXES_CLIENT_IP_CALLABLE = "gateway_admin.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "gateway_admin.logins.lockout_response"
+# Successful sign-ins go to the gateway's own audit trail (AuditEvent), not axes' AccessLog.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_HTTP_RESPONSE_CODE = 429
+# Lockouts and failures are warnings; axes' per-sign-in info lines would only add noise.
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}
+
+# Token endpoint (/oauth2/token) rate limits, per window of GATEWAY_TOKEN_RATE_WINDOW_SECONDS,
+# counted in the cache: shared by all processes with Redis, per process without. 0 disables one.
+GATEWAY_TOKEN_RATE_WINDOW_SECONDS = envint("GATEWAY_TOKEN_RATE_WINDOW_SECONDS", 60)
+if GATEWAY_TOKEN_RATE_WINDOW_SECONDS < 1:
+    raise ImproperlyConfigured("GATEWAY_TOKEN_RATE_WINDOW_SECONDS must be at least 1")
+# Every token request from one client address.
+GATEWAY_TOKEN_REQUESTS_PER_ADDRESS = envint("GATEWAY_TOKEN_REQUESTS_PER_ADDRESS", 60)
+# Failed client authentications (invalid_client) for one client_id.
+GATEWAY_TOKEN_CLIENT_FAILURES = envint("GATEWAY_TOKEN_CLIENT_FAILURES", 10)

@@ -17,6 +17,7 @@ from ..choices import ServerKind
 from ..jwks import KeyRejected
 from ..models import AuthorizationServer
 from ..signing import published_jwks
+from . import throttle
 from .scopes import ApiScopes
 from .tokens import ISSUER_ENVIRON_KEY
 from .validators import GATEWAY_GRANT_TYPES
@@ -37,9 +38,19 @@ def oauth_error(error: str, description: str, status: int) -> JsonResponse:
     return response
 
 
+def too_many_requests(exceeded) -> JsonResponse:
+    # RFC 6749 has no rate-limit error; too_many_requests is the common extension value.
+    response = oauth_error("too_many_requests", throttle.describe(exceeded), 429)
+    response["Retry-After"] = str(exceeded.retry_after)
+    return response
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class TokenView(dot_views.TokenView):
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        exceeded = throttle.admit(request)
+        if exceeded is not None:
+            return too_many_requests(exceeded)
         grant_type = request.POST.get("grant_type", "")
         if not grant_type:
             return oauth_error("invalid_request", "The grant_type parameter is missing.", 400)
@@ -57,6 +68,8 @@ class TokenView(dot_views.TokenView):
             )
         request.META[ISSUER_ENVIRON_KEY] = str(server.pk)
         response = super().post(request, *args, **kwargs)
+        if response.status_code == 401:  # invalid_client: oauthlib's only 401
+            throttle.record_client_failure(request)
         # Errors raised outside a grant come back from DOT without oauthlib's headers.
         response["Content-Type"] = "application/json"
         response["Cache-Control"] = "no-store"

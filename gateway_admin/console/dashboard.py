@@ -11,6 +11,7 @@ from applications.choices import ApplicationStatus
 from applications.models import Application
 from authservers.models import AuthorizationServer
 from authservers.services import key_health
+from gateway_admin.audit import SIGN_IN_ACTIONS
 from gateway_admin.models import AuditEvent
 
 from .access import staff_required
@@ -36,7 +37,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "app_counts": app_counts,
         "servers": servers,
         "unhealthy": sum(1 for _, health in servers if health.state != "ok"),
-        "events": AuditEvent.objects.all()[:10],
+        # Recent configuration changes; sign-ins are in the audit log, not here.
+        "events": AuditEvent.objects.exclude(action__in=SIGN_IN_ACTIONS)[:10],
         "setup_steps": _setup_steps(servers, api_counts, app_counts),
     }
     return render(request, "console/dashboard.html", context)

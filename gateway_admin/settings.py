@@ -290,3 +290,10 @@ if envstr("SECURE_PROXY_SSL_HEADER"):
         "https",
     )
 X_FRAME_OPTIONS = "DENY"
+
+# --- Roles (issue 12) -------------------------------------------------------------
+# Upper bound of an internal issuer's access-token lifetime: enforced when an admin
+# sets it (model validation) and when a token is minted. A day by default.
+GATEWAY_MAX_TOKEN_LIFETIME_SECONDS = envint("GATEWAY_MAX_TOKEN_LIFETIME_SECONDS", 86400)
+if GATEWAY_MAX_TOKEN_LIFETIME_SECONDS < 60:
+    raise ImproperlyConfigured("GATEWAY_MAX_TOKEN_LIFETIME_SECONDS must be at least 60")

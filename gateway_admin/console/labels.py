@@ -7,6 +7,7 @@ OBJECT_LABELS = {
     "application": "Application",
     "authorizationserver": "Authorization server",
     "signingkey": "Signing key",
+    "user": "User",
 }
 
 

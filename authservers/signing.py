@@ -364,26 +364,40 @@ def _replace_revoked(
     server: AuthorizationServer, revoked: SigningKey, keys: _Keys
 ) -> SigningKey | None:
     """Fill the slot the revoked key left; the key that signs afterwards."""
-    alg = _replacement_algorithm(server, revoked.alg)
     active = keys.active if keys.active != revoked else None
     upcoming = keys.next if keys.next != revoked else None
+    if active is None and upcoming is not None:
+        # The published next key: verifiers that cached the JWKS already know it.
+        active, upcoming = _promote(upcoming), None
+    alg = _replacement_algorithm(server, revoked.alg)
     if alg is None:
-        logger.error("%s accepts neither RS256 nor ES256: no replacement signing key", server)
+        logger.error("%s accepts neither RS256 nor ES256: no new signing key was made", server)
         return active
     if active is None:
-        # The published next key: verifiers that cached the JWKS already know it.
-        active = _promote(upcoming) if upcoming is not None else None
-        upcoming = None
-        if active is None:
-            active = _new_key(server, alg, SigningKeyState.ACTIVE)
+        active = _new_key(server, alg, SigningKeyState.ACTIVE)
     if upcoming is None:
         _new_key(server, alg, SigningKeyState.NEXT)
     return active
 
 
 def _replacement_algorithm(server: AuthorizationServer, preferred: str) -> str | None:
-    """The revoked key's algorithm, else one the server accepts: never block a revocation."""
-    for alg in (preferred, settings.GATEWAY_SIGNING_KEY_ALGORITHM, *SigningAlgorithm.values):
+    """The algorithm chosen last (as rotation keeps it), else any the server accepts.
+
+    Never an error: a server setting must not block an emergency revocation.
+    """
+    newest = (
+        SigningKey.objects.filter(server=server)
+        .exclude(state=SigningKeyState.REVOKED)
+        .order_by("-created_at")
+        .first()
+    )
+    chosen = newest.alg if newest else None
+    for alg in (
+        chosen,
+        preferred,
+        settings.GATEWAY_SIGNING_KEY_ALGORITHM,
+        *SigningAlgorithm.values,
+    ):
         if alg in SigningAlgorithm.values and alg in server.allowed_algorithms:
             return alg
     return None

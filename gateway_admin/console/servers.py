@@ -180,6 +180,9 @@ def _get_signing_key(server: AuthorizationServer, kid: str) -> SigningKey:
 def server_revoke_confirm(request: HttpRequest, pk: int, kid: str) -> HttpResponse:
     server = get_object_or_404(AuthorizationServer, pk=pk, kind=ServerKind.INTERNAL)
     key = _get_signing_key(server, kid)
+    if key.state == SigningKeyState.REVOKED:
+        messages.info(request, f"Key {key.kid} was already revoked at {key.revoked_at}.")
+        return redirect(reverse("console:server-detail", args=[server.pk]) + "#signing-keys")
     consequences = [
         "It leaves the published JWKS now, and the gateway refuses every token it signed "
         "within a second, even those not yet expired.",
@@ -196,7 +199,7 @@ def server_revoke_confirm(request: HttpRequest, pk: int, kid: str) -> HttpRespon
     return confirm(
         request,
         title=f"Revoke signing key {key.kid}?",
-        question=f"Emergency revocation of a {key.get_state_display().lower()} key of {server}.",
+        question=f"Emergency revocation of the {key.state} key {key.kid} of {server}.",
         consequences=consequences,
         action_url=reverse("console:server-revoke", args=[server.pk, key.kid]),
         cancel_url=reverse("console:server-detail", args=[server.pk]) + "#signing-keys",

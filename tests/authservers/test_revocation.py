@@ -278,7 +278,7 @@ def test_the_console_confirms_before_revoking(world, admin, django_capture_on_co
     assertRedirects(response, detail, fetch_redirect_response=False)
     assertContains(response, f"Key {signing.kid} is revoked and no longer published")
     assert SigningKey.objects.get(pk=signing.pk).state == "revoked"
-    assert client.get(confirm_url).status_code == 200  # the page still opens, and says so
+    assertRedirects(client.get(confirm_url), detail, fetch_redirect_response=False)
     assertContains(client.post(revoke_url, follow=True), "The key was not revoked")
 
 

@@ -1,30 +1,55 @@
 from django.contrib import admin, messages
 
+from gateway_admin.admin import RoleAdminMixin
 from gateway_admin.audit import record_event, snapshot
+from gateway_admin.roles import Action
 
 from .models import Api, IdentifyAndAuthorizePolicy, Route
 from .services import activate_api, deactivate_api
 
+ROUTE_ACTIONS = {
+    "view": Action.VIEW_ROUTES,
+    "add": Action.CREATE_ROUTES,
+    "change": Action.CHANGE_ROUTES,
+    "delete": Action.DELETE_ROUTES,
+}
 
-class RouteInline(admin.TabularInline):
+
+class RouteInline(RoleAdminMixin, admin.TabularInline):
     model = Route
     extra = 1
+    role_actions = ROUTE_ACTIONS
 
 
-class PolicyInline(admin.StackedInline):
+class PolicyInline(RoleAdminMixin, admin.StackedInline):
     model = IdentifyAndAuthorizePolicy
     filter_horizontal = ("authorization_servers",)
     can_delete = False
+    role_actions = {
+        "view": Action.VIEW_POLICIES,
+        "add": Action.SAVE_POLICIES,
+        "change": Action.SAVE_POLICIES,
+    }
 
 
 @admin.register(Api)
-class ApiAdmin(admin.ModelAdmin):
+class ApiAdmin(RoleAdminMixin, admin.ModelAdmin):
     list_display = ("name", "version", "base_path", "upstream_url", "kind", "status")
     list_filter = ("status", "kind")
     search_fields = ("name", "base_path", "upstream_url")
     readonly_fields = ("status",)
     inlines = [RouteInline, PolicyInline]
     actions = ["activate", "deactivate"]
+    role_actions = {
+        "view": Action.VIEW_APIS,
+        "add": Action.CREATE_APIS,
+        "change": Action.CHANGE_APIS,
+        "delete": Action.DELETE_APIS,
+        "activate": Action.ACTIVATE_APIS,
+    }
+
+    def has_activate_permission(self, request) -> bool:
+        return self.role_allows(request, "activate")
 
     def save_model(self, request, obj, form, change) -> None:
         before = snapshot(Api.objects.filter(pk=obj.pk).first()) if change else None
@@ -35,7 +60,7 @@ class ApiAdmin(admin.ModelAdmin):
         record_event(request.user, "delete", obj, snapshot(obj), None)
         super().delete_model(request, obj)
 
-    @admin.action(description="Activate selected APIs")
+    @admin.action(description="Activate selected APIs", permissions=["activate"])
     def activate(self, request, queryset) -> None:
         for api in queryset:
             problems = activate_api(api, actor=request.user)
@@ -46,7 +71,7 @@ class ApiAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{api} is active.", messages.SUCCESS)
 
-    @admin.action(description="Deactivate selected APIs")
+    @admin.action(description="Deactivate selected APIs", permissions=["activate"])
     def deactivate(self, request, queryset) -> None:
         for api in queryset:
             deactivate_api(api, actor=request.user)
@@ -54,7 +79,8 @@ class ApiAdmin(admin.ModelAdmin):
 
 
 @admin.register(Route)
-class RouteAdmin(admin.ModelAdmin):
+class RouteAdmin(RoleAdminMixin, admin.ModelAdmin):
+    role_actions = ROUTE_ACTIONS
     list_display = ("api", "method", "path", "required_scopes", "anonymous")
     list_filter = ("method", "anonymous")
     search_fields = ("path", "api__name")

@@ -41,6 +41,11 @@ class Api(models.Model):
 
     class Meta:
         ordering = ["base_path"]
+        # Verbs beyond add/change/delete/view; gateway_admin/roles.py says which role holds them.
+        permissions = [
+            ("activate_api", "Can activate and deactivate APIs"),
+            ("inspect_token", "Can use the token inspector"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(connect_timeout__gt=0, read_timeout__gt=0),

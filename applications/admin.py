@@ -1,16 +1,24 @@
 from django.contrib import admin
 
+from gateway_admin.admin import RoleAdminMixin
 from gateway_admin.audit import record_event, snapshot
+from gateway_admin.roles import Action
 
 from .models import Application
 
 
 @admin.register(Application)
-class ApplicationAdmin(admin.ModelAdmin):
+class ApplicationAdmin(RoleAdminMixin, admin.ModelAdmin):
     list_display = ("name", "status", "identifying_claims", "api_list")
     list_filter = ("status",)
     search_fields = ("name", "description")
     filter_horizontal = ("apis",)
+    role_actions = {
+        "view": Action.VIEW_APPLICATIONS,
+        "add": Action.CREATE_APPLICATIONS,
+        "change": Action.CHANGE_APPLICATIONS,
+        "delete": Action.DELETE_APPLICATIONS,
+    }
 
     @admin.display(description="APIs")
     def api_list(self, application) -> str:

@@ -46,6 +46,11 @@ class Application(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # Verbs beyond add/change/delete/view; gateway_admin/roles.py says which role holds them.
+        permissions = [
+            ("rotate_secret_application", "Can rotate an application's client secret"),
+            ("issue_test_token_application", "Can issue a test token for an application"),
+        ]
 
     def __str__(self) -> str:
         return self.name

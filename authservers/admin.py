@@ -1,19 +1,23 @@
 from django.contrib import admin, messages
 
+from gateway_admin.admin import RoleAdminMixin
+from gateway_admin.roles import Action
+
 from .models import AuthorizationServer, JwksSnapshot, SigningKey
 from .services import refresh_jwks
 from .signing import SigningKeyError, rotate_signing_key
 
 
-class JwksSnapshotInline(admin.StackedInline):
+class JwksSnapshotInline(RoleAdminMixin, admin.StackedInline):
     model = JwksSnapshot
     can_delete = False
     readonly_fields = ("key_ids", "fetched_at", "etag", "expires_at", "last_error", "last_error_at")
     fields = readonly_fields
     extra = 0
+    role_actions = {"view": Action.VIEW_SERVERS}
 
 
-class SigningKeyInline(admin.TabularInline):
+class SigningKeyInline(RoleAdminMixin, admin.TabularInline):
     """The internal issuer's keys, read-only; the private half is never rendered."""
 
     model = SigningKey
@@ -22,18 +26,31 @@ class SigningKeyInline(admin.TabularInline):
     can_delete = False
     extra = 0
     max_num = 0
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
+    # Read-only: keys change through rotation and revocation only.
+    role_actions = {"view": Action.VIEW_SERVERS}
 
 
 @admin.register(AuthorizationServer)
-class AuthorizationServerAdmin(admin.ModelAdmin):
+class AuthorizationServerAdmin(RoleAdminMixin, admin.ModelAdmin):
     list_display = ("name", "kind", "issuer", "key_ids", "fetched_at", "last_error")
     list_filter = ("kind",)
     search_fields = ("name", "issuer")
     inlines = [JwksSnapshotInline, SigningKeyInline]
     actions = ["refresh_keys", "rotate_signing_keys"]
+    role_actions = {
+        "view": Action.VIEW_SERVERS,
+        "add": Action.CREATE_SERVERS,
+        "change": Action.CHANGE_SERVERS,
+        "delete": Action.DELETE_SERVERS,
+        "refresh": Action.REFRESH_KEYS,
+        "rotate": Action.ROTATE_SIGNING_KEYS,
+    }
+
+    def has_refresh_permission(self, request) -> bool:
+        return self.role_allows(request, "refresh")
+
+    def has_rotate_permission(self, request) -> bool:
+        return self.role_allows(request, "rotate")
 
     @admin.display(description="Key ids")
     def key_ids(self, server) -> str:
@@ -50,7 +67,7 @@ class AuthorizationServerAdmin(admin.ModelAdmin):
         snapshot = getattr(server, "jwks_snapshot", None)
         return snapshot.last_error[:80] if snapshot else ""
 
-    @admin.action(description="Refresh keys now")
+    @admin.action(description="Refresh keys now", permissions=["refresh"])
     def refresh_keys(self, request, queryset) -> None:
         for server in queryset:
             outcome = refresh_jwks(server)
@@ -60,7 +77,7 @@ class AuthorizationServerAdmin(admin.ModelAdmin):
                 request, text + (f" ({outcome.error})" if outcome.error else ""), level
             )
 
-    @admin.action(description="Rotate signing key (internal servers)")
+    @admin.action(description="Rotate signing key (internal servers)", permissions=["rotate"])
     def rotate_signing_keys(self, request, queryset) -> None:
         for server in queryset:
             try:

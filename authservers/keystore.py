@@ -4,6 +4,11 @@ Each worker keeps parsed keys in memory and looks at the shared snapshot (cache,
 then DB) at most every GATEWAY_KEYS_POLL_SECONDS. An unknown kid may trigger one
 single-flight refresh per server per GATEWAY_KID_REFRESH_INTERVAL, across threads
 here and across processes through a cache lock. A bad signature never does.
+
+A worker also re-reads a server's snapshot as soon as its gateway config was
+rebuilt (the config version moved), without waiting for the poll: a rebuilt
+config hands in new ServerKeyPolicy objects. That is how a revoked key stops
+verifying in every worker within the config poll interval.
 """
 
 import asyncio
@@ -81,6 +86,8 @@ class ServerKeyPolicy:
 class _Entry:
     keyset: KeySet | None = None
     checked_at: float = 0.0
+    # The policy object of the config the keys were last read for (compared by identity).
+    policy: ServerKeyPolicy | None = None
     # When each kind of fetch last started: "missing" (no keys at all), "kid" (unknown kid),
     # "background" (keys getting old). Separate clocks, so a boot-time fetch does not
     # block the first key rotation, while each kind stays rate-limited on its own.
@@ -120,10 +127,17 @@ class KeyStore:
     def keyset(self, server: ServerKeyPolicy) -> KeySet:
         entry = self._entry(server.id)
         now = time.monotonic()
-        if entry.keyset is None or now - entry.checked_at >= settings.GATEWAY_KEYS_POLL_SECONDS:
+        if (
+            entry.keyset is None
+            or entry.policy is not server
+            or now - entry.checked_at >= settings.GATEWAY_KEYS_POLL_SECONDS
+        ):
             if not _blocking_forbidden():
+                entry.policy = server
                 self._reload(server, entry)
-            elif entry.keyset is None:
+            elif entry.keyset is None or entry.policy is not server:
+                # Never loaded, or the config was rebuilt (a key may have been revoked):
+                # read the snapshot now, in a thread, before trusting these keys again.
                 raise NeedsBlockingIO
             else:
                 self._reload_in_background(server, entry)

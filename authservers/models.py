@@ -50,6 +50,8 @@ class AuthorizationServer(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # Beyond add/change/delete/view; gateway_admin/roles.py says which role holds it.
+        permissions = [("refresh_jwks", "Can refresh an authorization server's keys now")]
 
     def __str__(self) -> str:
         return self.name
@@ -92,6 +94,7 @@ class SigningKeyState(models.TextChoices):
     NEXT = "next", "Next (published, not signing yet)"
     ACTIVE = "active", "Active (signing)"
     RETIRED = "retired", "Retired (published until its tokens expire)"
+    REVOKED = "revoked", "Revoked (withdrawn at once, private key destroyed)"
 
 
 class SigningAlgorithm(models.TextChoices):
@@ -121,9 +124,17 @@ class SigningKey(models.Model):
     # Fixed at retirement (retired_at + token lifetime + leeway), so a later change
     # of the server's lifetime cannot unpublish a key whose tokens still verify.
     published_until = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["server", "-created_at"]
+        # Keys are made by rotation only: no add/change/delete, two verbs instead
+        # (gateway_admin/roles.py says which role holds them).
+        default_permissions = ("view",)
+        permissions = [
+            ("rotate_signingkey", "Can rotate signing keys"),
+            ("revoke_signingkey", "Can revoke a signing key at once"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["server"],

@@ -41,6 +41,13 @@ def validate_server_config(server: AuthorizationServer) -> None:
         errors["max_stale_seconds"] = ["Must be at least the refresh interval."]
     if server.kind == ServerKind.EXTERNAL:
         errors.update(_outbound_errors(server))
+    if server.kind == ServerKind.INTERNAL and server.token_lifetime_seconds is not None:
+        limit = settings.GATEWAY_MAX_TOKEN_LIFETIME_SECONDS
+        if not 1 <= server.token_lifetime_seconds <= limit:
+            errors["token_lifetime_seconds"] = [
+                f"Must be between 1 and {limit} seconds ({_duration(limit)}): "
+                "GATEWAY_MAX_TOKEN_LIFETIME_SECONDS caps the lifetime of access tokens."
+            ]
     if errors:
         raise ValidationError(errors)
 
@@ -103,6 +110,34 @@ def refresh_jwks(server: AuthorizationServer) -> RefreshOutcome:
     snapshot.save()
     publish_snapshot(snapshot)
     return RefreshOutcome(ok=True, key_ids=snapshot.key_ids, error=snapshot.last_error)
+
+
+def republish_internal_keys(server: AuthorizationServer) -> JwksSnapshot:
+    """Rebuild an internal server's snapshot from its signing keys, in this transaction.
+
+    Unlike refresh_jwks(), an empty key set replaces the old one: after a key is
+    withdrawn, keeping "the last good set" would keep trusting it. The cache copy
+    is published once the transaction commits, so a rollback publishes nothing.
+    """
+    from .signing import published_jwks
+
+    try:
+        keys = published_jwks(server)
+    except KeyRejected:
+        keys = []  # every key withdrawn: the gateway refuses all of this issuer's tokens
+    snapshot, _ = JwksSnapshot.objects.select_for_update().get_or_create(server=server)
+    now = timezone.now()
+    snapshot.keys = keys
+    snapshot.version = keyset_version(keys)
+    snapshot.skipped_keys = []
+    snapshot.fetched_at = snapshot.last_attempt_at = now
+    snapshot.etag = ""
+    snapshot.expires_at = None
+    snapshot.last_error = ""
+    snapshot.last_error_at = None
+    snapshot.save()
+    transaction.on_commit(lambda: publish_snapshot(snapshot))
+    return snapshot
 
 
 def _load_keys(server: AuthorizationServer) -> tuple[list[dict], list[str], str, int | None]:

@@ -249,9 +249,7 @@ def _retire(key: SigningKey, server: AuthorizationServer) -> None:
     key.retired_at = now
     # The last token it signed expires at most one lifetime from now, plus the
     # leeway verifiers grant; until then the key must stay published.
-    key.published_until = now + timedelta(
-        seconds=server.token_lifetime_seconds + server.leeway_seconds
-    )
+    key.published_until = now + timedelta(seconds=token_lifetime(server) + server.leeway_seconds)
     key.save(update_fields=["state", "retired_at", "published_until"])
 
 
@@ -296,6 +294,113 @@ def rotate_signing_key(
     services.refresh_jwks(server)
     logger.info("Rotated the signing key of %s; %s signs now", server, promoted.kid)
     return promoted
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """What a revocation did: the key withdrawn, and the key that signs from now on."""
+
+    kid: str
+    previous_state: str
+    active: SigningKey | None  # None only when no algorithm the server accepts can sign
+    published: list[str]  # the kids in the server's JWKS now
+
+
+def revoke_signing_key(
+    server: AuthorizationServer, kid: str, actor=None, reason: str = ""
+) -> Revocation:
+    """Withdraw a key at once (e.g. its private half leaked); token issuance keeps working.
+
+    Unlike rotation, the key is not kept published for its tokens: it leaves the
+    JWKS and the gateway's key snapshot in this transaction, its private half is
+    destroyed, and the config version moves so that every worker drops the tokens
+    it verified and re-reads the keys (verifiers outside the gateway may still hold
+    the old JWKS for up to GATEWAY_JWKS_MAX_AGE_SECONDS). When it was the active
+    key, the published next key signs from now on (a new one when there is none)
+    and a new next key is published.
+    """
+    from gateway_admin.config_version import bump_config_version
+
+    _require_internal(server)
+    with transaction.atomic():
+        server = _lock(server)
+        key = SigningKey.objects.filter(server=server, kid=kid).first()
+        if key is None:
+            raise SigningKeyError(f"{server} has no signing key {str(kid)[:100]!r}.")
+        if key.state == SigningKeyState.REVOKED:
+            raise SigningKeyError(f"Signing key {key.kid} was already revoked at {key.revoked_at}.")
+        before = _key_summary(server)
+        previous_state = key.state
+        keys = _current_keys(server)
+        # Revoked first: it frees the key's active or next slot for its replacement.
+        key.state = SigningKeyState.REVOKED
+        key.revoked_at = timezone.now()
+        key.published_until = None
+        key.private_key = ""  # nothing left to sign with, here or in a backup
+        key.save(update_fields=["state", "revoked_at", "published_until", "private_key"])
+        active = _replace_revoked(server, key, keys)
+        record_event(
+            actor,
+            "revoke-signing-key",
+            server,
+            before,
+            {**_key_summary(server), "revoked_kid": key.kid, "reason": reason[:500]},
+        )
+        snapshot = services.republish_internal_keys(server)
+        bump_config_version()
+    with _private_keys_lock:
+        _private_keys.pop(key.kid, None)
+    logger.warning(
+        "Revoked signing key %s of %s (was %s); %s signs now",
+        key.kid,
+        server,
+        previous_state,
+        active.kid if active else "no key",
+    )
+    return Revocation(key.kid, previous_state, active, snapshot.key_ids)
+
+
+def _replace_revoked(
+    server: AuthorizationServer, revoked: SigningKey, keys: _Keys
+) -> SigningKey | None:
+    """Fill the slot the revoked key left; the key that signs afterwards."""
+    active = keys.active if keys.active != revoked else None
+    upcoming = keys.next if keys.next != revoked else None
+    if active is None and upcoming is not None:
+        # The published next key: verifiers that cached the JWKS already know it.
+        active, upcoming = _promote(upcoming), None
+    alg = _replacement_algorithm(server, revoked.alg)
+    if alg is None:
+        logger.error("%s accepts neither RS256 nor ES256: no new signing key was made", server)
+        return active
+    if active is None:
+        active = _new_key(server, alg, SigningKeyState.ACTIVE)
+    if upcoming is None:
+        _new_key(server, alg, SigningKeyState.NEXT)
+    return active
+
+
+def _replacement_algorithm(server: AuthorizationServer, preferred: str) -> str | None:
+    """The algorithm chosen last (as rotation keeps it), else any the server accepts.
+
+    Never an error: a server setting must not block an emergency revocation.
+    """
+    newest = (
+        SigningKey.objects.filter(server=server)
+        .exclude(state=SigningKeyState.REVOKED)
+        .order_by("-created_at")
+        .first()
+    )
+    chosen = newest.alg if newest else None
+    for alg in (
+        chosen,
+        preferred,
+        settings.GATEWAY_SIGNING_KEY_ALGORITHM,
+        *SigningAlgorithm.values,
+    ):
+        if alg in SigningAlgorithm.values and alg in server.allowed_algorithms:
+            return alg
+    return None
 
 
 def rotate_signing_key_if_due(server: AuthorizationServer) -> SigningKey | None:
@@ -347,6 +452,15 @@ def published_jwks(server: AuthorizationServer) -> list[dict]:
 # --- issuing ----------------------------------------------------------------------
 
 
+def token_lifetime(server: AuthorizationServer) -> int:
+    """Seconds an access token lives: the server's setting, never above the deployment's cap.
+
+    Validation keeps new settings under GATEWAY_MAX_TOKEN_LIFETIME_SECONDS; the cap
+    here also covers servers saved before it was lowered.
+    """
+    return min(server.token_lifetime_seconds, settings.GATEWAY_MAX_TOKEN_LIFETIME_SECONDS)
+
+
 def issue_access_token(
     server: AuthorizationServer,
     *,
@@ -371,7 +485,7 @@ def issue_access_token(
         "preferred_username": username,
         "iat": now,
         "nbf": now,
-        "exp": now + server.token_lifetime_seconds,
+        "exp": now + token_lifetime(server),
         "jti": uuid.uuid4().hex,
     }
     claims = {name: value for name, value in claims.items() if value not in (None, "")}

@@ -413,3 +413,10 @@ if GATEWAY_TOKEN_RATE_WINDOW_SECONDS < 1:
 GATEWAY_TOKEN_REQUESTS_PER_ADDRESS = envint("GATEWAY_TOKEN_REQUESTS_PER_ADDRESS", 60)
 # Failed client authentications (invalid_client) for one client_id.
 GATEWAY_TOKEN_CLIENT_FAILURES = envint("GATEWAY_TOKEN_CLIENT_FAILURES", 10)
+
+# --- Roles (issue 12) -------------------------------------------------------------
+# Upper bound of an internal issuer's access-token lifetime: enforced when an admin
+# sets it (model validation) and when a token is minted. A day by default.
+GATEWAY_MAX_TOKEN_LIFETIME_SECONDS = envint("GATEWAY_MAX_TOKEN_LIFETIME_SECONDS", 86400)
+if GATEWAY_MAX_TOKEN_LIFETIME_SECONDS < 60:
+    raise ImproperlyConfigured("GATEWAY_MAX_TOKEN_LIFETIME_SECONDS must be at least 60")

@@ -6,6 +6,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from gateway_admin.api.viewsets import AuditedModelViewSet
+from gateway_admin.roles import Action
 
 from ..models import Api, IdentifyAndAuthorizePolicy, Route
 from ..openapi_import import import_openapi
@@ -29,6 +30,16 @@ class ApiViewSet(AuditedModelViewSet):
     filterset_fields = ["name", "status", "kind", "base_path"]
     search_fields = ["name", "base_path", "description"]
     ordering_fields = ["name", "base_path", "status", "created_at", "updated_at"]
+    read_action = Action.VIEW_APIS
+    role_actions = {
+        "create": Action.CREATE_APIS,
+        "partial_update": Action.CHANGE_APIS,
+        "destroy": Action.DELETE_APIS,
+        "activate": Action.ACTIVATE_APIS,
+        "deactivate": Action.ACTIVATE_APIS,
+        "import_openapi": Action.IMPORT_OPENAPI,
+        "policy": {"GET": Action.VIEW_POLICIES, "PUT": Action.SAVE_POLICIES},
+    }
 
     @extend_schema(
         request=None, responses={200: ApiStatusSerializer, 400: ActivationProblemsSerializer}
@@ -76,6 +87,12 @@ class RouteViewSet(AuditedModelViewSet):
     serializer_class = RouteSerializer
     filterset_fields = ["method", "path", "anonymous"]
     ordering_fields = ["path", "method"]
+    read_action = Action.VIEW_ROUTES
+    role_actions = {
+        "create": Action.CREATE_ROUTES,
+        "partial_update": Action.CHANGE_ROUTES,
+        "destroy": Action.DELETE_ROUTES,
+    }
 
     def get_api(self) -> Api:
         if not hasattr(self, "_api"):

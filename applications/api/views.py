@@ -3,6 +3,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from gateway_admin.api.viewsets import AuditedModelViewSet
+from gateway_admin.roles import Action
 
 from ..models import Application
 from ..services import create_application, delete_application, rotate_secret, update_application
@@ -20,6 +21,13 @@ class ApplicationViewSet(AuditedModelViewSet):
     filterset_class = ApplicationFilter
     search_fields = ["name", "description"]
     ordering_fields = ["name", "status", "created_at", "updated_at"]
+    read_action = Action.VIEW_APPLICATIONS
+    role_actions = {
+        "create": Action.CREATE_APPLICATIONS,
+        "partial_update": Action.CHANGE_APPLICATIONS,
+        "destroy": Action.DELETE_APPLICATIONS,
+        "rotate_secret": Action.ROTATE_APPLICATION_SECRETS,
+    }
 
     def get_serializer_class(self):
         return (

@@ -76,6 +76,32 @@ class JwksRefreshSerializer(serializers.Serializer):
     error = serializers.CharField(allow_blank=True)
 
 
+class RevokeKeySerializer(serializers.Serializer):
+    """The key to withdraw at once, and why (kept in the audit trail)."""
+
+    kid = serializers.CharField(max_length=100, help_text="Key id, as published in the JWKS.")
+    reason = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Why, for the audit.",
+    )
+
+
+class RevokedKeySerializer(serializers.Serializer):
+    """The outcome of a revocation: the key is gone from the JWKS and the gateway's keys."""
+
+    revoked_kid = serializers.CharField()
+    previous_state = serializers.CharField(help_text="active, next or retired.")
+    active_kid = serializers.CharField(
+        allow_null=True, help_text="The key that signs tokens from now on."
+    )
+    published_kids = serializers.ListField(
+        child=serializers.CharField(), help_text="The key ids the JWKS publishes now."
+    )
+
+
 class RotatedKeySerializer(serializers.Serializer):
     """The signing key the internal issuer signs with from now on (its public half is
     published; the next key is published alongside it)."""

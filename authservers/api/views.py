@@ -5,10 +5,17 @@ from rest_framework.response import Response
 from gateway_admin.api.exceptions import Refused
 from gateway_admin.api.serializers import ErrorSerializer
 from gateway_admin.api.viewsets import AuditedModelViewSet
+from gateway_admin.roles import Action
 
 from ..models import AuthorizationServer
 from ..services import refresh_jwks
-from .serializers import AuthorizationServerSerializer, JwksRefreshSerializer, RotatedKeySerializer
+from .serializers import (
+    AuthorizationServerSerializer,
+    JwksRefreshSerializer,
+    RevokedKeySerializer,
+    RevokeKeySerializer,
+    RotatedKeySerializer,
+)
 
 
 class AuthorizationServerViewSet(AuditedModelViewSet):
@@ -19,6 +26,15 @@ class AuthorizationServerViewSet(AuditedModelViewSet):
     filterset_fields = ["name", "kind", "issuer"]
     search_fields = ["name", "issuer"]
     ordering_fields = ["name", "kind", "issuer", "created_at", "updated_at"]
+    read_action = Action.VIEW_SERVERS
+    role_actions = {
+        "create": Action.CREATE_SERVERS,
+        "partial_update": Action.CHANGE_SERVERS,
+        "destroy": Action.DELETE_SERVERS,
+        "refresh_jwks": Action.REFRESH_KEYS,
+        "rotate_key": Action.ROTATE_SIGNING_KEYS,
+        "revoke_key": Action.REVOKE_SIGNING_KEYS,
+    }
 
     @extend_schema(request=None, responses={200: JwksRefreshSerializer})
     @action(detail=True, methods=["post"], url_path="refresh-jwks")
@@ -37,3 +53,28 @@ class AuthorizationServerViewSet(AuditedModelViewSet):
         except SigningKeyError as exc:  # e.g. an external server, which has no signing keys
             raise Refused(str(exc)) from None
         return Response({"kid": key.kid, "alg": key.alg, "state": key.state})
+
+    @extend_schema(
+        request=RevokeKeySerializer, responses={200: RevokedKeySerializer, 400: ErrorSerializer}
+    )
+    @action(detail=True, methods=["post"], url_path="revoke-key")
+    def revoke_key(self, request, pk=None):
+        """Emergency: withdraw a signing key from the JWKS and the gateway at once."""
+        from ..signing import SigningKeyError, revoke_signing_key
+
+        serializer = RevokeKeySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            revocation = revoke_signing_key(
+                self.get_object(), actor=request.user, **serializer.validated_data
+            )
+        except SigningKeyError as exc:  # external server, unknown or already revoked kid
+            raise Refused(str(exc)) from None
+        return Response(
+            {
+                "revoked_kid": revocation.kid,
+                "previous_state": revocation.previous_state,
+                "active_kid": revocation.active.kid if revocation.active else None,
+                "published_kids": revocation.published,
+            }
+        )

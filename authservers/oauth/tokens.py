@@ -18,7 +18,7 @@ from apis.models import IdentifyAndAuthorizePolicy
 from applications.models import Application
 
 from ..models import AuthorizationServer
-from ..signing import SigningKeyError, issue_access_token
+from ..signing import SigningKeyError, issue_access_token, token_lifetime
 from .validators import gateway_application
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def prepare_token(request) -> None:
 
 
 def access_token_lifetime(request) -> int:
-    return _prepared_server(request).token_lifetime_seconds
+    return token_lifetime(_prepared_server(request))
 
 
 def generate_access_token(request) -> str:

@@ -18,6 +18,12 @@ class Refused(exceptions.APIException):
     default_code = "refused"
 
 
+class RoleRequired(exceptions.PermissionDenied):
+    """Staff, but the user's role does not allow this action; the detail names the role."""
+
+    default_code = "role_required"
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."

@@ -30,7 +30,12 @@ class GatekeepAutoSchema(AutoSchema):
             self._add(responses, "400", VALIDATION_ERROR_SCHEMA, "Invalid input.")
         if not all(isinstance(p, AllowAny) for p in self.view.get_permissions()):
             self._add(responses, "401", error, "Not authenticated.")
-            self._add(responses, "403", error, "Not a staff user, or the CSRF check failed.")
+            self._add(
+                responses,
+                "403",
+                error,
+                "Not a staff user, a role that does not allow this, or a failed CSRF check.",
+            )
         if "{" in self.path or self._is_list_view():
             self._add(responses, "404", error, "No such object, or no such page.")
         if has_body:

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from apis.services import inspect_token
 from gateway_admin.models import AuditEvent
+from gateway_admin.roles import Action
 
 from .serializers import (
     AuditEventSerializer,
@@ -31,12 +32,16 @@ class AuditEventViewSet(AdminAPIMixin, viewsets.ReadOnlyModelViewSet):
     search_fields = ["object_repr", "actor_name"]
     ordering_fields = ["created_at", "id"]
     lookup_value_regex = "[0-9]+"
+    read_action = Action.VIEW_AUDIT
 
 
 class TokenInspectorView(AdminAPIMixin, generics.GenericAPIView):
     """What the proxy would decide for this token and call, with every check it makes."""
 
     serializer_class = InspectedCallSerializer
+    # It changes nothing: a viewer's tool.
+    read_action = Action.INSPECT_TOKENS
+    role_actions = {"post": Action.INSPECT_TOKENS}
 
     @extend_schema(responses={200: TokenInspectionSerializer})
     def post(self, request):

@@ -1,15 +1,16 @@
-"""Bases for the admin-API views: staff only, JSON only, audited writes."""
+"""Bases for the admin-API views: staff only, allowed by role, JSON only, audited writes."""
 
 from django.db import transaction
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import filters, mixins, viewsets
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import IsAdminUser
+from rest_framework.permissions import BasePermission, IsAdminUser
 from rest_framework.response import Response
 
+from gateway_admin import roles
 from gateway_admin.audit import record_event, snapshot
 
-from .exceptions import exception_handler
+from .exceptions import RoleRequired, exception_handler
 from .parsers import JSONParser
 from .schema import GatekeepAutoSchema
 
@@ -24,16 +25,62 @@ class SearchFilter(filters.SearchFilter):
             raise ValidationError({self.search_param: exc.detail}) from None
 
 
-class AdminAPIMixin:
-    """What every admin-API view shares; the settings say the same, this makes it explicit."""
+# DRF action names (and, for plain views, handler names) that only read.
+READ_NAMES = frozenset({"list", "retrieve", "metadata", "options", "get", "head"})
 
-    permission_classes = [IsAdminUser]
+
+class RolePermission(BasePermission):
+    """Staff only (401/403 as IsAdminUser), then the role must allow the view's action.
+
+    The view names its action (AdminAPIMixin.role_action); a request the view names
+    no action for is refused, so a new endpoint is closed until someone decides.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        if not IsAdminUser().has_permission(request, view):
+            return False
+        action = view.role_action(request)
+        if action is None:
+            # Nothing handles this method (the view answers 405), or nobody mapped it.
+            return not _handles(view, request)
+        if not roles.can(request.user, action):
+            raise RoleRequired(roles.refusal(request.user, action))
+        return True
+
+
+def _handles(view, request) -> bool:
+    action_map = getattr(view, "action_map", None)
+    if action_map is not None:
+        return request.method.lower() in action_map
+    return hasattr(view, request.method.lower())
+
+
+class AdminAPIMixin:
+    """What every admin-API view shares: staff and role checks, JSON, the error handler.
+
+    `read_action` is the roles.Action of reading (list, retrieve, OPTIONS);
+    `role_actions` maps every other DRF action (or, on plain views, handler name)
+    to its Action, or to {HTTP method: Action} for actions with several methods.
+    """
+
+    permission_classes = [RolePermission]
     parser_classes = [JSONParser]
     filter_backends = [DjangoFilterBackend, SearchFilter, filters.OrderingFilter]
     schema = GatekeepAutoSchema()
+    read_action: roles.Action | None = None
+    role_actions: dict = {}
 
     def get_exception_handler(self):
         return exception_handler
+
+    def role_action(self, request) -> roles.Action | None:
+        name = getattr(self, "action", None) or request.method.lower()
+        action = self.role_actions.get(name)
+        if action is None and name in READ_NAMES:
+            return self.read_action
+        if isinstance(action, dict):
+            return action.get(request.method)
+        return action
 
 
 class PartialUpdateModelMixin:
@@ -65,6 +112,8 @@ class AuditedModelViewSet(
     """
 
     lookup_value_regex = "[0-9]+"
+    # Each resource names its actions: {"create": ..., "partial_update": ..., "destroy": ...}.
+    role_actions: dict = {}
 
     def save_kwargs(self) -> dict:
         """Values the URL decides rather than the body (e.g. the API of a route)."""

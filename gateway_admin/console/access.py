@@ -1,4 +1,4 @@
-"""Who may use the console: signed-in, active staff users only."""
+"""Who may use the console: signed-in, active staff users, each page as their role allows."""
 
 from functools import wraps
 
@@ -6,6 +6,9 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import render
+from django.urls import reverse
+
+from gateway_admin import roles
 
 NOT_STAFF_MESSAGE = (
     "This account is not a staff account, so it cannot use the Gatekeep console. "
@@ -28,6 +31,33 @@ def staff_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def role_required(action: roles.Action):
+    """staff_required, then the user's role must allow `action` (gateway_admin/roles.py).
+
+    Refused users get the 403 page saying which role the action needs; nothing runs.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        @staff_required
+        def wrapper(request, *args, **kwargs):
+            if not roles.can(request.user, action):
+                context = {
+                    "title": "Not allowed",
+                    "message": roles.refusal(request.user, action),
+                    # Somewhere to go back to, unless the account can see nothing at all.
+                    "back_url": reverse("console:dashboard")
+                    if roles.can(request.user, roles.Action.VIEW_APIS)
+                    else None,
+                }
+                return render(request, "console/forbidden.html", context, status=403)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 class StaffAuthenticationForm(AuthenticationForm):

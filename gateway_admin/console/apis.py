@@ -18,9 +18,10 @@ from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from apis.openapi_import import import_openapi
 from applications.models import Application
 from applications.services import update_application
+from gateway_admin.roles import Action
 
 from ..planes import public_url
-from .access import staff_required
+from .access import role_required
 from .common import apply_errors, confirm, paginate, query_without_page
 from .forms import (
     ApiFilterForm,
@@ -55,7 +56,7 @@ def _is_htmx_fragment(request: HttpRequest) -> bool:
 
 
 @require_GET
-@staff_required
+@role_required(Action.VIEW_APIS)
 def api_list(request: HttpRequest) -> HttpResponse:
     form = ApiFilterForm(request.GET)
     apis = Api.objects.annotate(
@@ -82,7 +83,7 @@ def api_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@staff_required
+@role_required(Action.CREATE_APIS)
 def api_create(request: HttpRequest) -> HttpResponse:
     form = ApiForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -97,7 +98,7 @@ def api_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@staff_required
+@role_required(Action.CHANGE_APIS)
 def api_edit(request: HttpRequest, pk: int) -> HttpResponse:
     api = _get_api(pk)
     form = ApiForm(request.POST or None, instance=api)
@@ -113,7 +114,7 @@ def api_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@staff_required
+@role_required(Action.IMPORT_OPENAPI)
 def api_import(request: HttpRequest) -> HttpResponse:
     form = OpenApiImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -208,7 +209,7 @@ def _curl_example(request, api: Api, routes: list[Route], policy) -> str:
 
 
 @require_GET
-@staff_required
+@role_required(Action.VIEW_APIS)
 def api_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_detail(request, _get_api(pk))
 
@@ -217,7 +218,7 @@ def api_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@role_required(Action.ACTIVATE_APIS)
 def api_activate(request: HttpRequest, pk: int) -> HttpResponse:
     api = _get_api(pk)
     problems = services.activate_api(api, actor=request.user)
@@ -233,7 +234,7 @@ def api_activate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@staff_required
+@role_required(Action.ACTIVATE_APIS)
 def api_deactivate_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     api = _get_api(pk)
     return confirm(
@@ -251,7 +252,7 @@ def api_deactivate_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@role_required(Action.ACTIVATE_APIS)
 def api_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
     api = _get_api(pk)
     services.deactivate_api(api, actor=request.user)
@@ -260,7 +261,7 @@ def api_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@staff_required
+@role_required(Action.DELETE_APIS)
 def api_delete_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     api = _get_api(pk)
     consequences = [f"Its {api.routes.count()} routes and its access policy are deleted."]
@@ -280,7 +281,7 @@ def api_delete_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@role_required(Action.DELETE_APIS)
 def api_delete(request: HttpRequest, pk: int) -> HttpResponse:
     api = _get_api(pk)
     name = str(api)
@@ -293,7 +294,7 @@ def api_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@role_required(Action.CREATE_ROUTES)
 def route_add(request: HttpRequest, pk: int) -> HttpResponse:
     api = _get_api(pk)
     form = RouteForm(request.POST, instance=Route(api=api))
@@ -309,7 +310,7 @@ def route_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@staff_required
+@role_required(Action.CHANGE_ROUTES)
 def route_edit(request: HttpRequest, pk: int, route_pk: int) -> HttpResponse:
     api = _get_api(pk)
     route = _get_route(api, route_pk)
@@ -332,7 +333,7 @@ def route_edit(request: HttpRequest, pk: int, route_pk: int) -> HttpResponse:
 
 
 @require_GET
-@staff_required
+@role_required(Action.VIEW_ROUTES)
 def route_row(request: HttpRequest, pk: int, route_pk: int) -> HttpResponse:
     """One route as a table row (htmx swaps it back in when an inline edit is cancelled)."""
     api = _get_api(pk)
@@ -342,7 +343,7 @@ def route_row(request: HttpRequest, pk: int, route_pk: int) -> HttpResponse:
 
 
 @require_GET
-@staff_required
+@role_required(Action.DELETE_ROUTES)
 def route_delete_confirm(request: HttpRequest, pk: int, route_pk: int) -> HttpResponse:
     api = _get_api(pk)
     route = _get_route(api, route_pk)
@@ -361,7 +362,7 @@ def route_delete_confirm(request: HttpRequest, pk: int, route_pk: int) -> HttpRe
 
 
 @require_POST
-@staff_required
+@role_required(Action.DELETE_ROUTES)
 def route_delete(request: HttpRequest, pk: int, route_pk: int) -> HttpResponse:
     api = _get_api(pk)
     route = _get_route(api, route_pk)
@@ -375,7 +376,7 @@ def route_delete(request: HttpRequest, pk: int, route_pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@role_required(Action.SAVE_POLICIES)
 def policy_save(request: HttpRequest, pk: int) -> HttpResponse:
     api = _get_api(pk)
     policy = _policy_of(api) or IdentifyAndAuthorizePolicy(api=api)
@@ -398,7 +399,7 @@ def policy_save(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@role_required(Action.CHANGE_APPLICATIONS)
 def application_associate(request: HttpRequest, pk: int) -> HttpResponse:
     api = _get_api(pk)
     form = AssociateApplicationForm(request.POST, api=api)
@@ -412,7 +413,7 @@ def application_associate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@staff_required
+@role_required(Action.CHANGE_APPLICATIONS)
 def application_dissociate_confirm(request: HttpRequest, pk: int, app_pk: int) -> HttpResponse:
     api = _get_api(pk)
     application = get_object_or_404(Application, pk=app_pk, apis=api)
@@ -428,7 +429,7 @@ def application_dissociate_confirm(request: HttpRequest, pk: int, app_pk: int) -
 
 
 @require_POST
-@staff_required
+@role_required(Action.CHANGE_APPLICATIONS)
 def application_dissociate(request: HttpRequest, pk: int, app_pk: int) -> HttpResponse:
     api = _get_api(pk)
     application = get_object_or_404(Application, pk=app_pk, apis=api)

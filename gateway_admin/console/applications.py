@@ -14,8 +14,9 @@ from applications.models import Application
 from authservers.choices import ServerKind
 from authservers.models import AuthorizationServer
 from authservers.oauth.tokens import allowed_audiences
+from gateway_admin.roles import Action
 
-from .access import staff_required
+from .access import role_required
 from .common import apply_errors, confirm, paginate, query_without_page
 from .forms import ApplicationForm, TestTokenForm
 
@@ -46,7 +47,7 @@ def _take_secret(
 
 
 @require_GET
-@staff_required
+@role_required(Action.VIEW_APPLICATIONS)
 def application_list(request: HttpRequest) -> HttpResponse:
     applications = (
         Application.objects.select_related("oauth_client")
@@ -73,7 +74,7 @@ def application_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@staff_required
+@role_required(Action.CREATE_APPLICATIONS)
 def application_create(request: HttpRequest) -> HttpResponse:
     initial = {"apis": [request.GET["api"]]} if request.GET.get("api", "").isdigit() else None
     form = ApplicationForm(request.POST or None, initial=initial)
@@ -98,7 +99,7 @@ def application_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@staff_required
+@role_required(Action.VIEW_APPLICATIONS)
 def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_detail(request, _get_application(pk))
 
@@ -135,7 +136,7 @@ def _audiences(servers, application: Application) -> set[str]:
 
 
 @require_POST
-@staff_required
+@role_required(Action.ISSUE_TEST_TOKENS)
 def application_test_token(request: HttpRequest, pk: int) -> HttpResponse:
     application = _get_application(pk)
     servers = AuthorizationServer.objects.filter(kind=ServerKind.INTERNAL)
@@ -160,7 +161,7 @@ def application_test_token(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@staff_required
+@role_required(Action.CHANGE_APPLICATIONS)
 def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
     application = _get_application(pk)
     form = ApplicationForm(request.POST or None, instance=application)
@@ -186,7 +187,7 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@staff_required
+@role_required(Action.CHANGE_APPLICATIONS)
 def application_suspend_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     application = _get_application(pk)
     return confirm(
@@ -201,7 +202,7 @@ def application_suspend_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@role_required(Action.CHANGE_APPLICATIONS)
 def application_suspend(request: HttpRequest, pk: int) -> HttpResponse:
     application = _get_application(pk)
     services.update_application(application, actor=request.user, status=ApplicationStatus.SUSPENDED)
@@ -210,7 +211,7 @@ def application_suspend(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@role_required(Action.CHANGE_APPLICATIONS)
 def application_resume(request: HttpRequest, pk: int) -> HttpResponse:
     application = _get_application(pk)
     services.update_application(application, actor=request.user, status=ApplicationStatus.ACTIVE)
@@ -219,7 +220,7 @@ def application_resume(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@staff_required
+@role_required(Action.ROTATE_APPLICATION_SECRETS)
 def application_rotate_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     application = _get_application(pk)
     return confirm(
@@ -238,7 +239,7 @@ def application_rotate_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@role_required(Action.ROTATE_APPLICATION_SECRETS)
 def application_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     application = _get_application(pk)
     secret = services.rotate_secret(application, actor=request.user)
@@ -248,7 +249,7 @@ def application_rotate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@staff_required
+@role_required(Action.DELETE_APPLICATIONS)
 def application_delete_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     application = _get_application(pk)
     return confirm(
@@ -266,7 +267,7 @@ def application_delete_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@role_required(Action.DELETE_APPLICATIONS)
 def application_delete(request: HttpRequest, pk: int) -> HttpResponse:
     application = _get_application(pk)
     name = str(application)

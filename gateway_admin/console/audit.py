@@ -8,14 +8,15 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from gateway_admin.models import AuditEvent
+from gateway_admin.roles import Action
 
-from .access import staff_required
+from .access import role_required
 from .common import paginate, query_without_page
 from .forms import AuditFilterForm
 
 
 @require_GET
-@staff_required
+@role_required(Action.VIEW_AUDIT)
 def audit_log(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET)
     events = AuditEvent.objects.all()

@@ -13,12 +13,13 @@ from authservers.models import AuthorizationServer
 from authservers.services import key_health
 from gateway_admin.audit import SIGN_IN_ACTIONS
 from gateway_admin.models import AuditEvent
+from gateway_admin.roles import Action
 
-from .access import staff_required
+from .access import role_required
 
 
 @require_GET
-@staff_required
+@role_required(Action.VIEW_APIS)
 def dashboard(request: HttpRequest) -> HttpResponse:
     api_counts = Api.objects.aggregate(
         total=Count("pk"),

@@ -14,10 +14,11 @@ from django.views.decorators.http import require_http_methods
 
 from apis.services import inspect_token
 from authservers.models import AuthorizationServer
+from gateway_admin.roles import Action
 from proxy.errors import InvalidToken
 from proxy.tokens import decode_segment, parse_json_object
 
-from .access import staff_required
+from .access import role_required
 from .forms import InspectorForm
 
 TIME_CLAIMS = (("exp", "Expires"), ("nbf", "Not before"), ("iat", "Issued"))
@@ -40,7 +41,7 @@ HINTS = {
 
 
 @require_http_methods(["GET", "POST"])
-@staff_required
+@role_required(Action.INSPECT_TOKENS)
 def inspector(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = InspectorForm(request.POST)

@@ -1,5 +1,6 @@
-"""Authorization servers: list with key health, create/edit, Refresh now, Rotate key."""
+"""Authorization servers: list with key health, create/edit, Refresh now, Rotate and Revoke keys."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -11,10 +12,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apis.models import Api
 from authservers import services, signing
 from authservers.choices import ServerKind
-from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey
+from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey, SigningKeyState
+from gateway_admin.roles import Action
 
 from ..planes import public_url
-from .access import staff_required
+from .access import role_required
 from .common import apply_errors, confirm
 from .forms import ServerForm
 
@@ -46,7 +48,7 @@ def _report_refresh(request: HttpRequest, server: AuthorizationServer) -> None:
 
 
 @require_GET
-@staff_required
+@role_required(Action.VIEW_SERVERS)
 def server_list(request: HttpRequest) -> HttpResponse:
     servers = AuthorizationServer.objects.select_related("jwks_snapshot")
     rows = [(server, services.key_health(server)) for server in servers]
@@ -54,7 +56,7 @@ def server_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@staff_required
+@role_required(Action.CREATE_SERVERS)
 def server_create(request: HttpRequest) -> HttpResponse:
     form = ServerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -81,7 +83,7 @@ def _start_keys(request: HttpRequest, server: AuthorizationServer) -> None:
 
 
 @require_GET
-@staff_required
+@role_required(Action.VIEW_SERVERS)
 def server_detail(request: HttpRequest, pk: int) -> HttpResponse:
     server = _get_server(pk)
     internal = server.kind == ServerKind.INTERNAL
@@ -116,7 +118,7 @@ def _endpoints(request: HttpRequest) -> list[tuple[str, str]]:
 
 
 @require_http_methods(["GET", "POST"])
-@staff_required
+@role_required(Action.CHANGE_SERVERS)
 def server_edit(request: HttpRequest, pk: int) -> HttpResponse:
     server = _get_server(pk)
     form = ServerForm(request.POST or None, instance=server)
@@ -132,14 +134,14 @@ def server_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@role_required(Action.REFRESH_KEYS)
 def server_refresh(request: HttpRequest, pk: int) -> HttpResponse:
     _report_refresh(request, _get_server(pk))
     return redirect("console:server-detail", pk)
 
 
 @require_GET
-@staff_required
+@role_required(Action.ROTATE_SIGNING_KEYS)
 def server_rotate_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     server = get_object_or_404(AuthorizationServer, pk=pk, kind=ServerKind.INTERNAL)
     return confirm(
@@ -158,7 +160,7 @@ def server_rotate_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@role_required(Action.ROTATE_SIGNING_KEYS)
 def server_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     server = get_object_or_404(AuthorizationServer, pk=pk, kind=ServerKind.INTERNAL)
     try:
@@ -170,8 +172,61 @@ def server_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("console:server-detail", server.pk)
 
 
+def _get_signing_key(server: AuthorizationServer, kid: str) -> SigningKey:
+    return get_object_or_404(SigningKey, server=server, kid=kid)
+
+
 @require_GET
-@staff_required
+@role_required(Action.REVOKE_SIGNING_KEYS)
+def server_revoke_confirm(request: HttpRequest, pk: int, kid: str) -> HttpResponse:
+    server = get_object_or_404(AuthorizationServer, pk=pk, kind=ServerKind.INTERNAL)
+    key = _get_signing_key(server, kid)
+    if key.state == SigningKeyState.REVOKED:
+        messages.info(request, f"Key {key.kid} was already revoked at {key.revoked_at}.")
+        return redirect(reverse("console:server-detail", args=[server.pk]) + "#signing-keys")
+    consequences = [
+        "It leaves the published JWKS now, and the gateway refuses every token it signed "
+        "within a second, even those not yet expired.",
+        "Its private key is destroyed: this cannot be undone.",
+        "Verifiers outside the gateway may keep trusting it until their cached copy of the "
+        f"JWKS expires (up to {settings.GATEWAY_JWKS_MAX_AGE_SECONDS} s).",
+    ]
+    if key.state == SigningKeyState.ACTIVE:
+        consequences.insert(
+            1,
+            "It is the active key: the next key signs from now on, and a new next key "
+            "is published. Clients must get new tokens.",
+        )
+    return confirm(
+        request,
+        title=f"Revoke signing key {key.kid}?",
+        question=f"Emergency revocation of the {key.state} key {key.kid} of {server}.",
+        consequences=consequences,
+        action_url=reverse("console:server-revoke", args=[server.pk, key.kid]),
+        cancel_url=reverse("console:server-detail", args=[server.pk]) + "#signing-keys",
+        button="Revoke key now",
+    )
+
+
+@require_POST
+@role_required(Action.REVOKE_SIGNING_KEYS)
+def server_revoke(request: HttpRequest, pk: int, kid: str) -> HttpResponse:
+    server = get_object_or_404(AuthorizationServer, pk=pk, kind=ServerKind.INTERNAL)
+    key = _get_signing_key(server, kid)
+    try:
+        revocation = signing.revoke_signing_key(server, key.kid, actor=request.user)
+    except signing.SigningKeyError as exc:
+        messages.error(request, f"The key was not revoked: {exc}")
+    else:
+        signer = revocation.active.kid if revocation.active else "no key"
+        messages.success(
+            request, f"Key {revocation.kid} is revoked and no longer published; {signer} signs now."
+        )
+    return redirect(reverse("console:server-detail", args=[server.pk]) + "#signing-keys")
+
+
+@require_GET
+@role_required(Action.DELETE_SERVERS)
 def server_delete_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     server = _get_server(pk)
     apis = list(Api.objects.filter(policy__authorization_servers=server).distinct())
@@ -190,7 +245,7 @@ def server_delete_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@role_required(Action.DELETE_SERVERS)
 def server_delete(request: HttpRequest, pk: int) -> HttpResponse:
     server = _get_server(pk)
     name = str(server)

@@ -114,6 +114,12 @@ urlpatterns = [
     ),
     path("servers/<int:pk>/rotate-key/", servers.server_rotate, name="server-rotate"),
     path(
+        "servers/<int:pk>/keys/<str:kid>/revoke/confirm/",
+        servers.server_revoke_confirm,
+        name="server-revoke-confirm",
+    ),
+    path("servers/<int:pk>/keys/<str:kid>/revoke/", servers.server_revoke, name="server-revoke"),
+    path(
         "servers/<int:pk>/delete/confirm/",
         servers.server_delete_confirm,
         name="server-delete-confirm",

@@ -7,9 +7,23 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from gateway_admin import roles
 from gateway_admin.console import labels
 
 register = template.Library()
+
+
+@register.filter
+def can(user, action_name: str) -> bool:
+    """`{% if user|can:"activate_apis" %}`: the role check the views make (roles.Action)."""
+    return roles.can(user, roles.Action[action_name.upper()])
+
+
+@register.filter
+def role(user) -> str:
+    """The user's Gatekeep role, or "no role"."""
+    return str(roles.role_of(user) or "no role")
+
 
 # Which sidebar entry a page belongs to, by the prefix of its URL name.
 SECTIONS = {
@@ -30,6 +44,7 @@ BADGE_COLOURS = {
     "warning": "amber",
     "next": "blue",
     "retired": "gray",
+    "revoked": "red",
     "internal": "violet",
     "external": "blue",
     "create": "green",
@@ -40,6 +55,8 @@ BADGE_COLOURS = {
     "import-openapi": "green",
     "rotate-secret": "violet",
     "rotate-signing-key": "violet",
+    "revoke-signing-key": "red",
+    "set-role": "violet",
 }
 
 

@@ -1,10 +1,15 @@
-"""Personas for the admin API: Ada is staff, Bob is a signed-in non-staff user, and an
-anonymous client has no credentials at all."""
+"""Personas for the admin API: Ada is an administrator, Bob is a signed-in non-staff user,
+an anonymous client has no credentials at all, and `role_client(role)` is a staff member
+with any other role (or none)."""
 
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from gateway_admin.roles import Role
+
+from ..personas import staff_member
 
 
 def json_client(**credentials) -> APIClient:
@@ -17,7 +22,7 @@ def json_client(**credentials) -> APIClient:
 
 @pytest.fixture
 def staff_user(db):
-    return get_user_model().objects.create_user("ada", "ada@example.com", "pw", is_staff=True)
+    return staff_member("ada", Role.ADMINISTRATOR)
 
 
 @pytest.fixture
@@ -39,3 +44,14 @@ def member_client(db) -> APIClient:
 @pytest.fixture
 def anon_client(db) -> APIClient:
     return json_client()
+
+
+@pytest.fixture
+def role_client(db):
+    """role_client(Role.VIEWER): a token client of a new staff member with that role."""
+
+    def make(role: Role | None) -> APIClient:
+        user = staff_member(f"staff-{role or 'none'}", role)
+        return json_client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+
+    return make

@@ -45,6 +45,7 @@ def test_the_schema_documents_the_whole_contract():
         ("DELETE", "/api/v1/authorization-servers/{id}/"),
         ("POST", "/api/v1/authorization-servers/{id}/refresh-jwks/"),
         ("POST", "/api/v1/authorization-servers/{id}/rotate-key/"),
+        ("POST", "/api/v1/authorization-servers/{id}/revoke-key/"),
         ("GET", "/api/v1/apis/"),
         ("POST", "/api/v1/apis/"),
         ("GET", "/api/v1/apis/{id}/"),

@@ -5,9 +5,10 @@ import time
 
 import pytest
 import requests
-from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
+from gateway_admin.roles import Role
+from tests.personas import staff_member
 from tests.tokens import claims_for, sign
 
 
@@ -40,7 +41,7 @@ def wait_for_status(url: str, token: str, expected: int, limit: float) -> tuple[
 def test_a_script_publishes_an_api_and_the_gateway_serves_it(
     gateway, idp, upstream, rsa_key, key_source
 ):
-    staff = get_user_model().objects.create_user("ci", is_staff=True)
+    staff = staff_member("ci", Role.ADMINISTRATOR)
     script = AdminScript(f"{gateway.admin_url}/api/v1", Token.objects.create(user=staff).key)
 
     server_fields = {"name": "Corporate IdP", "kind": "external", "issuer": idp.issuer}

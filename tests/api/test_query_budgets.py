@@ -22,14 +22,14 @@ def many(db):
 @pytest.mark.parametrize(
     ("path", "budget"),
     [
-        # token + user, count, page
-        ("/api/v1/apis/", 3),
-        # token + user, count, page joined with jwks_snapshot
-        ("/api/v1/authorization-servers/", 3),
-        # token + user, count, page joined with oauth_client, prefetch of apis
-        ("/api/v1/applications/", 4),
-        # token + user, count, page
-        ("/api/v1/audit-events/", 3),
+        # token + user, the role (user's and groups' permissions), count, page
+        ("/api/v1/apis/", 5),
+        # token + user, the role, count, page joined with jwks_snapshot
+        ("/api/v1/authorization-servers/", 5),
+        # token + user, the role, count, page joined with oauth_client, prefetch of apis
+        ("/api/v1/applications/", 6),
+        # token + user, the role, count, page
+        ("/api/v1/audit-events/", 5),
     ],
 )
 def test_list_endpoints_have_a_fixed_query_budget(
@@ -42,8 +42,8 @@ def test_list_endpoints_have_a_fixed_query_budget(
 
 def test_the_routes_list_has_a_fixed_query_budget(staff_client, many, django_assert_num_queries):
     Route.objects.bulk_create(Route(api=many, method="POST", path=f"/p{n}") for n in range(10))
-    # token + user, the API from the URL, count, page
-    with django_assert_num_queries(4):
+    # token + user, the role (2), the API from the URL, count, page
+    with django_assert_num_queries(6):
         response = staff_client.get(f"/api/v1/apis/{many.pk}/routes/")
     assert response.json()["count"] == 11
     assert AuditEvent.objects.filter(action="create").count() == 6

@@ -1,4 +1,5 @@
-"""Personas and objects for the console: Ada is staff, Bob is signed in but not staff."""
+"""Personas and objects for the console: Ada is an administrator, Bob is signed in but not
+staff, and `console_as(role)` is a staff member with any other role (or none)."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -8,6 +9,9 @@ from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from applications.services import create_application
 from authservers.models import AuthorizationServer
 from authservers.services import refresh_jwks
+from gateway_admin.roles import Role
+
+from ..personas import staff_member
 
 
 @pytest.fixture(autouse=True)
@@ -18,7 +22,7 @@ def fast_password_hashing(settings):
 
 @pytest.fixture
 def ada(db):
-    return get_user_model().objects.create_user("ada", "ada@example.com", "pw-ada-1", is_staff=True)
+    return staff_member("ada", Role.ADMINISTRATOR, password="pw-ada-1")
 
 
 @pytest.fixture
@@ -27,6 +31,18 @@ def console(ada) -> Client:
     client = Client()
     client.force_login(ada)
     return client
+
+
+@pytest.fixture
+def console_as(db):
+    """console_as(Role.OPERATOR): a browser session of a new staff member with that role."""
+
+    def make(role: Role | None) -> Client:
+        client = Client()
+        client.force_login(staff_member(f"staff-{role or 'none'}", role))
+        return client
+
+    return make
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import time
 
 import pytest
 import requests
-from django.contrib.auth import get_user_model
 from playwright.sync_api import expect, sync_playwright
 
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
@@ -17,7 +16,9 @@ from apis.services import activate_api
 from applications.services import create_application
 from authservers.models import AuthorizationServer
 from authservers.services import refresh_jwks
+from gateway_admin.roles import Role
 
+from ..personas import staff_member
 from ..tokens import claims_for, sign
 from .browser import CHROMIUM, CHROMIUM_ARGS, ConsoleServer, screenshot
 
@@ -47,7 +48,7 @@ def site(transactional_db):
 
 @pytest.fixture
 def admin_login(transactional_db):
-    get_user_model().objects.create_user("ada", "ada@example.com", "pw-ada-1", is_staff=True)
+    staff_member("ada", Role.ADMINISTRATOR, password="pw-ada-1")
     return ("ada", "pw-ada-1")
 
 

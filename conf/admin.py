@@ -44,6 +44,9 @@ forwarder_headers = ""
 
 accesslog = os.environ.get("GATEWAY_ACCESS_LOG") or None
 errorlog = "-"
+# gunicorn's control socket (gunicornc) defaults to one path per user: two planes would
+# fight over it. Nothing here uses it.
+control_socket_disable = True
 loglevel = os.environ.get("GATEWAY_LOG_LEVEL", "info")
 proc_name = "gatekeep-admin"
 

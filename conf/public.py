@@ -32,5 +32,8 @@ forwarded_allow_ips = ""
 
 accesslog = os.environ.get("GATEWAY_ACCESS_LOG") or None  # "-" for stdout
 errorlog = "-"
+# gunicorn's control socket (gunicornc) defaults to one path per user: two planes would
+# fight over it. Nothing here uses it.
+control_socket_disable = True
 loglevel = os.environ.get("GATEWAY_LOG_LEVEL", "info")
 proc_name = "gatekeep-public"

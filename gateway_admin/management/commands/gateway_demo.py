@@ -57,13 +57,14 @@ class Command(BaseCommand):
                 "Secret       unchanged and not shown again: re-run with --rotate-secret, or "
                 f"POST /api/v1/applications/{demo.application.pk}/rotate-secret/"
             )
+        console = f"http://{settings.GATEWAY_ADMIN_BIND}/console/"  # the admin listener
         if demo.admin_password:
             lines.append(
-                f"Console      {base}/console/  user {DEMO_ADMIN}, password "
+                f"Console      {console}  user {DEMO_ADMIN}, password "
                 f"{demo.admin_password}  (shown once)"
             )
         else:
-            lines.append(f"Console      {base}/console/  user {DEMO_ADMIN} (--reset-password)")
+            lines.append(f"Console      {console}  user {DEMO_ADMIN} (--reset-password)")
         lines += [
             "",
             CURL_BEGIN,

@@ -62,8 +62,8 @@ def _from_header(value: str | None) -> str | None:
 
 def _query_values(environ: dict, name: str) -> list[str]:
     query = environ.get("QUERY_STRING", "")
-    if name not in query:
-        return []
+    if name not in query and "%" not in query and "+" not in query:
+        return []  # cheap exit; an encoded spelling (gk%2Dtoken) is decoded below
     return [value for key, value in parse_qsl(query, keep_blank_values=True) if key == name]
 
 

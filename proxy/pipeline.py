@@ -10,8 +10,9 @@ from apis.paths import split_path
 
 from .applications import ApplicationConfig
 from .authorize import check_scopes, identify_application
+from .canonical import refuse_ambiguous
 from .config import ApiConfig, GatewayConfig
-from .errors import ApiNotFound, ApplicationNotAuthorized, GatewayError, InvalidRequest
+from .errors import ApiNotFound, ApplicationNotAuthorized, GatewayError
 from .identify import extract_token, require_token
 from .routing import RouteConfig
 from .tokens import VerifiedToken, validate_token
@@ -28,8 +29,7 @@ class Decision:
 
 def locate(config: GatewayConfig, path: str) -> tuple[ApiConfig, list[str]]:
     segments = split_path(path)
-    if any(segment in {".", ".."} for segment in segments):
-        raise InvalidRequest("The path must not contain '.' or '..' segments.", check="route")
+    refuse_ambiguous(segments)
     found = config.find_api(segments)
     if found is None:
         raise ApiNotFound("No active API is published at this path.", check="route")
@@ -61,9 +61,13 @@ def _decide(api: ApiConfig, segments: list[str], environ: dict, trace: list | No
         if token_text is None:
             _passed(trace, "identify", "No token; the route is public.")
             return Decision(api, route, segments, None, None)
-        # A presented token must still be valid, but a public route needs no application or scope.
+        # A presented token must still be valid, but a public route needs no application or
+        # scope. A suspended application is not named to the upstream.
         token = validate_token(token_text, policy, trace)
-        return Decision(api, route, segments, token, api.applications.find(token.claims))
+        application = api.applications.find(token.claims)
+        if application is not None and not application.active:
+            application = None
+        return Decision(api, route, segments, token, application)
     token = validate_token(require_token(token_text), policy, trace)
     application = identify_application(api, token)
     _passed(trace, "application", f"Application {application.name}.")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from apis.paths import parse_route_template
 
-from .errors import MethodNotAllowed, RouteNotFound
+from .errors import InvalidRequest, MethodNotAllowed, RouteNotFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,7 @@ class RouteConfig:
 @dataclass(slots=True)
 class _Node:
     literals: dict[str, "_Node"] = field(default_factory=dict)
+    folded: dict[str, str] | None = None  # lower-cased literal → literal (case variants)
     param: "_Node | None" = None
     greedy: dict[str, RouteConfig] = field(default_factory=dict)  # method → route
     methods: dict[str, RouteConfig] = field(default_factory=dict)
@@ -40,6 +41,9 @@ class RouteTrie:
         node = self._root
         for segment in parse_route_template(route.path):
             if segment.kind == "literal":
+                if node.folded is None:
+                    node.folded = {}
+                node.folded[segment.value.lower()] = segment.value
                 node = node.literals.setdefault(segment.value, _Node())
             elif segment.kind == "param":
                 node.param = node.param or _Node()
@@ -74,9 +78,18 @@ class RouteTrie:
             if node.methods:
                 yield node.methods
         else:
-            child = node.literals.get(segments[index])
+            segment = segments[index]
+            child = node.literals.get(segment)
             if child is not None:
                 yield from self._path_matches(child, segments, index + 1)
+            elif node.folded and segment.lower() in node.folded:
+                # /Admin/ where a route says /admin/: a case-insensitive upstream would
+                # serve /admin/ under another route's rules (proxy/canonical.py).
+                raise InvalidRequest(
+                    f"The path segment '{segment[:60]}' differs from the route's "
+                    f"'{node.folded[segment.lower()]}' only in case; use the exact spelling.",
+                    check="route",
+                )
             if node.param is not None:
                 yield from self._path_matches(node.param, segments, index + 1)
         # A greedy parameter takes one or more remaining segments.

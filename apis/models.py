@@ -63,10 +63,25 @@ class Api(models.Model):
         except ValidationError as exc:
             errors["base_path"] = exc.messages
         else:
-            overlap = self._overlapping_base_path()
-            if overlap:
+            duplicate = Api.objects.exclude(pk=self.pk).filter(base_path=self.base_path).first()
+            overlap = None if duplicate else self._overlapping_base_path()
+            if duplicate:
                 errors["base_path"] = [
-                    f"Overlaps the base path {overlap} of another API; routing would be ambiguous."
+                    ValidationError(
+                        f"An API is already published at {duplicate.base_path} ({duplicate}). "
+                        "Choose another base path (e.g. a new version segment), or edit "
+                        "that API instead.",
+                        code="base_path_taken",
+                    )
+                ]
+            elif overlap:
+                errors["base_path"] = [
+                    ValidationError(
+                        f"Overlaps the base path {overlap} of another API; routing would be "
+                        "ambiguous. Choose a base path that is not a prefix of, or prefixed "
+                        "by, another API's.",
+                        code="base_path_overlap",
+                    )
                 ]
         for field, upper in (("connect_timeout", 60), ("read_timeout", 600)):
             value = getattr(self, field)
@@ -124,6 +139,22 @@ class Route(models.Model):
                 raise ValidationError(
                     {"path": [f"{self.method} {other} already matches the same requests."]}
                 )
+        if not self.anonymous:
+            # The policy may have no audience only while every call is anonymous.
+            policy = IdentifyAndAuthorizePolicy.objects.filter(api_id=self.api_id).first()
+            if policy is not None and not policy.audiences and not policy.allow_anonymous:
+                raise ValidationError(
+                    {
+                        "anonymous": [
+                            ValidationError(
+                                "The API's policy lists no audience, so a route that needs a "
+                                "token cannot be checked. Add audiences to the policy first, "
+                                "or keep this route public.",
+                                code="audience_required",
+                            )
+                        ]
+                    }
+                )
 
 
 class IdentifyAndAuthorizePolicy(models.Model):
@@ -142,7 +173,12 @@ class IdentifyAndAuthorizePolicy(models.Model):
         validators=[validate_header_name],
         help_text="Header, query parameter or cookie carrying the token.",
     )
-    audiences = models.JSONField(default=empty_list, validators=[validate_audience_list])
+    audiences = models.JSONField(
+        default=empty_list,
+        blank=True,  # only for an API whose every call is anonymous (see clean())
+        validators=[validate_audience_list],
+        help_text="The token's aud must contain one of these.",
+    )
     required_scopes = models.JSONField(
         default=empty_list, blank=True, validators=[validate_scope_list]
     )
@@ -163,3 +199,31 @@ class IdentifyAndAuthorizePolicy(models.Model):
 
     def __str__(self) -> str:
         return f"Policy of {self.api}"
+
+    def clean(self) -> None:
+        # Without an audience, no token could be checked against this API's aud: only an
+        # API that never needs a token may go without. activation_problems() agrees.
+        if not self.audiences and not self.is_fully_anonymous():
+            raise ValidationError(
+                {
+                    "audiences": [
+                        ValidationError(
+                            "Give at least one audience the tokens must carry. Only an API "
+                            "whose every call is anonymous (allow anonymous calls, or only "
+                            "public routes) may leave it empty.",
+                            code="audience_required",
+                        )
+                    ]
+                }
+            )
+
+    def is_fully_anonymous(self, routes: list | None = None) -> bool:
+        """True when no call to the API needs a token: anonymous calls are allowed, or
+        the API has routes and every one of them is public."""
+        if self.allow_anonymous:
+            return True
+        if routes is None:
+            if self.api_id is None:
+                return False
+            routes = list(Route.objects.filter(api_id=self.api_id).only("anonymous"))
+        return bool(routes) and all(route.anonymous for route in routes)

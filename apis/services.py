@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from authservers.services import ensure_usable_keys, missing_keys_problem
 from gateway_admin.audit import record_event, snapshot
 
 from .choices import ApiStatus, IdentitySource
@@ -30,17 +31,30 @@ def activation_problems(api: Api) -> list[str]:
     except IdentifyAndAuthorizePolicy.DoesNotExist:
         problems.append('Attach the "Identify and authorize application" policy.')
         return problems
-    everything_public = policy.allow_anonymous or (routes and all(r.anonymous for r in routes))
-    if not everything_public:
-        if not policy.authorization_servers.exists():
+    servers = list(policy.authorization_servers.all())
+    if not policy.is_fully_anonymous(routes):
+        if not servers:
             problems.append("The policy trusts no authorization server.")
         if not policy.audiences:
-            problems.append("The policy lists no audience; tokens' aud would go unchecked.")
+            problems.append(
+                "The policy lists no audience; only an API whose every call is anonymous "
+                "may leave the audiences empty."
+            )
+    # A trusted server without keys would fail every token it issued (503 or 401).
+    problems.extend(filter(None, (missing_keys_problem(server) for server in servers)))
     return problems
 
 
 def activate_api(api: Api, actor=None) -> list[str]:
-    """Activate the API if it is complete; return the problems otherwise."""
+    """Activate the API if it is complete; return the problems otherwise.
+
+    Trusted servers whose keys were never fetched (or are past max_stale_seconds) get
+    one fetch first, so a new issuer needs no manual refresh; when that fails, the
+    problem names the server and the error.
+    """
+    policy = IdentifyAndAuthorizePolicy.objects.filter(api=api).first()
+    for server in policy.authorization_servers.all() if policy else []:
+        ensure_usable_keys(server)
     problems = activation_problems(api)
     if problems:
         return problems
@@ -72,6 +86,8 @@ class Inspection:
     route: str | None
     application: str | None
     trace: list[dict] = field(default_factory=list)
+    # For admins: what was expected versus what the token had (the client sees `detail`).
+    admin_detail: str | None = None
 
 
 def inspect_token(api: Api, method: str, path: str, token: str = "") -> Inspection:
@@ -90,7 +106,15 @@ def inspect_token(api: Api, method: str, path: str, token: str = "") -> Inspecti
         )
     except GatewayError as error:
         return Inspection(
-            False, error.status, error.code, error.detail, gateway_path, None, None, trace
+            allowed=False,
+            status=error.status,
+            code=error.code,
+            detail=error.detail,
+            gateway_path=gateway_path,
+            route=None,
+            application=None,
+            trace=_complete(trace),
+            admin_detail=error.admin_detail,
         )
     application = decision.application.name if decision.application else None
     return Inspection(
@@ -101,8 +125,23 @@ def inspect_token(api: Api, method: str, path: str, token: str = "") -> Inspecti
         gateway_path=gateway_path,
         route=f"{decision.route.method} {decision.route.path}",
         application=application,
-        trace=trace,
+        trace=_complete(trace),
     )
+
+
+def _complete(trace: list[dict]) -> list[dict]:
+    """Every step with the same members; facts a check did not record are None."""
+    return [
+        {
+            "check": step["check"],
+            "ok": step["ok"],
+            "detail": step["detail"],
+            "admin_detail": step.get("admin_detail") or step["detail"],
+            "expected": step.get("expected"),
+            "actual": step.get("actual"),
+        }
+        for step in trace
+    ]
 
 
 def _environ_for(api: Api, method: str, token: str) -> dict:

@@ -1,10 +1,11 @@
 from django.contrib import admin, messages
 
 from gateway_admin.admin import RoleAdminMixin
+from gateway_admin.audit import snapshot
 from gateway_admin.roles import Action
 
 from .models import AuthorizationServer, JwksSnapshot, SigningKey
-from .services import refresh_jwks
+from .services import refresh_jwks, schedule_jwks_refresh
 from .signing import SigningKeyError, rotate_signing_key
 
 
@@ -51,6 +52,12 @@ class AuthorizationServerAdmin(RoleAdminMixin, admin.ModelAdmin):
 
     def has_rotate_permission(self, request) -> bool:
         return self.role_allows(request, "rotate")
+
+    def save_model(self, request, obj, form, change) -> None:
+        before = snapshot(AuthorizationServer.objects.filter(pk=obj.pk).first()) if change else None
+        super().save_model(request, obj, form, change)
+        # As in the console and the REST API: a new issuer gets its keys fetched.
+        schedule_jwks_refresh(obj, before)
 
     @admin.display(description="Key ids")
     def key_ids(self, server) -> str:

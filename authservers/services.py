@@ -228,7 +228,11 @@ def refresh_jwks_by_id(server_id: int) -> RefreshOutcome | None:
 
 
 def save_server(server: AuthorizationServer, actor=None) -> AuthorizationServer:
-    """Create or update a server after the model's validation, and audit the change."""
+    """Create or update a server after the model's validation, and audit the change.
+
+    A new external server, or one whose key source changed, gets its keys fetched
+    once the change is committed (schedule_jwks_refresh).
+    """
     with transaction.atomic():
         before = audit.snapshot(AuthorizationServer.objects.filter(pk=server.pk).first())
         server.full_clean()
@@ -236,7 +240,81 @@ def save_server(server: AuthorizationServer, actor=None) -> AuthorizationServer:
         audit.record_event(
             actor, "update" if before else "create", server, before, audit.snapshot(server)
         )
+        schedule_jwks_refresh(server, before)
     return server
+
+
+# Fields that decide where an external server's keys come from and which are usable.
+KEY_SOURCE_FIELDS = ("issuer", "discovery_url", "jwks_uri", "public_certificate")
+
+
+def schedule_jwks_refresh(server: AuthorizationServer, before: dict | None = None) -> bool:
+    """Queue the refresh_jwks task for when the transaction commits; True when queued.
+
+    Only for an external server that is new (`before` is None) or whose key source
+    changed: nobody should have to press "Refresh" before a new issuer works. An
+    internal server's keys are made, not fetched (authservers.signing). The task
+    re-reads the server by id (Celery runs it inline in the embedded setup).
+    """
+    if server.kind != ServerKind.EXTERNAL:
+        return False
+    if before is not None and all(
+        before.get(name) == getattr(server, name) for name in KEY_SOURCE_FIELDS
+    ):
+        return False
+    from .tasks import refresh_jwks as refresh_task  # the tasks module imports this one
+
+    server_id = server.pk
+    transaction.on_commit(lambda: refresh_task.delay(server_id))
+    return True
+
+
+def missing_keys_problem(server: AuthorizationServer, now=None) -> str | None:
+    """Why the proxy has no usable keys for this external server, or None when it has some.
+
+    Usable means fetched at least once, not empty, and younger than max_stale_seconds
+    (after that the proxy answers 503 issuer_unavailable). An internal server makes its
+    signing keys when it issues its first token and publishes them at once, so no
+    token of it can exist before its keys do: never a problem.
+    """
+    if server.kind == ServerKind.INTERNAL:
+        return None
+    now = now or timezone.now()
+    snapshot = JwksSnapshot.objects.filter(server=server).first()
+    where = _key_source(server)
+    if snapshot is None or snapshot.fetched_at is None:
+        failed = snapshot.last_error.rstrip(". ") if snapshot is not None else ""
+        reason = f" The last attempt failed: {failed}." if failed else ""
+        return (
+            f"The keys of authorization server {server.name} ({where}) were never fetched, "
+            f"so no token it issues can be verified.{reason} Fix the issuer, then refresh its "
+            f"keys (POST /api/v1/authorization-servers/{server.pk}/refresh-jwks/)."
+        )
+    if not snapshot.keys:
+        return f"Authorization server {server.name} publishes no usable signing key ({where})."
+    age = (now - snapshot.fetched_at).total_seconds()
+    if age > server.max_stale_seconds:
+        return (
+            f"The keys of authorization server {server.name} are {_duration(age)} old, past its "
+            f"{_duration(server.max_stale_seconds)} staleness limit: calls would get 503 "
+            f"issuer_unavailable. Last error: {snapshot.last_error.rstrip('. ') or 'none'}."
+        )
+    return None
+
+
+def _key_source(server: AuthorizationServer) -> str:
+    if server.public_certificate.strip():
+        return "its public certificate"
+    return server.jwks_uri or f"discovered from {server.effective_discovery_url}"
+
+
+def ensure_usable_keys(server: AuthorizationServer) -> str | None:
+    """Fetch the keys of an external server that has no usable ones; return the problem
+    that remains, or None."""
+    if missing_keys_problem(server) is None:
+        return None
+    refresh_jwks(server)
+    return missing_keys_problem(server)
 
 
 def delete_server(server: AuthorizationServer, actor=None) -> None:

@@ -1,14 +1,31 @@
 """Celery app: Redis broker when REDIS_URL is set, eager tasks otherwise."""
 
 import os
+from pathlib import Path
 
 from celery import Celery
+from celery.beat import PersistentScheduler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_admin.settings")
 
 app = Celery("gatekeep")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+class StateDirScheduler(PersistentScheduler):
+    """celery beat's file-backed scheduler, creating the directory its file lives in.
+
+    The file (CELERY_BEAT_SCHEDULE_FILENAME) defaults to GATEWAY_STATE_DIR, outside the
+    checkout, which may not exist yet on a fresh host.
+    """
+
+    def setup_schedule(self) -> None:
+        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
+        super().setup_schedule()
+
+
+app.conf.beat_scheduler = "gateway_admin.celery:StateDirScheduler"
 
 # One tick task fans out to the servers that are due, so each server keeps its
 # own jwks_refresh_seconds without a beat entry per server.

@@ -1,4 +1,5 @@
-"""Control-plane middleware: a clear answer when the database is down; the console's CSP.
+"""Admin-plane middleware: a request id on every response, a clear answer instead of a
+stack trace when the database is down, and the console's Content-Security-Policy.
 
 Proxied traffic never gets here (proxy.app serves it from memory). The admin,
 console and REST API need the database; while it is unreachable they answer
@@ -6,13 +7,43 @@ console and REST API need the database; while it is unreachable they answer
 """
 
 import logging
+import uuid
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.template import loader
+
+from proxy.headers import safe_request_id
 
 logger = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 30
+DATABASE_UNAVAILABLE_DETAIL = "The gateway's database cannot be reached; try again shortly."
+
+
+def request_id_of(request: HttpRequest) -> str:
+    """The request's id: the client's X-Request-Id when it is safe to echo, else a new one.
+
+    Set once per request (by RequestIdMiddleware, or here on first use), so an error
+    body and the X-Request-Id header always carry the same value.
+    """
+    request_id = getattr(request, "request_id", None)
+    if request_id is None:
+        request_id = safe_request_id(request.META.get("HTTP_X_REQUEST_ID")) or uuid.uuid4().hex
+        request.request_id = request_id
+    return request_id
+
+
+class RequestIdMiddleware:
+    """Echo the request id as X-Request-Id, so a client can quote it to an operator."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = request_id_of(request)
+        response = self.get_response(request)
+        response.setdefault("X-Request-Id", request_id)
+        return response
 
 
 class DatabaseUnavailableMiddleware:
@@ -27,16 +58,10 @@ class DatabaseUnavailableMiddleware:
             return None
         logger.error("Database unavailable while serving %s: %s", request.path, exception)
         if request.path.startswith("/api/"):
-            response = JsonResponse(
-                {
-                    "type": "about:blank",
-                    "title": "Database unavailable",
-                    "status": 503,
-                    "detail": "The gateway's database cannot be reached; try again shortly.",
-                    "code": "database_unavailable",
-                },
-                status=503,
-                content_type="application/problem+json",
+            from gateway_admin.api.exceptions import problem_response
+
+            response = problem_response(
+                request, 503, "database_unavailable", DATABASE_UNAVAILABLE_DETAIL
             )
         else:
             # Rendered without the request: no context processor may touch the database.

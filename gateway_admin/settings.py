@@ -420,3 +420,31 @@ GATEWAY_TOKEN_CLIENT_FAILURES = envint("GATEWAY_TOKEN_CLIENT_FAILURES", 10)
 GATEWAY_MAX_TOKEN_LIFETIME_SECONDS = envint("GATEWAY_MAX_TOKEN_LIFETIME_SECONDS", 86400)
 if GATEWAY_MAX_TOKEN_LIFETIME_SECONDS < 60:
     raise ImproperlyConfigured("GATEWAY_MAX_TOKEN_LIFETIME_SECONDS must be at least 60")
+
+# --- REST contract (issue 12) ---------------------------------------------------------
+import tempfile  # noqa: E402 - kept inside this block, which owns every change below
+
+# Every admin-plane request gets an id (the client's X-Request-Id when it is safe to
+# echo, else a new one), sent back as X-Request-Id and quoted in problem+json errors.
+MIDDLEWARE = ["gateway_admin.middleware.RequestIdMiddleware", *MIDDLEWARE]
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    # Admin-API keys as `Authorization: Token <key>` or `Bearer <key>`.
+    "gateway_admin.api.authentication.AdminTokenAuthentication",
+    "rest_framework.authentication.SessionAuthentication",
+]
+# Every error, including those of the schema and docs views, is problem+json.
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "gateway_admin.api.exceptions.exception_handler"
+# The schema and Swagger UI describe the whole control plane: staff only, like the API.
+SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["rest_framework.permissions.IsAdminUser"]
+# OpenAPI imports larger than this are refused (413) before any YAML is parsed.
+GATEWAY_OPENAPI_MAX_BYTES = envint("GATEWAY_OPENAPI_MAX_BYTES", 1024 * 1024)
+# Files the gateway's processes write at run time (celery beat's schedule), kept out of
+# the checkout. Per user, so several accounts on one host do not share a file.
+GATEWAY_STATE_DIR = Path(
+    envstr("GATEWAY_STATE_DIR")
+    or Path(tempfile.gettempdir()) / f"gatekeep-{os.getuid() if hasattr(os, 'getuid') else 0}"
+)
+# celery beat's last-run times (a shelve file); read by Celery as beat_schedule_filename.
+CELERY_BEAT_SCHEDULE_FILENAME = envstr(
+    "CELERY_BEAT_SCHEDULE_FILENAME", str(GATEWAY_STATE_DIR / "celerybeat-schedule")
+)

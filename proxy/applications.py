@@ -74,6 +74,10 @@ class ApplicationIndex:
         del self._building
         return self
 
+    def claim_names(self) -> list[str]:
+        """Every claim name some application of this API is identified by (diagnostics)."""
+        return sorted({name for names, _ in self._groups for name in names})
+
     def find(self, claims: dict) -> ApplicationConfig | None:
         for names, by_values in self._groups:
             if len(names) == 1:

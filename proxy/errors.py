@@ -21,11 +21,26 @@ class GatewayError(Exception):
     bearer_error: str | None = None  # RFC 6750 error code for the challenge
     soap = False  # set when the failing call was for a SOAP API
 
-    def __init__(self, detail: str = "", *, check: str = "", headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        check: str = "",
+        headers: dict[str, str] | None = None,
+        admin_detail: str = "",
+        expected: dict | None = None,
+        actual: dict | None = None,
+    ):
         super().__init__(detail)
         self.detail = detail or self.title
         self.check = check  # the name of the failed check, for the decision trace
         self.headers = headers or {}
+        # For admins only (the token inspector), never rendered to the proxied client:
+        # what the API expected versus what the token had, e.g. the trusted issuers or
+        # the audiences, which a client probing the gateway must not learn.
+        self.admin_detail = admin_detail or self.detail
+        self.expected = expected
+        self.actual = actual
 
 
 class ApiNotFound(GatewayError):
@@ -66,8 +81,8 @@ class InsufficientScope(GatewayError):
     status, title, code = 403, "Insufficient scope", "insufficient_scope"
     bearer_error = "insufficient_scope"
 
-    def __init__(self, detail: str, missing: list[str]):
-        super().__init__(detail, check="scopes")
+    def __init__(self, detail: str, missing: list[str], **facts):
+        super().__init__(detail, check="scopes", **facts)
         self.missing = missing
 
 

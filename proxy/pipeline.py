@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from apis.paths import split_path
 
 from .applications import ApplicationConfig
-from .authorize import check_scopes, identify_application
+from .authorize import check_scopes, identify_application, scope_facts
 from .canonical import refuse_ambiguous
 from .config import ApiConfig, GatewayConfig
 from .errors import ApiNotFound, ApplicationNotAuthorized, GatewayError
@@ -44,7 +44,17 @@ def decide(config: GatewayConfig, environ: dict, path: str, trace: list | None =
     except GatewayError as error:
         error.soap = api is not None and api.soap  # SOAP APIs answer errors with a fault
         if trace is not None:
-            trace.append({"check": error.check or "gateway", "ok": False, "detail": error.detail})
+            trace.append(
+                {
+                    "check": error.check or "gateway",
+                    "ok": False,
+                    "detail": error.detail,
+                    # Admin-only facts (the inspector): never part of the client's answer.
+                    "admin_detail": error.admin_detail,
+                    "expected": error.expected,
+                    "actual": error.actual,
+                }
+            )
         raise
 
 
@@ -72,10 +82,12 @@ def _decide(api: ApiConfig, segments: list[str], environ: dict, trace: list | No
     application = identify_application(api, token)
     _passed(trace, "application", f"Application {application.name}.")
     check_scopes(route, policy, token)
-    _passed(trace, "scopes", "The token carries every required scope.")
+    if trace is not None:
+        facts = scope_facts(route.required_scopes | policy.required_scopes, token)
+        _passed(trace, "scopes", "The token carries every required scope.", **facts)
     return Decision(api, route, segments, token, application)
 
 
-def _passed(trace: list | None, check: str, detail: str) -> None:
+def _passed(trace: list | None, check: str, detail: str, **facts) -> None:
     if trace is not None:
-        trace.append({"check": check, "ok": True, "detail": detail})
+        trace.append({"check": check, "ok": True, "detail": detail, **facts})

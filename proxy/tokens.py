@@ -18,6 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 
@@ -108,6 +109,9 @@ def looks_base64_wrapped(token: str) -> bool:
         return False
 
 
+FORMAT_EXPECTED = {"format": "header.payload.signature, each base64url without padding"}
+
+
 def _check_format(token: str) -> list[str]:
     if JWS_COMPACT.fullmatch(token):
         return token.split(".")
@@ -117,7 +121,8 @@ def _check_format(token: str) -> list[str]:
         detail = "Encrypted tokens (JWE) are not accepted; send a signed JWT (JWS)."
     else:
         detail = "The token is not a compact JWS (three base64url segments)."
-    raise InvalidToken(detail, check="format")
+    actual = {"format": f"{token.count('.') + 1} segment(s), {len(token)} characters"}
+    raise InvalidToken(detail, check="format", expected=FORMAT_EXPECTED, actual=actual)
 
 
 def _check_header(header: dict) -> tuple[str, str | None]:
@@ -153,7 +158,10 @@ def _check_typ(header: dict, server: ServerConfig) -> None:
         "application/" + server.required_typ,
     }:
         raise InvalidToken(
-            f"The token type must be {server.required_typ}, not {str(typ)[:40]!r}.", check="typ"
+            f"The token type must be {server.required_typ}, not {str(typ)[:40]!r}.",
+            check="typ",
+            expected={"typ": [server.required_typ, "application/" + server.required_typ]},
+            actual={"typ": typ},
         )
 
 
@@ -175,15 +183,69 @@ def _numeric_date(claims: dict, name: str) -> float | None:
 def check_time_claims(claims: dict, leeway: int, now: float) -> None:
     exp = _numeric_date(claims, "exp")
     if exp is None:
-        raise InvalidToken("The token has no exp claim.", check="exp")
+        raise InvalidToken(
+            "The token has no exp claim.",
+            check="exp",
+            expected={"exp": "a NumericDate; tokens without an expiry are refused"},
+            actual={"exp": None},
+        )
     if now >= exp + leeway:
-        raise InvalidToken("The token has expired.", check="exp")
+        raise InvalidToken(
+            "The token has expired.",
+            check="exp",
+            admin_detail=f"The token expired at {_moment(exp, now)}; with the issuer's "
+            f"{leeway} s leeway it was accepted until {_iso(exp + leeway)}.",
+            expected={"exp": f"later than {_iso(now - leeway)} (now - {leeway} s leeway)"},
+            actual={"exp": _moment(exp, now), "now": _iso(now)},
+        )
     nbf = _numeric_date(claims, "nbf")
     if nbf is not None and now < nbf - leeway:
-        raise InvalidToken("The token is not valid yet (nbf).", check="nbf")
+        raise InvalidToken(
+            "The token is not valid yet (nbf).",
+            check="nbf",
+            admin_detail=f"The token is valid from {_moment(nbf, now)}; the issuer allows "
+            f"{leeway} s of clock skew. Check the clocks of the issuer and the gateway.",
+            expected={"nbf": f"no later than {_iso(now + leeway)} (now + {leeway} s leeway)"},
+            actual={"nbf": _moment(nbf, now), "now": _iso(now)},
+        )
     iat = _numeric_date(claims, "iat")
     if iat is not None and iat > now + leeway:
-        raise InvalidToken("The token was issued in the future (iat).", check="iat")
+        raise InvalidToken(
+            "The token was issued in the future (iat).",
+            check="iat",
+            admin_detail=f"The token says it was issued at {_moment(iat, now)}; the issuer "
+            f"allows {leeway} s of clock skew. Check the clocks of the issuer and the gateway.",
+            expected={"iat": f"no later than {_iso(now + leeway)} (now + {leeway} s leeway)"},
+            actual={"iat": _moment(iat, now), "now": _iso(now)},
+        )
+
+
+def _iso(seconds: float) -> str:
+    """A NumericDate as ISO 8601 UTC, for the inspector's expected/actual facts."""
+    try:
+        return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+    except (OverflowError, OSError, ValueError):
+        return f"{seconds:g} (out of range)"
+
+
+def _span(seconds: float) -> str:
+    """A duration in its two largest units: "2 days 3 h", "5 min 20 s"."""
+    seconds = abs(seconds)
+    if seconds > 100 * 365 * 86400:
+        return "over 100 years"
+    seconds = int(seconds)
+    parts = []
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size or (unit == "s" and not parts):
+            count = seconds // size
+            parts.append(f"{count} {'day' if unit == 'days' and count == 1 else unit}")
+            seconds %= size
+    return " ".join(parts[:2])
+
+
+def _moment(seconds: float, now: float) -> str:
+    when = "ago" if seconds <= now else "from now"
+    return f"{_iso(seconds)} ({_span(now - seconds)} {when})"
 
 
 def _scopes(claims: dict) -> frozenset[str]:
@@ -209,13 +271,37 @@ def check_audience(claims: dict, policy: PolicyConfig) -> None:
         client_id = claims.get("client_id")
         if isinstance(client_id, str) and client_id in policy.audiences:
             return
-        raise InvalidToken("The token has no aud claim for this API.", check="aud")
+        raise InvalidToken(
+            "The token has no aud claim for this API.",
+            check="aud",
+            admin_detail="The token has no aud claim, and its client_id is not one of the "
+            "API's audiences either.",
+            **_audience_facts(claims, policy),
+        )
     aud = claims["aud"]
     values = [aud] if isinstance(aud, str) else aud
     if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
-        raise InvalidToken("The aud claim must be a string or a list of strings.", check="aud")
+        raise InvalidToken(
+            "The aud claim must be a string or a list of strings.",
+            check="aud",
+            **_audience_facts(claims, policy),
+        )
     if policy.audiences.isdisjoint(values):
-        raise InvalidToken("The token is not meant for this API (aud).", check="aud")
+        raise InvalidToken(
+            "The token is not meant for this API (aud).",
+            check="aud",
+            admin_detail="None of the token's audiences is one of the API's. Ask the issuer "
+            "for a token for one of the expected audiences, or add the token's audience to "
+            "the policy.",
+            **_audience_facts(claims, policy),
+        )
+
+
+def _audience_facts(claims: dict, policy: PolicyConfig) -> dict:
+    actual = {"aud": claims.get("aud")}
+    if "aud" not in claims:
+        actual["client_id"] = claims.get("client_id")
+    return {"expected": {"aud": sorted(policy.audiences)}, "actual": actual}
 
 
 class VerifiedTokenCache:
@@ -281,13 +367,21 @@ def validate_token(token: str, policy: PolicyConfig, trace: list | None = None) 
             return cached
 
     header_segment, payload_segment, signature_segment = _check_format(token)
-    _passed(trace, "format", "Compact JWS with three base64url segments.")
     try:
         header_raw = decode_segment(header_segment)
         payload_raw = decode_segment(payload_segment)
         signature = decode_segment(signature_segment)
     except (ValueError, binascii.Error):
-        raise InvalidToken("A token segment is not canonical base64url.", check="format") from None
+        raise InvalidToken(
+            "A token segment is not canonical base64url.",
+            check="format",
+            admin_detail="Three segments, but one is not canonical base64url (padding, "
+            "'+' or '/', whitespace, or non-zero trailing bits).",
+            expected=FORMAT_EXPECTED,
+            actual={"format": f"3 segments, {len(token)} characters, not canonical"},
+        ) from None
+    # Only now is the format known to be good: one trace entry per check, never two.
+    _passed(trace, "format", "Compact JWS with three base64url segments.")
     header = parse_json_object(header_raw, "header", "header")
     alg, kid = _check_header(header)
     _passed(trace, "header", f"alg {alg}, kid {kid!r}.")
@@ -295,15 +389,39 @@ def validate_token(token: str, policy: PolicyConfig, trace: list | None = None) 
 
     iss = claims.get("iss")
     if not isinstance(iss, str):
-        raise InvalidToken("The token has no iss claim.", check="issuer")
+        raise InvalidToken(
+            "The token has no iss claim.",
+            check="issuer",
+            expected=_trusted(policy),
+            actual={"iss": iss},
+        )
     server = policy.servers_by_issuer.get(iss)
     if server is None:
-        raise InvalidToken("The token's issuer is not trusted by this API.", check="issuer")
-    _passed(trace, "issuer", f"Trusted issuer {server.name}.")
+        raise InvalidToken(
+            "The token's issuer is not trusted by this API.",
+            check="issuer",
+            admin_detail="The token's iss is not exactly the issuer of any authorization "
+            "server this API's policy trusts (the comparison is exact: scheme, case and a "
+            "trailing '/' all count).",
+            expected=_trusted(policy),
+            actual={"iss": iss},
+        )
+    # Facts for the inspector are built only when it asks (trace) or a check fails.
+    if trace is not None:
+        _passed(trace, "issuer", f"Trusted issuer {server.name}.", _trusted(policy), {"iss": iss})
     if alg not in server.allowed_algorithms:
-        raise InvalidToken(f"The algorithm {alg[:20]} is not allowed for this issuer.", check="alg")
+        raise InvalidToken(
+            f"The algorithm {alg[:20]} is not allowed for this issuer.",
+            check="alg",
+            admin_detail=f"{server.name} allows only the algorithms listed; the token is "
+            f"signed with {alg[:20]}.",
+            expected=_allowed(server),
+            actual={"alg": alg},
+        )
     _check_typ(header, server)
-    _passed(trace, "alg", f"{alg} is allowed; typ is acceptable.")
+    if trace is not None:
+        detail = f"{alg} is allowed; typ is acceptable."
+        _passed(trace, "alg", detail, _allowed(server), {"alg": alg})
 
     keyset = _keyset(server)
     candidates = keyset.candidates(kid, alg)
@@ -313,27 +431,79 @@ def validate_token(token: str, policy: PolicyConfig, trace: list | None = None) 
         candidates = keyset.candidates(kid, alg)
     if not candidates:
         if kid is not None and kid in keyset.by_kid:
-            raise InvalidToken(f"The signing key {kid!r} is not used with {alg}.", check="key")
+            raise InvalidToken(
+                f"The signing key {kid!r} is not used with {alg}.",
+                check="key",
+                admin_detail=f"Key {kid!r} of {server.name} is bound to another algorithm; "
+                f"each key signs with one algorithm only.",
+                expected={"kid": kid, "alg": sorted(keyset.by_kid[kid].algorithms)},
+                actual={"kid": kid, "alg": alg},
+            )
         raise InvalidToken(
-            "The token's signing key is unknown to the issuer's key set.", check="key"
+            "The token's signing key is unknown to the issuer's key set.",
+            check="key",
+            admin_detail=f"The token's kid is not in the key set of {server.name}, even after "
+            "a refresh (at most one per interval). The issuer may have rotated keys, or the "
+            "token comes from another environment.",
+            expected=_known(keyset),
+            actual={"kid": kid},
         )
-    _passed(trace, "key", f"Key {candidates[0].kid!r} of {server.name}.")
+    if trace is not None:
+        detail = f"Key {candidates[0].kid!r} of {server.name}."
+        _passed(trace, "key", detail, _known(keyset), {"kid": kid})
     signing_input = f"{header_segment}.{payload_segment}".encode()
     if not any(
         signatures.verify(key.public_key, alg, signing_input, signature) for key in candidates
     ):
-        raise InvalidToken("The token signature does not verify.", check="signature")
+        raise InvalidToken(
+            "The token signature does not verify.",
+            check="signature",
+            admin_detail=f"The signature does not match with key(s) "
+            f"{', '.join(repr(k.kid) for k in candidates)} of {server.name}: the token was "
+            "altered, or signed with a different key that reuses the kid.",
+            actual={"kid": kid, "alg": alg},
+        )
     _passed(trace, "signature", "Signature verified.")
 
     check_time_claims(claims, server.leeway_seconds, now)
-    _passed(trace, "lifetime", "exp, nbf and iat are within the leeway.")
+    if trace is not None:
+        times = {
+            name: _moment(claims[name], now)
+            for name in ("exp", "nbf", "iat")
+            if isinstance(claims.get(name), int | float)
+        }
+        leeway = {"leeway": f"{server.leeway_seconds} s", "now": _iso(now)}
+        _passed(trace, "lifetime", "exp, nbf and iat are within the leeway.", leeway, times)
     check_audience(claims, policy)
-    _passed(trace, "aud", "The token is meant for this API.")
+    if trace is not None:
+        facts = _audience_facts(claims, policy)
+        _passed(trace, "aud", "The token is meant for this API.", **facts)
     verified = VerifiedToken(server, header, claims, _scopes(claims), keyset.version)
     verified_tokens.put(digest, verified)
     return verified
 
 
-def _passed(trace: list | None, check: str, detail: str) -> None:
+def _trusted(policy: PolicyConfig) -> dict:
+    return {"iss": sorted(policy.servers_by_issuer)}
+
+
+def _allowed(server: ServerConfig) -> dict:
+    return {"alg": sorted(server.allowed_algorithms)}
+
+
+def _known(keyset) -> dict:
+    return {"kid": sorted(keyset.by_kid)}
+
+
+def _passed(
+    trace: list | None,
+    check: str,
+    detail: str,
+    expected: dict | None = None,
+    actual: dict | None = None,
+) -> None:
     if trace is not None:
-        trace.append({"check": check, "ok": True, "detail": detail})
+        step = {"check": check, "ok": True, "detail": detail}
+        if expected is not None or actual is not None:
+            step.update(expected=expected, actual=actual)
+        trace.append(step)

@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from authservers.models import AuthorizationServer
 from gateway_admin.api.fields import StorableJSONField, StringListField, StringMapField
-from gateway_admin.api.serializers import ValidatedModelSerializer
+from gateway_admin.api.serializers import ProblemSerializer, ValidatedModelSerializer
 
 from ..choices import ApiStatus
 from ..models import Api, IdentifyAndAuthorizePolicy, Route
@@ -29,6 +29,9 @@ class ApiSerializer(ValidatedModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["status", "created_at", "updated_at"]
+        # Api.clean() checks uniqueness on the normalised path, with a message that names
+        # the API already there; DRF's UniqueValidator would answer first, and vaguely.
+        extra_kwargs = {"base_path": {"validators": []}}
 
 
 class RouteSerializer(ValidatedModelSerializer):
@@ -84,8 +87,8 @@ class ApiStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ApiStatus.choices)
 
 
-class ActivationProblemsSerializer(serializers.Serializer):
-    """Why the API cannot be activated; fix each and retry."""
+class ActivationProblemsSerializer(ProblemSerializer):
+    """Why the API cannot be activated (code activation_refused); fix each and retry."""
 
     problems = serializers.ListField(child=serializers.CharField())
 

@@ -5,11 +5,12 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from gateway_admin.api.exceptions import Problem
 from gateway_admin.api.viewsets import AuditedModelViewSet
 from gateway_admin.roles import Action
 
 from ..models import Api, IdentifyAndAuthorizePolicy, Route
-from ..openapi_import import import_openapi
+from ..openapi_import import DocumentTooLarge, import_openapi, max_document_bytes
 from ..services import activate_api, deactivate_api
 from .serializers import (
     ActivationProblemsSerializer,
@@ -20,6 +21,26 @@ from .serializers import (
     PolicySerializer,
     RouteSerializer,
 )
+
+
+class ActivationRefused(Problem):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "activation_refused"
+
+    def __init__(self, api, problems: list[str]):
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        super().__init__(
+            f"{api} cannot be activated yet: fix the {count} listed in `problems`, then "
+            "activate it again.",
+            problems=problems,
+        )
+
+
+def _content_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
 
 
 class ApiViewSet(AuditedModelViewSet):
@@ -46,9 +67,10 @@ class ApiViewSet(AuditedModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
-        problems = activate_api(self.get_object(), request.user)
+        api = self.get_object()
+        problems = activate_api(api, request.user)
         if problems:
-            return Response({"problems": problems}, status=status.HTTP_400_BAD_REQUEST)
+            raise ActivationRefused(api, problems)
         return Response({"status": "active"})
 
     @extend_schema(request=None, responses={200: ApiStatusSerializer})
@@ -60,6 +82,10 @@ class ApiViewSet(AuditedModelViewSet):
     @extend_schema(request=OpenApiImportSerializer, responses={201: OpenApiImportResultSerializer})
     @action(detail=False, methods=["post"], url_path="import-openapi")
     def import_openapi(self, request):
+        # Refused before the body is read or parsed; the document itself is measured
+        # by the import (a JSON string body may escape it to about twice its size).
+        if _content_length(request) > 2 * max_document_bytes() + 64 * 1024:
+            raise DocumentTooLarge(_content_length(request))
         serializer = OpenApiImportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = import_openapi(actor=request.user, **serializer.validated_data)
@@ -73,7 +99,7 @@ class ApiViewSet(AuditedModelViewSet):
         policy = IdentifyAndAuthorizePolicy.objects.filter(api=api).first()
         if request.method == "GET":
             if policy is None:
-                raise NotFound("This API has no policy yet; PUT one.")
+                raise NotFound("This API has no policy yet; PUT one.", code="policy_not_found")
             return Response(PolicySerializer(policy, context={"api": api}).data)
         serializer = PolicySerializer(policy, data=request.data, context={"api": api})
         serializer.is_valid(raise_exception=True)

@@ -3,6 +3,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from gateway_admin.api.viewsets import AuditedModelViewSet
+from gateway_admin.http import never_store
 from gateway_admin.roles import Action
 
 from ..models import Application
@@ -36,6 +37,10 @@ class ApplicationViewSet(AuditedModelViewSet):
             else super().get_serializer_class()
         )
 
+    def create(self, request, *args, **kwargs):
+        # The only response that carries the new client secret: never cached anywhere.
+        return never_store(super().create(request, *args, **kwargs))
+
     def perform_create(self, serializer) -> None:
         fields = dict(serializer.validated_data)
         application, secret = create_application(self.request.user, **fields)
@@ -55,4 +60,4 @@ class ApplicationViewSet(AuditedModelViewSet):
     def rotate_secret(self, request, pk=None):
         application = self.get_object()
         secret = rotate_secret(application, request.user)
-        return Response({"client_id": application.client_id, "client_secret": secret})
+        return never_store(Response({"client_id": application.client_id, "client_secret": secret}))

@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from gateway_admin.api.fields import StorableJSONField
-from gateway_admin.api.serializers import ValidatedModelSerializer
+from gateway_admin.api.serializers import ProblemSerializer, ValidatedModelSerializer
 
 from ..choices import SUPPORTED_ALGORITHMS
 from ..models import AuthorizationServer
@@ -99,6 +99,16 @@ class RevokedKeySerializer(serializers.Serializer):
     )
     published_kids = serializers.ListField(
         child=serializers.CharField(), help_text="The key ids the JWKS publishes now."
+    )
+
+
+class JwksFetchProblemSerializer(ProblemSerializer):
+    """A failed key refresh (code jwks_fetch_failed): the error, and the keys still served."""
+
+    last_error = serializers.CharField(help_text="Why the fetch failed.")
+    key_ids = serializers.ListField(
+        child=serializers.CharField(allow_blank=True),
+        help_text="Ids of the last good keys, which keep serving; empty if none.",
     )
 
 

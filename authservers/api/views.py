@@ -1,21 +1,31 @@
 from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from gateway_admin.api.exceptions import Refused
-from gateway_admin.api.serializers import ErrorSerializer
+from gateway_admin.api.exceptions import Problem, Refused
+from gateway_admin.api.serializers import ProblemSerializer
 from gateway_admin.api.viewsets import AuditedModelViewSet
+from gateway_admin.audit import snapshot
 from gateway_admin.roles import Action
 
 from ..models import AuthorizationServer
-from ..services import refresh_jwks
+from ..services import refresh_jwks, schedule_jwks_refresh
 from .serializers import (
     AuthorizationServerSerializer,
+    JwksFetchProblemSerializer,
     JwksRefreshSerializer,
     RevokedKeySerializer,
     RevokeKeySerializer,
     RotatedKeySerializer,
 )
+
+
+class JwksFetchFailed(Problem):
+    """The issuer's keys could not be fetched; the last good keys (if any) still serve."""
+
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_code = "jwks_fetch_failed"
 
 
 class AuthorizationServerViewSet(AuditedModelViewSet):
@@ -36,13 +46,35 @@ class AuthorizationServerViewSet(AuditedModelViewSet):
         "revoke_key": Action.REVOKE_SIGNING_KEYS,
     }
 
-    @extend_schema(request=None, responses={200: JwksRefreshSerializer})
+    def audited_save(self, serializer, **kwargs):
+        before = snapshot(serializer.instance)
+        server = super().audited_save(serializer, **kwargs)
+        # A new issuer (or a new key source) gets its keys without a manual refresh.
+        schedule_jwks_refresh(server, before)
+        return server
+
+    @extend_schema(
+        request=None, responses={200: JwksRefreshSerializer, 502: JwksFetchProblemSerializer}
+    )
     @action(detail=True, methods=["post"], url_path="refresh-jwks")
     def refresh_jwks(self, request, pk=None):
-        outcome = refresh_jwks(self.get_object())
+        server = self.get_object()
+        outcome = refresh_jwks(server)
+        if not outcome.ok:
+            kept = (
+                f"the last good keys ({', '.join(outcome.key_ids)}) keep serving"
+                if outcome.key_ids
+                else "no keys were ever fetched, so its tokens cannot be verified"
+            )
+            raise JwksFetchFailed(
+                f"The keys of {server} could not be fetched: {outcome.error} Meanwhile {kept}. "
+                "Check the issuer's URLs and reachability from the gateway, then retry.",
+                last_error=outcome.error,
+                key_ids=outcome.key_ids,
+            )
         return Response({"ok": outcome.ok, "key_ids": outcome.key_ids, "error": outcome.error})
 
-    @extend_schema(request=None, responses={200: RotatedKeySerializer, 400: ErrorSerializer})
+    @extend_schema(request=None, responses={200: RotatedKeySerializer, 400: ProblemSerializer})
     @action(detail=True, methods=["post"], url_path="rotate-key")
     def rotate_key(self, request, pk=None):
         # Imported on use: the signing-key module belongs to the internal issuer.
@@ -51,11 +83,11 @@ class AuthorizationServerViewSet(AuditedModelViewSet):
         try:
             key = rotate_signing_key(self.get_object(), request.user)
         except SigningKeyError as exc:  # e.g. an external server, which has no signing keys
-            raise Refused(str(exc)) from None
+            raise Refused(str(exc), code="rotation_refused") from None
         return Response({"kid": key.kid, "alg": key.alg, "state": key.state})
 
     @extend_schema(
-        request=RevokeKeySerializer, responses={200: RevokedKeySerializer, 400: ErrorSerializer}
+        request=RevokeKeySerializer, responses={200: RevokedKeySerializer, 400: ProblemSerializer}
     )
     @action(detail=True, methods=["post"], url_path="revoke-key")
     def revoke_key(self, request, pk=None):

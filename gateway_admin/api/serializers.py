@@ -4,6 +4,7 @@ import copy
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
@@ -89,10 +90,38 @@ class AuditEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ErrorSerializer(serializers.Serializer):
-    """DRF's error body for 401/403/404/405 and domain refusals."""
+class ProblemSerializer(serializers.Serializer):
+    """An error, as problem details (RFC 9457) with a stable code and the request id."""
 
-    detail = serializers.CharField()
+    type = serializers.CharField(help_text="about:blank: `code` names the problem.")
+    title = serializers.CharField(help_text="The HTTP status phrase.")
+    status = serializers.IntegerField()
+    detail = serializers.CharField(help_text="What went wrong and what to do about it.")
+    code = serializers.CharField(
+        help_text="Stable machine-readable code, e.g. not_authenticated, validation_failed."
+    )
+    request_id = serializers.CharField(help_text="Also sent as the X-Request-Id header.")
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {},
+        "description": "{field: [messages]}, nested for list and object fields; "
+        "non_field_errors for the rest.",
+    }
+)
+class FieldErrorsField(serializers.JSONField):
+    pass
+
+
+class ValidationProblemSerializer(ProblemSerializer):
+    """A problem whose input was invalid (code validation_failed), or unreadable."""
+
+    errors = FieldErrorsField(required=False, help_text="{field: [messages]}.")
+    error_codes = FieldErrorsField(
+        required=False, help_text="{field: [codes]}, in the shape of `errors`."
+    )
 
 
 class InspectedCallSerializer(serializers.Serializer):
@@ -121,12 +150,33 @@ class InspectedCallSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "nullable": True,
+        "additionalProperties": {},
+        "description": 'Claim or header name → value, e.g. {"aud": ["petstore"]}.',
+    }
+)
+class FactsField(serializers.JSONField):
+    pass
+
+
 class TraceStepSerializer(serializers.Serializer):
     """One check of the proxy's decision, in the order it was made."""
 
     check = serializers.CharField()
     ok = serializers.BooleanField()
-    detail = serializers.CharField()
+    detail = serializers.CharField(help_text="What the proxy tells its client.")
+    admin_detail = serializers.CharField(
+        help_text="The same for admins, saying what was expected and what the token had."
+    )
+    expected = FactsField(
+        allow_null=True,
+        help_text="What the API accepts: audiences, trusted issuers, allowed algorithms, "
+        "known key ids, required scopes, time bounds. Never sent to proxied clients.",
+    )
+    actual = FactsField(allow_null=True, help_text="What the token (or call) had.")
 
 
 class TokenInspectionSerializer(serializers.Serializer):
@@ -139,4 +189,8 @@ class TokenInspectionSerializer(serializers.Serializer):
     gateway_path = serializers.CharField(help_text="The full path the decision was made for.")
     route = serializers.CharField(allow_null=True)
     application = serializers.CharField(allow_null=True)
+    admin_detail = serializers.CharField(
+        allow_null=True,
+        help_text="For a refusal: what was expected versus what the token had; null when allowed.",
+    )
     trace = TraceStepSerializer(many=True)

@@ -1,14 +1,13 @@
 """The REST admin API under /api/v1/ (DESIGN.md §5), its OpenAPI schema and Swagger UI."""
 
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from apis.api.views import ApiViewSet, RouteViewSet
 from applications.api.views import ApplicationViewSet
 from authservers.api.views import AuthorizationServerViewSet
 
-from .views import AuditEventViewSet, TokenInspectorView, not_found
+from .views import AuditEventViewSet, DocsView, SchemaView, TokenInspectorView, not_found
 
 app_name = "api-v1"
 
@@ -33,8 +32,8 @@ router.register("audit-events", AuditEventViewSet, basename="audit-event")
 
 urlpatterns = [
     path("token-inspector/", TokenInspectorView.as_view(), name="token-inspector"),
-    path("schema/", SpectacularAPIView.as_view(custom_settings=SCHEMA_SETTINGS), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-v1:schema"), name="docs"),
+    path("schema/", SchemaView.as_view(custom_settings=SCHEMA_SETTINGS), name="schema"),
+    path("docs/", DocsView.as_view(url_name="api-v1:schema"), name="docs"),
     *router.urls,
     # Anything else under /api/v1/ (a malformed id, a typo) is a JSON 404, not an HTML page.
     # Only paths ending in "/": without one, APPEND_SLASH still redirects to the real URL.

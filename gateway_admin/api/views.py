@@ -1,15 +1,18 @@
-"""Cross-app admin-API views: the audit trail and the token inspector."""
+"""Cross-app admin-API views: the audit trail, the token inspector, the schema and docs."""
 
-from django.http import JsonResponse
+from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import generics, viewsets
+from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
 from apis.services import inspect_token
 from gateway_admin.models import AuditEvent
 from gateway_admin.roles import Action
 
+from .exceptions import exception_handler, problem_response
 from .serializers import (
     AuditEventSerializer,
     InspectedCallSerializer,
@@ -19,8 +22,32 @@ from .viewsets import AdminAPIMixin
 
 
 @csrf_exempt  # it changes nothing, and a CSRF page would not be JSON
-def not_found(request, *args, **kwargs) -> JsonResponse:
-    return JsonResponse({"detail": "Not found."}, status=404)
+def not_found(request, *args, **kwargs) -> HttpResponse:
+    return problem_response(
+        request,
+        404,
+        "not_found",
+        f"There is no admin-API endpoint at {request.path[:200]}. The endpoints are listed "
+        "at /api/v1/ and documented at /api/v1/docs/.",
+    )
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI document: staff only, as it maps the whole control plane."""
+
+    permission_classes = [IsAdminUser]
+
+    def get_exception_handler(self):
+        return exception_handler
+
+
+class DocsView(SpectacularSwaggerView):
+    """Swagger UI over the schema (served from drf-spectacular-sidecar): staff only."""
+
+    permission_classes = [IsAdminUser]
+
+    def get_exception_handler(self):
+        return exception_handler
 
 
 class AuditEventViewSet(AdminAPIMixin, viewsets.ReadOnlyModelViewSet):
@@ -36,7 +63,12 @@ class AuditEventViewSet(AdminAPIMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class TokenInspectorView(AdminAPIMixin, generics.GenericAPIView):
-    """What the proxy would decide for this token and call, with every check it makes."""
+    """What the proxy would decide for this token and call, with every check it makes.
+
+    Each step of the trace says what was expected and what the token had (audiences,
+    issuers, times, algorithms, key ids, scopes): details the proxy never tells its
+    own clients.
+    """
 
     serializer_class = InspectedCallSerializer
     # It changes nothing: a viewer's tool.

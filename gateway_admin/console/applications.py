@@ -14,6 +14,7 @@ from applications.models import Application
 from authservers.choices import ServerKind
 from authservers.models import AuthorizationServer
 from authservers.oauth.tokens import allowed_audiences
+from gateway_admin.http import never_store
 from gateway_admin.roles import Action
 
 from .access import role_required
@@ -119,7 +120,11 @@ def _render_detail(
         "test_token_form": token_form,
         "test_token": _take_secret(request, application, TOKEN_SESSION_KEY),
     }
-    return render(request, "console/applications/detail.html", context)
+    response = render(request, "console/applications/detail.html", context)
+    if context["new_secret"] or context["test_token"]:
+        # Shown once: Back, a shared proxy or the disk cache must not show it again.
+        never_store(response)
+    return response
 
 
 def _example_path(apis: list) -> str:

@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 
 from apis.choices import HttpMethod
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
-from apis.openapi_import import MAX_DOCUMENT_CHARS
+from apis.openapi_import import DocumentTooLarge, max_document_bytes
 from applications.models import Application
 from authservers.choices import SUPPORTED_ALGORITHMS
 from authservers.models import AuthorizationServer, default_algorithms
@@ -191,9 +191,11 @@ class PolicyForm(ConsoleModelForm):
         help_text="Tokens must be issued by one of these.",
     )
     audiences = WordListField(
-        help_text="The token's aud must contain one of these (space-separated).",
+        # Required unless every call is anonymous: IdentifyAndAuthorizePolicy.clean() decides.
+        required=False,
+        help_text="The token's aud must contain one of these (space-separated). Only an API "
+        "whose every call is anonymous may leave it empty.",
         widget=forms.TextInput(attrs={"placeholder": "petstore"}),
-        error_messages={"required": "Give at least one audience the tokens must carry."},
     )
     required_scopes = WordListField(
         required=False,
@@ -272,8 +274,9 @@ class OpenApiImportForm(forms.Form):
         if upload and data.get("document", "").strip():
             raise ValidationError("Paste the document or upload a file, not both.")
         if upload:
-            if upload.size > MAX_DOCUMENT_CHARS * 4:
-                raise ValidationError({"upload": "The file is larger than the import limit."})
+            if upload.size > max_document_bytes():
+                # Refused before it is read: the same message the import itself would give.
+                raise ValidationError({"upload": DocumentTooLarge(upload.size).messages})
             try:
                 data["document"] = upload.read().decode("utf-8-sig")
             except UnicodeDecodeError:

@@ -59,11 +59,34 @@ def inspector(request: HttpRequest) -> HttpResponse:
             api=data["api"],
             token=data["token"],
             inspection=inspection,
+            steps=[{**step, "facts": fact_rows(step)} for step in inspection.trace],
             failure=failure,
             hint=HINTS.get(inspection.code or ""),
             decoded=decode_for_display(data["token"]) if data["token"] else None,
         )
     return render(request, "console/inspector.html", context)
+
+
+def fact_rows(step: dict) -> list[dict]:
+    """A trace step's expected and actual facts as rows: name, expected, actual."""
+    expected, actual = step.get("expected") or {}, step.get("actual") or {}
+    names = list(dict.fromkeys([*expected, *actual]))
+    return [
+        {
+            "name": name,
+            "expected": _fact(expected[name]) if name in expected else "",
+            "actual": _fact(actual[name]) if name in actual else "",
+        }
+        for name in names
+    ]
+
+
+def _fact(value) -> str:
+    if value is None:
+        return "(absent)"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) or "(none)"
+    return str(value)
 
 
 def decode_for_display(token: str) -> dict:

@@ -3,18 +3,34 @@
 A resource's test class declares `model`, `list_url()`, `create_data()`,
 `update_data` and `invalid_data` (the payload and the fields that must carry
 errors); the mixin checks anonymous → 401, non-staff → 403, the full CRUD cycle
-with its audit events, and the 400 shape {field: [messages]} with nothing saved.
+with its audit events, and the 400 problem with `errors` {field: [messages]} and
+nothing saved. Every error is problem+json (assert_problem).
 """
 
 from gateway_admin.models import AuditEvent
 
 
-def assert_field_errors(response, fields: set[str]) -> None:
-    assert response.status_code == 400, response.content
+def assert_problem(response, status: int, code: str) -> dict:
+    """An RFC 9457 problem with our members; the request id is echoed as a header."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/problem+json", response["Content-Type"]
     body = response.json()
-    assert fields <= set(body), body
+    assert body["type"] == "about:blank"
+    assert (body["status"], body["code"]) == (status, code), body
+    assert body["title"] and body["detail"], body
+    assert body["request_id"] and response["X-Request-Id"] == body["request_id"]
+    assert response["Cache-Control"] == "no-store"
+    return body
+
+
+def assert_field_errors(response, fields: set[str]) -> None:
+    """A 400 validation problem whose `errors` name each field, {field: [messages]}."""
+    body = assert_problem(response, 400, "validation_failed")
+    errors = body["errors"]
+    assert fields <= set(errors), body
+    assert set(body["error_codes"]) == set(errors), body
     for name in fields:
-        messages = body[name]
+        messages = errors[name]
         assert isinstance(messages, list | dict) and messages, body
         if isinstance(messages, list):
             assert all(isinstance(m, str) and m for m in messages), body
@@ -48,7 +64,8 @@ class StaffOnlyCRUDTests:
             anon_client.patch(self.detail_url(pk), self.update_data, format="json"),
             anon_client.delete(self.detail_url(pk)),
         ]
-        assert [r.status_code for r in calls] == [401] * 5
+        for response in calls:
+            assert_problem(response, 401, "not_authenticated")
         assert {r["WWW-Authenticate"] for r in calls} == {"Token"}
         assert self.model.objects.filter(pk=pk).exists()
 
@@ -62,7 +79,8 @@ class StaffOnlyCRUDTests:
             member_client.patch(self.detail_url(pk), self.update_data, format="json"),
             member_client.delete(self.detail_url(pk)),
         ]
-        assert [r.status_code for r in calls] == [403] * 5
+        for response in calls:
+            assert_problem(response, 403, "permission_denied")
         assert self.model.objects.count() == count
 
     def test_staff_can_create_read_update_and_delete(self, staff_client, staff_user):
@@ -83,7 +101,7 @@ class StaffOnlyCRUDTests:
         assert staff_client.get(self.detail_url(pk)).json() == updated.json()
 
         assert staff_client.delete(self.detail_url(pk)).status_code == 204
-        assert staff_client.get(self.detail_url(pk)).status_code == 404
+        assert_problem(staff_client.get(self.detail_url(pk)), 404, "not_found")
         assert not self.model.objects.filter(pk=pk).exists()
 
         events = AuditEvent.objects.filter(

@@ -19,6 +19,8 @@ from rest_framework.test import APIClient
 from apis.models import Api
 from gateway_admin.api.urls import SCHEMA_SETTINGS
 
+from .crud import assert_problem
+
 
 def documented_operations() -> list[tuple[str, str]]:
     from drf_spectacular.settings import patched_settings
@@ -82,29 +84,33 @@ def concrete(path: str, pk: int) -> str:
 def test_every_operation_answers_401_to_anonymous_callers(anon_client, method, path):
     api = Api.objects.create(name="a", base_path="/a", upstream_url="https://a.example")
     response = anon_client.generic(method, concrete(path, api.pk), "{}", "application/json")
-    assert response.status_code == 401, response.content
+    body = assert_problem(response, 401, "not_authenticated")
     assert response["WWW-Authenticate"] == "Token"
-    assert response.json()["detail"] == "Authentication credentials were not provided."
+    assert body["detail"].startswith("Authentication credentials were not provided.")
+    assert "Authorization: Token <key>" in body["detail"]
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS)
 def test_every_operation_answers_403_to_non_staff_users(member_client, method, path):
     api = Api.objects.create(name="a", base_path="/a", upstream_url="https://a.example")
     response = member_client.generic(method, concrete(path, api.pk), "{}", "application/json")
-    assert response.status_code == 403, response.content
+    assert_problem(response, 403, "permission_denied")
     assert Api.objects.filter(pk=api.pk, status="inactive").exists()
 
 
 def test_a_wrong_token_is_401(db):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
-    assert client.get("/api/v1/apis/").status_code == 401
+    body = assert_problem(client.get("/api/v1/apis/"), 401, "authentication_failed")
+    assert body["detail"].startswith("Invalid token.")
+    assert "drf_create_token" in body["detail"]
 
 
 def test_an_inactive_staff_account_is_refused(staff_user, staff_client):
     staff_user.is_active = False
     staff_user.save()
-    assert staff_client.get("/api/v1/apis/").status_code == 401
+    body = assert_problem(staff_client.get("/api/v1/apis/"), 401, "authentication_failed")
+    assert body["detail"].startswith("User inactive or deleted.")
 
 
 def test_session_auth_works_for_staff_and_keeps_csrf_on(staff_user):
@@ -113,8 +119,8 @@ def test_session_auth_works_for_staff_and_keeps_csrf_on(staff_user):
     assert client.get("/api/v1/apis/").status_code == 200
     data = {"name": "a", "base_path": "/a", "upstream_url": "https://a.example"}
     refused = client.post("/api/v1/apis/", data, format="json")
-    assert refused.status_code == 403
-    assert "CSRF" in refused.json()["detail"]
+    body = assert_problem(refused, 403, "csrf_failed")
+    assert "CSRF" in body["detail"] and "X-CSRFToken" in body["detail"]
     assert not Api.objects.exists()
 
     token = get_token(RequestFactory().get("/"))  # what a page would have set as the cookie
@@ -132,19 +138,31 @@ def test_drf_create_token_makes_a_working_token(staff_user):
 
 def test_other_content_types_are_415(staff_client):
     response = staff_client.post("/api/v1/apis/", "name=a", content_type="text/plain")
-    assert response.status_code == 415
+    body = assert_problem(response, 415, "unsupported_media_type")
+    assert "Content-Type: application/json" in body["detail"]
 
 
-def test_the_schema_and_swagger_ui_are_served(anon_client):
-    schema = anon_client.get("/api/v1/schema/?format=json")
+def test_the_schema_and_swagger_ui_are_served_to_staff(staff_client, staff_user):
+    schema = staff_client.get("/api/v1/schema/?format=json")
     assert schema.status_code == 200
     document = schema.json()
     assert document["openapi"].startswith("3.")
     assert "tokenAuth" in document["components"]["securitySchemes"]
-    docs = anon_client.get("/api/v1/docs/")
+    browser = APIClient()
+    browser.force_login(staff_user)  # Swagger UI is a page: a console session opens it
+    docs = browser.get("/api/v1/docs/")
     assert docs.status_code == 200
     assert b"/api/v1/schema/" in docs.content
     assert b"swagger-ui" in docs.content
+
+
+@pytest.mark.parametrize("path", ["/api/v1/schema/", "/api/v1/docs/"])
+def test_the_schema_and_swagger_ui_are_not_public(anon_client, member_client, path):
+    """They map the whole control plane: the same staff-only rule as the API itself."""
+    anonymous = anon_client.get(path)
+    assert_problem(anonymous, 401, "not_authenticated")
+    assert b"openapi" not in anonymous.content and b"swagger-ui" not in anonymous.content
+    assert_problem(member_client.get(path), 403, "permission_denied")
 
 
 def test_non_staff_users_exist_only_as_403s(member_client):
@@ -173,8 +191,10 @@ def test_the_browsable_api_renders_for_staff_in_a_browser(staff_user):
 
 def test_unknown_paths_under_the_api_are_json_404s(staff_client):
     for path in ["/api/v1/nope/", "/api/v1/apis/-1/", "/api/v1/apis/abc/routes/"]:
-        response = staff_client.get(path)
-        assert response.status_code == 404
-        assert response.json() == {"detail": "Not found."}
+        body = assert_problem(staff_client.get(path), 404, "not_found")
+        assert body["detail"] == (
+            f"There is no admin-API endpoint at {path}. The endpoints are listed at /api/v1/ "
+            "and documented at /api/v1/docs/."
+        )
     missing_slash = staff_client.get("/api/v1/apis")
     assert (missing_slash.status_code, missing_slash["Location"]) == (301, "/api/v1/apis/")

@@ -6,7 +6,7 @@ from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from authservers.models import AuthorizationServer
 from gateway_admin.models import AuditEvent
 
-from .crud import StaffOnlyCRUDTests, assert_field_errors
+from .crud import StaffOnlyCRUDTests, assert_field_errors, assert_problem
 
 _numbers = itertools.count(1)
 
@@ -78,6 +78,38 @@ def test_it_rejects_base_paths_that_overlap_or_are_malformed(staff_client, base_
     assert Api.objects.count() == 1
 
 
+@pytest.mark.parametrize("spelling", ["/shop/v1", "shop//v1/"])
+def test_an_exact_duplicate_base_path_names_the_api_already_there(staff_client, spelling):
+    make_api(name="Shop", version="v1", base_path="/shop/v1")
+    response = staff_client.post("/api/v1/apis/", api_data(base_path=spelling), format="json")
+    assert_field_errors(response, {"base_path"})
+    body = response.json()
+    assert body["errors"]["base_path"] == [
+        "An API is already published at /shop/v1 (Shop v1). Choose another base path (e.g. a "
+        "new version segment), or edit that API instead."
+    ]
+    assert body["error_codes"] == {"base_path": ["base_path_taken"]}
+    assert "base_path: An API is already published at /shop/v1" in body["detail"]
+    assert Api.objects.count() == 1
+
+
+def test_an_overlapping_base_path_has_its_own_code(staff_client):
+    make_api(base_path="/shop/v1")
+    response = staff_client.post("/api/v1/apis/", api_data(base_path="/shop"), format="json")
+    assert_field_errors(response, {"base_path"})
+    assert response.json()["error_codes"] == {"base_path": ["base_path_overlap"]}
+
+
+def test_renaming_onto_another_apis_base_path_is_refused_the_same_way(staff_client):
+    make_api(name="Shop", version="v1", base_path="/shop/v1")
+    other = make_api(base_path="/other/v1")
+    response = staff_client.patch(
+        f"/api/v1/apis/{other.pk}/", {"base_path": "/shop/v1"}, format="json"
+    )
+    assert_field_errors(response, {"base_path"})
+    assert response.json()["error_codes"] == {"base_path": ["base_path_taken"]}
+
+
 @pytest.mark.parametrize(
     "url", ["ftp://example.com", "javascript:alert(1)", "https://user:pw@example.com", "example"]
 )
@@ -115,22 +147,24 @@ def test_it_lists_with_filters_search_ordering_and_pagination(staff_client):
 def test_activate_answers_400_with_every_problem_and_changes_nothing(staff_client):
     api = make_api()
     response = staff_client.post(f"/api/v1/apis/{api.pk}/activate/")
-    assert response.status_code == 400
-    assert response.json() == {
-        "problems": [
-            "The API has no routes.",
-            'Attach the "Identify and authorize application" policy.',
-        ]
-    }
+    body = assert_problem(response, 400, "activation_refused")
+    assert body["problems"] == [
+        "The API has no routes.",
+        'Attach the "Identify and authorize application" policy.',
+    ]
+    assert body["detail"] == (
+        f"{api} cannot be activated yet: fix the 2 problems listed in `problems`, then "
+        "activate it again."
+    )
     api.refresh_from_db()
     assert api.status == "inactive"
     assert not AuditEvent.objects.filter(action="activate").exists()
 
 
-def test_activate_and_deactivate_a_complete_api_are_audited(staff_client, staff_user):
+def test_activate_and_deactivate_a_complete_api_are_audited(staff_client, staff_user, idp):
     api = make_api()
     Route.objects.create(api=api, method="GET", path="/orders")
-    server = AuthorizationServer.objects.create(name="IdP", issuer="https://idp.example.com")
+    server = AuthorizationServer.objects.create(name="IdP", issuer=idp.issuer)
     policy = IdentifyAndAuthorizePolicy.objects.create(api=api, audiences=["orders"])
     policy.authorization_servers.add(server)
 
@@ -146,6 +180,54 @@ def test_activate_and_deactivate_a_complete_api_are_audited(staff_client, staff_
         ("activate", staff_user),
         ("deactivate", staff_user),
     ]
+
+
+def test_activation_fetches_keys_never_fetched_and_names_them_when_it_cannot(staff_client, idp):
+    api = make_api()
+    Route.objects.create(api=api, method="GET", path="/orders")
+    server = AuthorizationServer.objects.create(name="Down IdP", issuer=idp.issuer)
+    IdentifyAndAuthorizePolicy.objects.create(api=api, audiences=["orders"])
+    api.policy.authorization_servers.add(server)
+    idp.mode = "error"
+
+    response = staff_client.post(f"/api/v1/apis/{api.pk}/activate/")
+    body = assert_problem(response, 400, "activation_refused")
+    [problem] = body["problems"]
+    assert problem.startswith(
+        f"The keys of authorization server Down IdP (discovered from {idp.issuer}"
+        "/.well-known/openid-configuration) were never fetched"
+    )
+    assert "The last attempt failed:" in problem and "500" in problem
+    assert f"/api/v1/authorization-servers/{server.pk}/refresh-jwks/" in problem
+    assert Api.objects.get(pk=api.pk).status == "inactive"
+
+    idp.mode = "ok"  # the issuer is back: the same call fetches the keys and activates
+    assert staff_client.post(f"/api/v1/apis/{api.pk}/activate/").json() == {"status": "active"}
+    assert server.jwks_snapshot.key_ids == ["rsa-1", "ec-1"]
+
+
+def test_activation_names_keys_past_their_staleness_limit(staff_client, idp):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from authservers.models import JwksSnapshot
+    from authservers.services import refresh_jwks
+
+    api = make_api()
+    Route.objects.create(api=api, method="GET", path="/orders")
+    server = AuthorizationServer.objects.create(name="Old IdP", issuer=idp.issuer)
+    IdentifyAndAuthorizePolicy.objects.create(api=api, audiences=["orders"])
+    api.policy.authorization_servers.add(server)
+    assert refresh_jwks(server).ok
+    JwksSnapshot.objects.filter(server=server).update(fetched_at=timezone.now() - timedelta(days=3))
+    idp.mode = "error"
+    body = assert_problem(
+        staff_client.post(f"/api/v1/apis/{api.pk}/activate/"), 400, "activation_refused"
+    )
+    [problem] = body["problems"]
+    assert problem.startswith("The keys of authorization server Old IdP are 3 days old, past its")
+    assert "answered HTTP 500." in problem
 
 
 def test_route_templates_are_parsed_and_normalised(staff_client):
@@ -205,7 +287,8 @@ class TestPolicy:
         return {**data, **overrides}
 
     def test_get_is_404_until_a_policy_is_put(self, staff_client):
-        assert staff_client.get(self.url).status_code == 404
+        body = assert_problem(staff_client.get(self.url), 404, "policy_not_found")
+        assert body["detail"] == "This API has no policy yet; PUT one."
 
     def test_put_creates_then_replaces_the_policy_and_audits_both(self, staff_client):
         created = staff_client.put(self.url, self.payload(), format="json")
@@ -240,3 +323,55 @@ class TestPolicy:
         response = staff_client.put(self.url, self.payload(**overrides), format="json")
         assert_field_errors(response, {field})
         assert not IdentifyAndAuthorizePolicy.objects.exists()
+
+
+class TestAnonymousPolicies:
+    """Audiences may be empty exactly when no call to the API needs a token."""
+
+    @pytest.fixture(autouse=True)
+    def _api(self, db):
+        self.api = make_api()
+        self.url = f"/api/v1/apis/{self.api.pk}/policy/"
+
+    def policy(self, **overrides) -> dict:
+        return {"authorization_servers": [], "audiences": [], **overrides}
+
+    def test_allow_anonymous_needs_no_audience_and_activates(self, staff_client):
+        Route.objects.create(api=self.api, method="GET", path="/orders")
+        response = staff_client.put(self.url, self.policy(allow_anonymous=True), format="json")
+        assert response.status_code == 200, response.content
+        assert response.json()["audiences"] == []
+        activated = staff_client.post(f"/api/v1/apis/{self.api.pk}/activate/")
+        assert activated.json() == {"status": "active"}
+
+    def test_only_public_routes_need_no_audience(self, staff_client):
+        Route.objects.create(api=self.api, method="GET", path="/status", anonymous=True)
+        response = staff_client.put(self.url, self.policy(), format="json")
+        assert response.status_code == 200, response.content
+        activated = staff_client.post(f"/api/v1/apis/{self.api.pk}/activate/")
+        assert activated.json() == {"status": "active"}
+
+    def test_a_protected_api_still_needs_an_audience(self, staff_client):
+        Route.objects.create(api=self.api, method="GET", path="/status", anonymous=True)
+        Route.objects.create(api=self.api, method="GET", path="/orders")
+        response = staff_client.put(self.url, self.policy(), format="json")
+        assert_field_errors(response, {"audiences"})
+        assert response.json()["error_codes"] == {"audiences": ["audience_required"]}
+        assert not IdentifyAndAuthorizePolicy.objects.exists()
+
+    def test_a_protected_route_cannot_join_an_api_without_audiences(self, staff_client):
+        Route.objects.create(api=self.api, method="GET", path="/status", anonymous=True)
+        assert staff_client.put(self.url, self.policy(), format="json").status_code == 200
+        routes = f"/api/v1/apis/{self.api.pk}/routes/"
+        response = staff_client.post(routes, {"method": "GET", "path": "/orders"}, format="json")
+        assert_field_errors(response, {"anonymous"})
+        assert response.json()["error_codes"] == {"anonymous": ["audience_required"]}
+        public = {"method": "GET", "path": "/health", "anonymous": True}
+        assert staff_client.post(routes, public, format="json").status_code == 201
+
+    def test_turning_anonymous_off_needs_an_audience(self, staff_client):
+        Route.objects.create(api=self.api, method="GET", path="/orders")
+        staff_client.put(self.url, self.policy(allow_anonymous=True), format="json")
+        response = staff_client.put(self.url, self.policy(allow_anonymous=False), format="json")
+        assert_field_errors(response, {"audiences"})
+        assert IdentifyAndAuthorizePolicy.objects.get(api=self.api).allow_anonymous is True

@@ -104,3 +104,19 @@ def test_names_are_unique(staff_client):
     staff_client.post(URL, application_data(name="Twin"))
     assert_field_errors(staff_client.post(URL, application_data(name="Twin")), {"name"})
     assert Application.objects.count() == 1
+
+
+def assert_never_stored(response) -> None:
+    cache_control = {part.strip() for part in response["Cache-Control"].split(",")}
+    assert {"no-store", "no-cache", "private"} <= cache_control, response["Cache-Control"]
+    assert response["Pragma"] == "no-cache"
+
+
+def test_the_responses_carrying_a_secret_are_never_stored(staff_client):
+    created = staff_client.post(URL, application_data())
+    assert "client_secret" in created.json()
+    assert_never_stored(created)
+    rotated = staff_client.post(f"{URL}{created.json()['id']}/rotate-secret/")
+    assert "client_secret" in rotated.json()
+    assert_never_stored(rotated)
+    assert not staff_client.get(f"{URL}{created.json()['id']}/").has_header("Pragma")

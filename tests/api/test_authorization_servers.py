@@ -4,10 +4,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from authservers.models import AuthorizationServer
+from authservers.models import AuthorizationServer, JwksSnapshot
+from authservers.tasks import refresh_jwks as refresh_task
 from gateway_admin.models import AuditEvent
 
-from .crud import StaffOnlyCRUDTests, assert_field_errors
+from .crud import StaffOnlyCRUDTests, assert_field_errors, assert_problem
 
 _numbers = itertools.count(1)
 URL = "/api/v1/authorization-servers/"
@@ -35,8 +36,9 @@ class TestAuthorizationServers(StaffOnlyCRUDTests):
         return server_data()
 
 
-def test_defaults_and_jwks_status_are_returned(staff_client):
-    body = staff_client.post(URL, server_data()).json()
+def test_defaults_and_jwks_status_are_returned(staff_client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):  # no key fetch in this test
+        body = staff_client.post(URL, server_data()).json()
     assert body["allowed_algorithms"] == ["RS256", "RS384", "RS512", "PS256", "ES256"]
     assert body["leeway_seconds"] == 60
     assert body["jwks_status"] is None
@@ -101,32 +103,90 @@ def test_refresh_jwks_fetches_the_keys_and_shows_them_in_jwks_status(staff_clien
     assert status["last_error"] == ""
 
 
-def test_a_failed_refresh_reports_the_error_and_keeps_the_last_good_keys(staff_client, idp, caplog):
+def test_a_failed_refresh_is_a_502_problem_and_keeps_the_last_good_keys(staff_client, idp, caplog):
     server = staff_client.post(URL, server_data(jwks_uri=f"{idp.url}/jwks")).json()
     staff_client.post(f"{URL}{server['id']}/refresh-jwks/")
     idp.mode = "error"
     response = staff_client.post(f"{URL}{server['id']}/refresh-jwks/")
-    assert response.status_code == 200
-    body = response.json()
-    assert body["ok"] is False
+    body = assert_problem(response, 502, "jwks_fetch_failed")
     # The admin gets the uniform message (no status code to map ports with); the log the cause.
     host = idp.url.removeprefix("http://")
-    assert body["error"] == (
+    assert body["last_error"] == (
         f"The key set could not be fetched from {host} "
         "(connection failed or the answer was not a key set)."
     )
     assert "answered HTTP 500" in caplog.text
     assert body["key_ids"] == ["rsa-1", "ec-1"]
+    assert body["last_error"] in body["detail"]
+    assert "the last good keys (rsa-1, ec-1) keep serving" in body["detail"]
     status = staff_client.get(f"{URL}{server['id']}/").json()["jwks_status"]
     assert status["last_error"] == body["error"] and status["last_error_at"] is not None
     assert status["key_ids"] == ["rsa-1", "ec-1"]
 
 
+def test_a_refresh_that_never_got_keys_says_so(staff_client, idp):
+    idp.mode = "html"
+    server = staff_client.post(URL, server_data(jwks_uri=f"{idp.url}/jwks")).json()
+    response = staff_client.post(f"{URL}{server['id']}/refresh-jwks/")
+    body = assert_problem(response, 502, "jwks_fetch_failed")
+    assert body["key_ids"] == []
+    assert "no keys were ever fetched" in body["detail"]
+
+
+@pytest.fixture
+def queued(monkeypatch) -> list[int]:
+    """Server ids handed to the refresh_jwks Celery task (instead of running it)."""
+    ids: list[int] = []
+    monkeypatch.setattr(refresh_task, "delay", ids.append)
+    return ids
+
+
+def test_creating_an_external_server_queues_its_first_key_fetch_after_commit(
+    staff_client, queued, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        created = staff_client.post(URL, server_data())
+        assert created.status_code == 201, created.content
+    assert queued == []  # nothing is queued inside the transaction
+    for callback in callbacks:
+        callback()
+    assert queued == [created.json()["id"]]
+
+
+def test_the_queued_fetch_gets_the_keys_with_no_manual_refresh(
+    staff_client, idp, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):  # Celery runs eagerly in tests
+        created = staff_client.post(URL, server_data(issuer=idp.issuer))
+    assert JwksSnapshot.objects.get(server_id=created.json()["id"]).key_ids == ["rsa-1", "ec-1"]
+    status = staff_client.get(f"{URL}{created.json()['id']}/").json()["jwks_status"]
+    assert status["key_ids"] == ["rsa-1", "ec-1"] and status["fetched_at"] is not None
+
+
+def test_changing_the_key_source_queues_a_fetch_and_other_changes_do_not(
+    staff_client, queued, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        pk = staff_client.post(URL, server_data()).json()["id"]
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.patch(f"{URL}{pk}/", {"leeway_seconds": 10})
+    assert queued == [pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.patch(f"{URL}{pk}/", {"jwks_uri": "https://keys.example.com/jwks"})
+    assert queued == [pk, pk]
+
+
+def test_internal_servers_queue_no_fetch(staff_client, queued, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(URL, server_data(kind="internal", issuer="https://gw.example.com"))
+    assert queued == []  # their keys are made by the gateway, not fetched
+
+
 def test_rotate_key_is_400_for_an_external_server(staff_client):
     server = staff_client.post(URL, server_data()).json()
     response = staff_client.post(f"{URL}{server['id']}/rotate-key/")
-    assert response.status_code == 400
-    assert "internal" in response.json()["detail"]
+    body = assert_problem(response, 400, "rotation_refused")
+    assert "internal" in body["detail"]
     assert not AuditEvent.objects.filter(action__startswith="rotate").exists()
 
 

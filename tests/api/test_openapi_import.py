@@ -10,7 +10,7 @@ import yaml
 from apis.models import Api, Route
 from gateway_admin.models import AuditEvent
 
-from .crud import assert_field_errors
+from .crud import assert_field_errors, assert_problem
 
 URL = "/api/v1/apis/import-openapi/"
 PETSTORE = (Path(__file__).parent / "fixtures" / "petstore.swagger.yaml").read_text()
@@ -162,3 +162,66 @@ def test_an_import_that_overlaps_an_existing_base_path_is_refused(staff_client):
     assert_field_errors(response, {"base_path"})
     assert Api.objects.count() == 1
     assert Route.objects.count() == 20
+
+
+def test_importing_the_same_document_twice_names_the_api_already_there(staff_client):
+    assert staff_client.post(URL, {"document": PETSTORE}).status_code == 201
+    response = staff_client.post(URL, {"document": PETSTORE})
+    assert response.json()["error_codes"] == {"base_path": ["base_path_taken"]}
+    assert response.json()["errors"]["base_path"][0].startswith(
+        "An API is already published at /swagger-petstore/1.0.0 (Swagger Petstore 1.0.0)."
+    )
+
+
+# --- cost of large documents (issue 12) ------------------------------------------------
+
+
+def test_yaml_is_parsed_with_the_c_loader(staff_client, monkeypatch):
+    """libyaml's loader: a 2 MB document took 8 s of CPU with the pure-Python one."""
+    assert yaml.__with_libyaml__  # PyYAML wheels ship it; the fallback is SafeLoader
+    loaders = []
+    real_load = yaml.load
+
+    def spy(stream, Loader):
+        loaders.append(Loader)
+        return real_load(stream, Loader=Loader)
+
+    monkeypatch.setattr(yaml, "load", spy)
+    assert staff_client.post(URL, {"document": PETSTORE}).status_code == 201
+    assert loaders == [yaml.CSafeLoader]
+
+
+def test_the_c_loader_refuses_deep_nesting_with_a_field_error(staff_client):
+    deep = "a: " + "[" * 5_000 + "]" * 5_000 + "\n"
+    response = staff_client.post(URL, {"document": deep})
+    assert_field_errors(response, {"document"})
+    assert response.json()["errors"]["document"] == ["The document is nested too deeply."]
+
+
+def test_a_document_over_the_limit_is_a_413_problem(staff_client, settings):
+    settings.GATEWAY_OPENAPI_MAX_BYTES = 64 * 1024
+    document = PETSTORE + "\n# padding\n" * 8000  # about 100 KB of valid YAML
+    response = staff_client.post(URL, {"document": document})
+    body = assert_problem(response, 413, "document_too_large")
+    assert body["detail"].startswith(f"The document ({len(document.encode()):,} bytes) is larger")
+    assert "import limit of 64 KiB (GATEWAY_OPENAPI_MAX_BYTES)" in body["detail"]
+    assert not Api.objects.exists()
+
+
+def test_a_document_object_over_the_limit_is_a_413_problem(staff_client, settings):
+    settings.GATEWAY_OPENAPI_MAX_BYTES = 4 * 1024
+    document = {**yaml.safe_load(PETSTORE), "x-padding": "p" * 5000}
+    response = staff_client.post(URL, {"document": document})
+    assert_problem(response, 413, "document_too_large")
+
+
+def test_a_huge_body_is_refused_before_it_is_parsed(staff_client, settings, monkeypatch):
+    settings.GATEWAY_OPENAPI_MAX_BYTES = 1024
+    monkeypatch.setattr(yaml, "load", None)  # parsing anything would now fail loudly
+    body = json.dumps({"document": "openapi: 3.0.0\n" + "#" * 200_000})
+    response = staff_client.generic("POST", URL, body, "application/json")
+    assert_problem(response, 413, "document_too_large")
+
+
+def test_the_default_limit_is_one_mebibyte(settings):
+    assert settings.GATEWAY_OPENAPI_MAX_BYTES == 1024 * 1024

@@ -5,12 +5,16 @@ staff user. Whatever is sent, the API must not answer 5xx, and each answer must
 conform to the schema: a documented status code, content type and body.
 """
 
+import json
+from types import SimpleNamespace
+
 import pytest
 import schemathesis
 from django.contrib.auth import get_user_model
-from django.test import Client
+from django.urls import resolve
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIRequestFactory, force_authenticate
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import (
@@ -39,8 +43,15 @@ def staff_token(transactional_db) -> str:
 
 
 def load_schema():
-    """The schema exactly as /api/v1/schema/ serves it (fetched in-process at collection)."""
-    response = Client().get("/api/v1/schema/?format=json")
+    """The schema exactly as /api/v1/schema/ serves it to staff (in-process at collection).
+
+    The view is staff only; collection has no database for a real user, so the request
+    is authenticated as a stand-in staff user.
+    """
+    request = APIRequestFactory().get("/api/v1/schema/", {"format": "json"})
+    force_authenticate(request, user=SimpleNamespace(is_staff=True, is_authenticated=True))
+    response = resolve("/api/v1/schema/").func(request)
+    response.render()
     assert response.status_code == 200, response.content
     config = SchemathesisConfig.from_dict(
         {
@@ -48,7 +59,7 @@ def load_schema():
             "phases": {"stateful": {"enabled": False}},
         }
     )
-    return schemathesis.openapi.from_dict(response.json(), config=config)
+    return schemathesis.openapi.from_dict(json.loads(response.content), config=config)
 
 
 # schemathesis.pytest.from_fixture() would fetch it over HTTP from the running gateway,

@@ -1,5 +1,6 @@
 """The token inspector runs the proxy's own decide(): its verdict matches a real call."""
 
+import re
 import time
 
 import pytest
@@ -8,6 +9,7 @@ import requests
 from apis.models import IdentifyAndAuthorizePolicy
 from apis.services import deactivate_api
 
+from ..tokens import new_rsa_key
 from .crud import assert_field_errors
 
 URL = "/api/v1/token-inspector/"
@@ -98,7 +100,16 @@ def test_unknown_routes_methods_and_inactive_apis_are_the_proxys_404_and_405(pub
     published.gateway_wait_for_reload()
     result = inspect(published.token())
     assert (result["status"], result["code"]) == (404, "api_not_found")
-    assert result["trace"] == [{"check": "route", "ok": False, "detail": result["detail"]}]
+    assert result["trace"] == [
+        {
+            "check": "route",
+            "ok": False,
+            "detail": result["detail"],
+            "admin_detail": result["detail"],
+            "expected": None,
+            "actual": None,
+        }
+    ]
 
 
 def test_the_token_goes_where_the_policy_reads_it(published, inspect):
@@ -125,3 +136,128 @@ def test_the_token_goes_where_the_policy_reads_it(published, inspect):
 )
 def test_invalid_requests_are_field_errors(staff_client, payload, fields):
     assert_field_errors(staff_client.post(URL, payload), fields)
+
+
+# --- expected versus actual, for admins only (issue 12) --------------------------------
+
+ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00"
+
+
+def failed_step(result: dict) -> dict:
+    *passed, last = result["trace"]
+    assert all(step["ok"] for step in passed) and last["ok"] is False
+    assert result["admin_detail"] == last["admin_detail"]
+    return last
+
+
+def assert_clients_do_not_learn(published, token: str, *secrets: str) -> None:
+    """The proxied client gets the short detail only: no expected values anywhere."""
+    real = published.get("/pets", token)
+    assert real.status_code in {401, 403}
+    for secret in secrets:
+        assert secret not in real.text
+        assert secret not in real.headers.get("WWW-Authenticate", "")
+
+
+def test_a_wrong_audience_shows_the_expected_audiences_to_admins_only(published, inspect):
+    token = published.token(aud=["billing", "ledger"])
+    step = failed_step(inspect(token))
+    assert step["check"] == "aud"
+    assert step["detail"] == "The token is not meant for this API (aud)."
+    assert step["expected"] == {"aud": ["petstore"]}
+    assert step["actual"] == {"aud": ["billing", "ledger"]}
+    assert step["admin_detail"].startswith("None of the token's audiences is one of the API's.")
+    assert_clients_do_not_learn(published, token, '"petstore"', "expected")
+
+
+def test_a_missing_audience_shows_the_client_id_it_fell_back_to(published, inspect):
+    step = failed_step(inspect(published.token(aud=None)))
+    assert step["expected"] == {"aud": ["petstore"]}
+    assert step["actual"] == {"aud": None, "client_id": "petstore-client"}
+
+
+def test_an_untrusted_issuer_shows_the_trusted_ones(published, inspect):
+    token = published.token(iss=published.idp.issuer + "/")
+    step = failed_step(inspect(token))
+    assert step["check"] == "issuer"
+    assert step["expected"] == {"iss": [published.idp.issuer]}
+    assert step["actual"] == {"iss": published.idp.issuer + "/"}
+    assert "trailing '/'" in step["admin_detail"]
+    assert_clients_do_not_learn(published, token, published.idp.issuer)
+
+
+def test_an_expired_token_says_when_it_expired_and_how_long_ago(published, inspect):
+    exp = int(time.time()) - 2 * 3600 - 5 * 60
+    step = failed_step(inspect(published.token(exp=exp)))
+    assert step["check"] == "exp"
+    assert re.fullmatch(rf"{ISO} \(2 h 5 min ago\)", step["actual"]["exp"]), step
+    assert re.fullmatch(rf"later than {ISO} \(now - 60 s leeway\)", step["expected"]["exp"])
+    assert step["admin_detail"].startswith("The token expired at ")
+    assert "60 s leeway" in step["admin_detail"]
+
+
+def test_a_token_not_valid_yet_says_from_when(published, inspect):
+    step = failed_step(inspect(published.token(nbf=int(time.time()) + 3 * 86400 + 7230)))
+    assert step["check"] == "nbf"
+    assert re.fullmatch(rf"{ISO} \(3 days 2 h from now\)", step["actual"]["nbf"]), step
+    assert "clocks" in step["admin_detail"]
+
+
+def test_a_token_issued_in_the_future_says_when(published, inspect):
+    step = failed_step(inspect(published.token(iat=int(time.time()) + 600)))
+    assert step["check"] == "iat"
+    assert re.fullmatch(rf"{ISO} \((9|10) min( \d+ s)? from now\)", step["actual"]["iat"])
+
+
+def test_a_disallowed_algorithm_lists_the_allowed_ones(published, inspect, ec_key):
+    published.server.allowed_algorithms = ["RS256", "PS256"]
+    published.server.save()
+    published.gateway_wait_for_reload()
+    step = failed_step(inspect(published.token(key=ec_key)))
+    assert step["check"] == "alg"
+    assert step["expected"] == {"alg": ["PS256", "RS256"]}
+    assert step["actual"] == {"alg": "ES256"}
+
+
+def test_an_unknown_key_lists_the_key_ids_the_issuer_publishes(published, inspect):
+    step = failed_step(inspect(published.token(key=new_rsa_key("rsa-elsewhere"))))
+    assert step["check"] == "key"
+    assert step["expected"] == {"kid": ["ec-1", "rsa-1"]}
+    assert step["actual"] == {"kid": "rsa-elsewhere"}
+
+
+def test_missing_scopes_show_the_required_and_the_granted_ones(published, inspect):
+    step = failed_step(inspect(published.token(scope="pets:write profile")))
+    assert step["check"] == "scopes"
+    assert step["expected"] == {"scope": ["pets:read"]}
+    assert step["actual"] == {"scope": ["pets:write", "profile"]}
+    assert step["admin_detail"].endswith("the token lacks pets:read.")
+
+
+def test_an_unknown_application_shows_the_identifying_claims(published, inspect):
+    step = failed_step(inspect(published.token(client_id="stranger")))
+    assert step["expected"] == {"claims": ["client_id"]}
+    assert step["actual"] == {"client_id": "stranger"}
+
+
+def test_passed_checks_show_their_facts_too(published, inspect):
+    steps = {step["check"]: step for step in inspect(published.token())["trace"]}
+    assert steps["issuer"]["actual"] == {"iss": published.idp.issuer}
+    assert steps["aud"]["expected"] == {"aud": ["petstore"]}
+    assert steps["key"]["actual"] == {"kid": "rsa-1"}
+    assert set(steps["lifetime"]["actual"]) == {"exp", "nbf", "iat"}
+    assert steps["scopes"]["actual"]["scope"] == ["pets:read", "pets:write"]
+
+
+def test_a_malformed_segment_is_one_failed_format_step_not_ok_then_failed(published, inspect):
+    header, payload, signature = published.token().split(".")
+    while len(signature) % 4 != 1:  # 4n+1 characters are never base64url
+        signature += "A"
+    result = inspect(f"{header}.{payload}.{signature}")
+    assert [(step["check"], step["ok"]) for step in result["trace"]] == [
+        ("route", True),
+        ("format", False),
+    ]
+    assert result["trace"][-1]["expected"] == {
+        "format": "header.payload.signature, each base64url without padding"
+    }

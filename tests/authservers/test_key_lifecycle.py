@@ -4,6 +4,7 @@ import threading
 import time
 
 import pytest
+from django.core.cache import cache
 
 from authservers.keystore import key_store
 from authservers.models import JwksSnapshot
@@ -95,6 +96,11 @@ def test_a_failing_idp_keeps_the_last_good_keys(published, settings, mode):
 
 
 def test_no_keys_ever_fetched_is_503_issuer_unavailable(published):
+    # Activation fetched the keys; without its snapshot the gateway has never had any.
+    JwksSnapshot.objects.filter(server=published.server).delete()
+    cache.clear()
+    key_store.forget()
+    verified_tokens.clear()
     published.idp.mode = "error"
     response = published.get("/pets", published.token())
     assert response.status_code == 503

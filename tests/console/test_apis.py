@@ -9,6 +9,7 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from applications.services import create_application
+from authservers.models import AuthorizationServer
 from gateway_admin.models import AuditEvent
 
 
@@ -319,7 +320,10 @@ def test_an_invalid_policy_shows_each_error_in_place(console, api, server):
     )
     assert response.status_code == 200
     form = response.context["policy_form"]
-    assert form.errors["audiences"] == ["Give at least one audience the tokens must carry."]
+    assert form.errors["audiences"] == [
+        "Give at least one audience the tokens must carry. Only an API whose every call is "
+        "anonymous (allow anonymous calls, or only public routes) may leave it empty."
+    ]
     assert form.errors["forward_claims"] == ["Give a value for sub."]
     assert form.errors["identity_name"] == ["Use letters, digits and '-' only."]
     assert "The access policy was not saved: see the errors below." in _messages(response)
@@ -461,3 +465,86 @@ def test_an_import_that_collides_shows_the_model_error(console, api):
     )
     assert "Overlaps the base path /petstore/v1" in response.context["form"].errors["base_path"][0]
     assert Api.objects.count() == 1
+
+
+# --- issue 12: duplicate base paths, anonymous APIs, missing keys, import size ---------
+
+
+def test_an_exact_duplicate_base_path_names_the_api_already_there(console, api):
+    response = console.post(
+        reverse("console:api-create"),
+        {
+            "name": "Copy",
+            "base_path": "petstore/v1/",
+            "upstream_url": "https://pets.internal",
+            "kind": "REST",
+            "connect_timeout": "5",
+            "read_timeout": "30",
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["base_path"] == [
+        "An API is already published at /petstore/v1 (Petstore v1). Choose another base path "
+        "(e.g. a new version segment), or edit that API instead."
+    ]
+    assert response.context["form"].errors.as_data()["base_path"][0].code == "base_path_taken"
+    assert Api.objects.count() == 1
+
+
+def test_a_fully_anonymous_api_may_leave_the_audiences_empty_and_activate(console, api):
+    Route.objects.create(api=api, method="GET", path="/status", anonymous=True)
+    response = console.post(
+        reverse("console:policy-save", args=[api.pk]),
+        _policy_data(audiences="", allow_anonymous="on"),
+        follow=True,
+    )
+    assert "Access policy saved." in _messages(response)
+    assert IdentifyAndAuthorizePolicy.objects.get(api=api).audiences == []
+    response = console.post(reverse("console:api-activate", args=[api.pk]), follow=True)
+    assert "Petstore v1 is active: calls to /gateway/petstore/v1 are served." in _messages(response)
+
+
+def test_only_public_routes_also_allow_empty_audiences(console, api):
+    Route.objects.create(api=api, method="GET", path="/status", anonymous=True)
+    response = console.post(
+        reverse("console:policy-save", args=[api.pk]), _policy_data(audiences=""), follow=True
+    )
+    assert "Access policy saved." in _messages(response)
+    # A route that needs a token would then have no audience to check against.
+    response = console.post(
+        reverse("console:route-add", args=[api.pk]), {"method": "GET", "path": "/orders"}
+    )
+    assert response.status_code == 200
+    assert (
+        response.context["new_route_form"]
+        .errors["anonymous"][0]
+        .startswith("The API's policy lists no audience")
+    )
+    assert api.routes.count() == 1
+
+
+def test_activation_names_an_issuer_whose_keys_cannot_be_fetched(console, api, idp):
+    server = AuthorizationServer.objects.create(name="Dev IdP", issuer=idp.issuer)
+    Route.objects.create(api=api, method="GET", path="/pets")
+    policy = IdentifyAndAuthorizePolicy.objects.create(api=api, audiences=["petstore"])
+    policy.authorization_servers.add(server)
+    # The page says so before anyone presses Activate...
+    assertContains(console.get(_detail(api)), "were never fetched")
+    idp.mode = "error"
+    response = console.post(reverse("console:api-activate", args=[api.pk]), follow=True)
+    assert "Petstore v1 was not activated: fix the 1 problem listed below." in _messages(response)
+    assertContains(response, "The keys of authorization server Dev IdP")
+    # ...and activation fetches them itself once the issuer answers.
+    idp.mode = "ok"
+    response = console.post(reverse("console:api-activate", args=[api.pk]), follow=True)
+    assert "Petstore v1 is active: calls to /gateway/petstore/v1 are served." in _messages(response)
+
+
+def test_an_upload_over_the_import_limit_is_refused_before_it_is_read(console, settings):
+    settings.GATEWAY_OPENAPI_MAX_BYTES = 1024
+    upload = SimpleUploadedFile("big.yaml", b"openapi: 3.0.0\n" + b"#" * 2000)
+    response = console.post(reverse("console:api-import"), {"upload": upload})
+    assert response.status_code == 200
+    [message] = response.context["form"].errors["upload"]
+    assert message.startswith("The document (2,015 bytes) is larger than the import limit of 1 KiB")
+    assert Api.objects.exists() is False

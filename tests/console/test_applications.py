@@ -274,3 +274,37 @@ def test_a_test_token_passes_the_inspector_for_an_api_trusting_the_issuer(
     ).context["inspection"]
     assert inspection.allowed is True, inspection.trace
     assert inspection.application == "Petstore client"
+
+
+# --- pages that show a secret once are never cached (issue 12) ----------------------------
+
+
+def assert_never_stored(response) -> None:
+    cache_control = {part.strip() for part in response["Cache-Control"].split(",")}
+    assert {"no-store", "no-cache", "private"} <= cache_control, response["Cache-Control"]
+    assert response["Pragma"] == "no-cache"
+
+
+def test_the_page_with_a_new_secret_is_never_stored(console, api):
+    response = console.post(reverse("console:application-create"), _form(apis=[api]), follow=True)
+    assert response.context["new_secret"]
+    assert_never_stored(response)
+
+
+def test_the_page_with_a_rotated_secret_is_never_stored(console, application):
+    url = reverse("console:application-rotate", args=[application.pk])
+    response = console.post(url, follow=True)
+    assert response.context["new_secret"]
+    assert_never_stored(response)
+    # Later views show no secret and keep the ordinary caching rules.
+    assert not console.get(_detail(application)).has_header("Pragma")
+
+
+def test_the_page_with_a_test_token_is_never_stored(console, application, internal):
+    response = console.post(
+        reverse("console:application-test-token", args=[application.pk]),
+        {"server": internal.pk, "audience": "", "scope": ""},
+        follow=True,
+    )
+    assert response.context["test_token"]
+    assert_never_stored(response)

@@ -45,12 +45,19 @@ def test_a_wrong_audience_names_the_failing_check_and_what_to_do(console, petsto
     response = _inspect(console, petstore, token)
     inspection = response.context["inspection"]
     assert (inspection.status, inspection.code) == (401, "invalid_token")
-    assert response.context["failure"] == {
-        "check": "aud",
-        "ok": False,
-        "detail": "The token is not meant for this API (aud).",
-    }
+    failure = response.context["failure"]
+    assert (failure["check"], failure["ok"]) == ("aud", False)
+    assert failure["detail"] == "The token is not meant for this API (aud)."
+    assert (failure["expected"], failure["actual"]) == ({"aud": ["petstore"]}, {"aud": "billing"})
     assertContains(response, 'class="failed" data-check="aud"')
+    # Expected versus actual, side by side, and the admin's version of the detail.
+    assertContains(
+        response,
+        '<tr data-fact="aud"><th scope="row"><code>aud</code></th>'
+        '<td class="mono">petstore</td><td class="mono">billing</td></tr>',
+        html=True,
+    )
+    assertContains(response, "None of the token&#x27;s audiences is one of the API&#x27;s.")
     assertContains(response, "for one of the API&#x27;s audiences")
     # The token is shown decoded, header and claims.
     assertContains(response, "&quot;aud&quot;: &quot;billing&quot;")
@@ -61,6 +68,7 @@ def test_an_expired_token_is_explained_with_readable_times(console, petstore, id
     token = sign(rsa_key, claims_for(idp.issuer, exp=1_600_000_000, iat=1_599_999_000))
     response = _inspect(console, petstore, token)
     assert response.context["failure"]["check"] == "exp"
+    assertContains(response, "The token expired at 2020-09-13T12:26:40+00:00 (")
     times = {t["name"]: t for t in response.context["decoded"]["times"]}
     assert times["exp"]["past"] is True
     assert times["exp"]["relative"].endswith(" ago")

@@ -2,10 +2,13 @@
 internal issuer's signing keys with Rotate key."""
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertRedirects
 
 from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey
+from authservers.tasks import refresh_jwks as refresh_task
 from gateway_admin.models import AuditEvent
 
 
@@ -28,15 +31,61 @@ def _form(**overrides) -> dict:
     return data
 
 
-def test_adding_an_external_server_fetches_its_keys_at_once(console, idp, ada):
-    response = console.post(reverse("console:server-create"), _form(issuer=idp.issuer), follow=True)
-    server = AuthorizationServer.objects.get()
+def test_adding_an_external_server_queues_its_key_fetch(
+    console, idp, ada, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        url = reverse("console:server-create")
+        response = console.post(url, _form(issuer=idp.issuer), follow=True)
+        server = AuthorizationServer.objects.get()
+        assert idp.hits == 0  # queued until the transaction commits
     assertRedirects(response, reverse("console:server-detail", args=[server.pk]))
-    assert _messages(response) == ["Dev IdP created.", "Keys of Dev IdP refreshed: rsa-1, ec-1."]
+    assert _messages(response) == [
+        "Dev IdP created.",
+        "Fetching the keys of Dev IdP in the background; reload to see them.",
+    ]
     assert server.allowed_algorithms == ["RS256", "ES256"]
-    assert response.context["health"].state == "ok"
-    assertContains(response, "rsa-1")
     assert AuditEvent.objects.get(object_type="authorizationserver").actor == ada
+    assert len(callbacks) >= 1 and idp.hits == 1  # the commit ran the refresh_jwks task
+    detail = console.get(reverse("console:server-detail", args=[server.pk]))
+    assert detail.context["health"].state == "ok"
+    assertContains(detail, "rsa-1")
+
+
+def test_with_inline_celery_the_new_servers_keys_are_there_at_once(transactional_db, console, idp):
+    """The embedded setup (no broker): the task runs as the creation commits."""
+    response = console.post(reverse("console:server-create"), _form(issuer=idp.issuer), follow=True)
+    assert _messages(response) == ["Dev IdP created.", "Keys of Dev IdP fetched: rsa-1, ec-1."]
+    assert response.context["health"].state == "ok"
+
+
+def test_adding_a_server_in_the_django_admin_queues_its_key_fetch(
+    db, idp, monkeypatch, django_capture_on_commit_callbacks
+):
+    queued: list[int] = []
+    monkeypatch.setattr(refresh_task, "delay", queued.append)
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client = Client()
+    client.force_login(root)
+    form = {
+        "name": "Admin IdP",
+        "kind": "external",
+        "issuer": idp.issuer,
+        "allowed_algorithms": '["RS256"]',
+        "leeway_seconds": "60",
+        "jwks_refresh_seconds": "300",
+        "max_stale_seconds": "86400",
+        "token_lifetime_seconds": "3600",
+        **{
+            f"{prefix}-{name}": value
+            for prefix in ("jwks_snapshot", "signing_keys")
+            for name, value in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"))
+        },
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:authservers_authorizationserver_add"), form)
+    assert response.status_code == 302, response.content[:3000]
+    assert queued == [AuthorizationServer.objects.get(name="Admin IdP").pk]
 
 
 def test_the_create_form_offers_the_default_algorithms(console):
@@ -44,11 +93,11 @@ def test_the_create_form_offers_the_default_algorithms(console):
     assert form["allowed_algorithms"].value() == ["RS256", "RS384", "RS512", "PS256", "ES256"]
 
 
-def test_an_unreachable_issuer_is_saved_but_reported(console, idp):
+def test_an_unreachable_issuer_is_saved_but_reported(transactional_db, console, idp):
     idp.mode = "error"
     response = console.post(reverse("console:server-create"), _form(issuer=idp.issuer), follow=True)
     assert response.context["health"].state == "error"
-    assert any(m.startswith("Could not refresh the keys of Dev IdP:") for m in _messages(response))
+    assert any(m.startswith("Could not fetch the keys of Dev IdP:") for m in _messages(response))
     assertContains(response, "Never fetched")
 
 

@@ -156,6 +156,8 @@ def test_a_gateway_started_while_the_idp_is_down_serves_from_the_stored_snapshot
 def test_a_gateway_started_while_the_idp_is_down_without_snapshot_is_503(
     published, production_gateway
 ):
+    # Activation fetched the keys; without that snapshot no process has ever had any.
+    JwksSnapshot.objects.filter(server=published.server).delete()
     published.idp.mode = "error"
     gateway = production_gateway()
     response = requests.get(

@@ -44,7 +44,7 @@ MALFORMED = _problem(
     400,
     "Bad Request",
     "invalid_request",
-    "The request is not valid HTTP/1.1 (framing, header syntax or encoding).",
+    "The request is malformed: its framing, header syntax or encoding is invalid.",
 )
 URI_TOO_LONG = _problem(414, "URI Too Long", "uri_too_long", "The request line is too long.")
 FIELDS_TOO_LARGE = _problem(

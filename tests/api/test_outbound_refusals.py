@@ -63,7 +63,7 @@ def server_data(**fields) -> dict:
 def test_an_upstream_at_a_denied_address_is_refused(staff_client, host):
     response = staff_client.post("/api/v1/apis/", api_data(f"https://{host}/latest/meta-data/"))
     assert_field_errors(response, {"upstream_url"})
-    assert "The upstream URL must not point at" in response.json()["upstream_url"][0]
+    assert "The upstream URL must not point at" in response.json()["errors"]["upstream_url"][0]
     assert not Api.objects.exists()
 
 
@@ -74,7 +74,7 @@ def test_an_authorization_server_url_at_a_denied_address_is_refused(staff_client
         "/api/v1/authorization-servers/", server_data(**{field: f"https://{host}/keys"})
     )
     assert_field_errors(response, {field})
-    assert "must not point at" in " ".join(response.json()[field])
+    assert "must not point at" in " ".join(response.json()["errors"][field])
     assert not AuthorizationServer.objects.exists()
 
 
@@ -83,7 +83,7 @@ def test_with_loopback_off_every_loopback_spelling_is_refused(staff_client, sett
     settings.GATEWAY_OUTBOUND_ALLOW_LOOPBACK = False
     upstream = staff_client.post("/api/v1/apis/", api_data(f"http://{host}:9000/"))
     assert_field_errors(upstream, {"upstream_url"})
-    assert "GATEWAY_OUTBOUND_ALLOW_LOOPBACK is off" in upstream.json()["upstream_url"][0]
+    assert "GATEWAY_OUTBOUND_ALLOW_LOOPBACK is off" in upstream.json()["errors"]["upstream_url"][0]
     server = staff_client.post(
         "/api/v1/authorization-servers/", server_data(issuer=f"http://{host}:9000")
     )
@@ -127,7 +127,7 @@ def test_an_upstream_at_the_gateways_own_listeners_is_refused(staff_client, sett
     settings.GATEWAY_ADMIN_BIND = "127.0.0.1:8001"
     response = staff_client.post("/api/v1/apis/", api_data(upstream))
     assert_field_errors(response, {"upstream_url"})
-    assert "loop back into the gateway" in response.json()["upstream_url"][0]
+    assert "loop back into the gateway" in response.json()["errors"]["upstream_url"][0]
 
 
 def test_an_upstream_stored_before_the_policy_cannot_be_activated(staff_client):

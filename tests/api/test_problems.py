@@ -88,6 +88,7 @@ class _Failing(AdminAPIMixin, APIView):
     """A view that fails in the ways no endpoint can be made to fail on demand."""
 
     failure: Exception = RuntimeError()
+    permission_classes = []  # error rendering under test, not roles (tests/api/test_roles.py)
 
     def get(self, request):
         raise self.failure

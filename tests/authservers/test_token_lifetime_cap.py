@@ -76,7 +76,7 @@ def test_the_rest_api_refuses_a_longer_lifetime_with_a_field_error(world):
     url = f"/api/v1/authorization-servers/{world.server.pk}/"
     response = client.patch(url, {"token_lifetime_seconds": 7 * 86400}, format="json")
     assert response.status_code == 400
-    assert response.json()["token_lifetime_seconds"] == [MESSAGE]
+    assert response.json()["errors"]["token_lifetime_seconds"] == [MESSAGE]
     assert AuthorizationServer.objects.get(pk=world.server.pk).token_lifetime_seconds == 3600
     accepted = client.patch(url, {"token_lifetime_seconds": 86400}, format="json")
     assert accepted.status_code == 200, accepted.content

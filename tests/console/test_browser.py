@@ -107,7 +107,7 @@ def test_an_admin_protects_an_api_and_calls_it_through_the_gateway(
     page.fill("#server-name", "Dev IdP")
     page.fill("#server-issuer", idp.issuer)
     page.get_by_role("button", name="Add server").click()
-    _message(page, "Keys of Dev IdP refreshed: rsa-1, ec-1.")
+    _message(page, "Keys of Dev IdP fetched: rsa-1, ec-1.")
     expect(page.locator(".title-line")).to_contain_text("Healthy")
     screenshot(page, "03-server-detail")
 

@@ -14,7 +14,6 @@ import io
 import ipaddress
 import logging
 import re
-import uuid
 from urllib.parse import unquote_plus
 
 from django.conf import settings
@@ -40,7 +39,7 @@ from .forward import (
     upstream_client,
     upstream_path,
 )
-from .headers import claim_header_value, safe_request_id
+from .headers import claim_header_value, request_id_for
 from .identify import FORM_PEEK_BYTES
 from .pipeline import Decision, decide
 from .responses import send_error
@@ -73,7 +72,7 @@ class GatewayApp:
 
     async def __call__(self, scope: dict, receive, send_message) -> None:
         environ = wsgi_like_environ(scope)
-        request_id = safe_request_id(environ.get("HTTP_X_REQUEST_ID")) or uuid.uuid4().hex
+        request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID"))
         body = ClientBody(receive, environ, settings.GATEWAY_CLIENT_BODY_TIMEOUT)
         soap = False
         try:

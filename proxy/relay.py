@@ -8,7 +8,6 @@ X-Forwarded-For, and strips the console's cookies.
 """
 
 import logging
-import uuid
 
 from django.conf import settings
 
@@ -26,7 +25,7 @@ from .forward import (
     send_to,
     upstream_client,
 )
-from .headers import safe_request_id
+from .headers import request_id_for
 from .responses import send_error
 from .upstream import UpstreamFailure
 
@@ -41,7 +40,7 @@ class ControlPlaneRelay:
         self.client_address = client_address  # (scope, environ) -> the client's address
 
     async def __call__(self, scope: dict, receive, send_message, environ: dict) -> None:
-        request_id = safe_request_id(environ.get("HTTP_X_REQUEST_ID")) or uuid.uuid4().hex
+        request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID"))
         body = ClientBody(receive, environ, settings.GATEWAY_CLIENT_BODY_TIMEOUT)
         console_cookies = {
             name for name in _cookie_names(environ.get("HTTP_COOKIE", "")) if _is_admin(name)

@@ -14,6 +14,7 @@ used off the event loop only (config rebuilds, key fetches, readiness).
 """
 
 import asyncio
+import gc
 import logging
 import os
 
@@ -88,6 +89,10 @@ class PublicApp:
                 return
 
     async def _startup(self) -> None:
+        # Each call allocates a few hundred short-lived objects; with the default gen-0
+        # threshold (700) the cyclic GC ran every couple of calls. The long-lived config
+        # is frozen out of its reach (proxy/config.py). bench/README.md: +6-8 % on (c).
+        gc.set_threshold(50_000, 50, 100)
         loop = asyncio.get_running_loop()
         if self.preload:
             try:

@@ -260,6 +260,10 @@ async def relay_body(response: UpstreamResponse, first: bytes | None, send) -> N
     try:
         chunk = first
         while chunk is not None:
+            if response.finished:
+                # The whole body is here (the usual small answer): one write, one message.
+                await send({"type": "http.response.body", "body": chunk, "more_body": False})
+                return
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             chunk = await response.next_chunk()
     except UpstreamFailure as failure:

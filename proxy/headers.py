@@ -55,6 +55,10 @@ def request_id_for(client_value: str | None) -> str:
     return safe_request_id(client_value) or new_request_id()
 
 
+# Printable ASCII without '%': already what quote() below would return.
+_PLAIN_VALUE = re.compile(r"[ -$&-~]*")
+
+
 def claim_header_value(value: object) -> str | None:
     """A claim as a header value: printable ASCII only, so it can never split headers."""
     if isinstance(value, bool) or value is None:
@@ -63,6 +67,8 @@ def claim_header_value(value: object) -> str | None:
         value = str(value)
     if not isinstance(value, str):
         return None
+    if _PLAIN_VALUE.fullmatch(value):
+        return value[:MAX_CLAIM_HEADER_LENGTH]
     # Percent-encode everything outside visible ASCII and space (CR, LF, NUL, UTF-8…).
     # errors="replace": a lone surrogate (refused by the token parser anyway) becomes "?".
     encoded = quote(value, safe=" !\"#$&'()*+,/:;<=>?@[\\]^_`{|}~", errors="replace")

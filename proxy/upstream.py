@@ -257,6 +257,12 @@ class UpstreamResponse:
     async def next_chunk(self) -> bytes | None:
         return await self._conn.next_chunk(self._read_timeout)
 
+    @property
+    def finished(self) -> bool:
+        """True when every body byte has been handed out by next_chunk()."""
+        conn = self._conn
+        return conn.complete and not conn.body
+
     async def stream(self) -> AsyncIterator[bytes]:
         while (chunk := await self.next_chunk()) is not None:
             yield chunk
@@ -434,12 +440,10 @@ def _request_head(
     method: str, target: str, authority: str, headers: Iterable[tuple[str, str]], chunked: bool
 ) -> bytes:
     lines = [f"{method} {target} HTTP/1.1", f"Host: {authority}"]
-    for name, value in headers:
-        if _UNSAFE_HEADER.search(value) or _UNSAFE_HEADER.search(name):
-            raise UpstreamFailure(
-                "protocol", f"Refusing to send header {name!r}: control characters."
-            )
-        lines.append(f"{name}: {value}")
+    lines += [f"{name}: {value}" for name, value in headers]
+    # One scan over every name and value (never the separators added here).
+    if _UNSAFE_HEADER.search("".join(lines)):
+        raise UpstreamFailure("protocol", "Refusing to send a header with control characters.")
     if chunked:
         lines.append("Transfer-Encoding: chunked")
     if _UNSAFE_HEADER.search(target) or " " in target:

@@ -1,5 +1,7 @@
 """Shared fixtures: real keys, a real identity provider, a real upstream, the real gateway."""
 
+import os
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -16,6 +18,27 @@ from proxy.tokens import verified_tokens
 
 from .servers import GatewayServer, JwksServer, UpstreamServer
 from .tokens import claims_for, new_ec_key, new_rsa_key, sign
+
+
+def _own_redis_database_per_xdist_worker() -> None:
+    """pytest-xdist workers share one Redis: each gets its own database number, so one
+    worker's cache.clear() (FLUSHDB) never empties another's. The cache is created lazily,
+    after this runs at collection; the gateways the tests start inherit the URL."""
+    from django.conf import settings
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not settings.REDIS_URL or not worker.startswith("gw"):
+        return
+    found = re.search(r"/(\d+)$", settings.REDIS_URL)
+    base = int(found.group(1)) if found else 0
+    database = (base - int(worker[2:])) % 16
+    url = re.sub(r"(/\d+)?$", f"/{database}", settings.REDIS_URL, count=1)
+    settings.REDIS_URL = url
+    settings.CACHES["default"]["LOCATION"] = url
+    settings.CELERY_BROKER_URL = url
+
+
+_own_redis_database_per_xdist_worker()
 
 
 def reset_gateway_state() -> None:

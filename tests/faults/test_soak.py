@@ -5,9 +5,12 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.serial
 def test_a_short_soak_has_no_5xx_no_wrong_decision_and_flat_memory():
     seconds = os.environ.get("GATEKEEP_SOAK_SECONDS", "15")
     result = subprocess.run(

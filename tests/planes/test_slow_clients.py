@@ -3,6 +3,7 @@
 import socket
 import time
 
+import pytest
 import requests
 
 from tests.production import raw_exchange
@@ -16,6 +17,7 @@ def timed_get(url: str, **kwargs) -> tuple[requests.Response, float]:
     return response, time.monotonic() - started
 
 
+@pytest.mark.serial
 def test_five_hundred_slow_header_connections_delay_nothing(published, production_gateway):
     gateway = production_gateway()  # one data-plane worker holds them all
     token = published.token()

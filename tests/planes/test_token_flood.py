@@ -5,6 +5,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from applications.services import create_application
@@ -33,6 +34,7 @@ def proxied_latencies(url: str, token: str) -> list[float]:
         return [s for batch in pool.map(worker, [CALLS // 4] * 4) for s in batch]
 
 
+@pytest.mark.serial
 def test_wrong_secret_floods_do_not_move_proxied_p99_beyond_2x(published, production_gateway):
     AuthorizationServer.objects.create(
         name="Gatekeep", kind="internal", issuer="http://127.0.0.1", required_typ="at+jwt"

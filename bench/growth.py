@@ -1,6 +1,6 @@
 """Cost growth: throughput and worker memory as routes, applications and tokens grow.
 
-    bench/growth [--duration 10] [--server gunicorn]
+    bench/growth [--duration 10] [--server uvicorn]
 
 One dimension grows at a time, the others stay at 1: routes of the measured API
 (1 → 10,000), applications associated with it (1 → 100,000), and distinct tokens
@@ -49,7 +49,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--server", choices=["gunicorn", "granian"], default="gunicorn")
+    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()

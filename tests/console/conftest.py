@@ -90,3 +90,22 @@ def application(db, api):
         name="Petstore client", identifying_claims={"client_id": "petstore-client"}, apis=[api]
     )
     return application
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through Playwright (tests/console/browser.py), one per module."""
+    from playwright.sync_api import sync_playwright
+
+    from .browser import CHROMIUM, CHROMIUM_ARGS
+
+    # Playwright's sync API keeps an asyncio loop running in this thread, which makes
+    # Django refuse ORM calls from the test body; the servers run in their own threads.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000
+            )
+            yield browser
+            browser.close()

@@ -9,7 +9,7 @@ import time
 
 import pytest
 import requests
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from apis.services import activate_api
@@ -20,23 +20,9 @@ from gateway_admin.roles import Role
 
 from ..personas import staff_member
 from ..tokens import claims_for, sign
-from .browser import CHROMIUM, CHROMIUM_ARGS, ConsoleServer, screenshot
+from .browser import ConsoleServer, screenshot
 
 TIMEOUT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Playwright's sync API keeps an asyncio loop running in this thread, which makes
-    # Django refuse ORM calls from the test body; the servers run in their own threads.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000
-            )
-            yield browser
-            browser.close()
 
 
 @pytest.fixture

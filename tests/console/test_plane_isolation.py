@@ -6,9 +6,8 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler
 
-import pytest
 from django.conf import settings
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from apis.services import activate_api
@@ -18,7 +17,7 @@ from gateway_admin.roles import Role
 from tests.personas import staff_member
 from tests.servers import _BigBacklogHTTPServer
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, ConsoleServer
+from .browser import ConsoleServer
 
 TIMEOUT_MS = 30_000
 # The attacker's page: what a script on the public origin tries against the admin origin.
@@ -70,18 +69,6 @@ class EvilUpstream:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-@pytest.fixture
-def browser():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000
-            )
-            yield browser
-            browser.close()
 
 
 def test_a_page_served_through_the_gateway_cannot_use_the_console_session(

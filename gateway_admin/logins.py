@@ -56,7 +56,8 @@ def attempted_username(request: HttpRequest, credentials: dict | None = None) ->
         value = credentials.get(field)
     else:
         value = getattr(request, "data", request.POST).get(field)
-    return None if value is None else str(value)[:USERNAME_MAX_LENGTH]
+    # PostgreSQL text cannot hold NUL: keep the attempt, with the byte made visible.
+    return None if value is None else str(value).replace("\x00", "\ufffd")[:USERNAME_MAX_LENGTH]
 
 
 def cool_off(request: HttpRequest | None = None) -> timedelta:

@@ -49,6 +49,22 @@ def reset_gateway_state() -> None:
 
 
 @pytest.fixture(autouse=True)
+def celery_runs_inline(request):
+    """The tests' own process has no Celery worker: queued tasks run inline, as in the
+    embedded setup, also when REDIS_URL makes Redis the broker. Tests marked `redis`
+    drive a real worker (tests/authservers/test_celery_worker.py)."""
+    if request.node.get_closest_marker("redis"):
+        yield
+        return
+    from gateway_admin.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
 def fresh_gateway_state():
     reset_gateway_state()
     yield

@@ -120,6 +120,11 @@ class GatewayOAuth2Validator(OAuth2Validator):
         return http_request
 
     def validate_user(self, username, password, client, request, *args, **kwargs) -> bool:
+        if "\x00" in (username or "") or "\x00" in (password or ""):
+            # No account has a NUL in its name, and PostgreSQL refuses one in a query:
+            # an ordinary failure (invalid_grant), as the login forms treat it.
+            username = (username or "").replace("\x00", "\ufffd")
+            password = ""
         if super().validate_user(username, password, client, request, *args, **kwargs):
             # A password grant is a sign-in without a session: the same signal as the
             # login pages updates last_login, clears axes' failure count and is audited.

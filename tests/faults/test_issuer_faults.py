@@ -12,8 +12,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
+from django.core.cache import cache
 
 from authservers.models import AuthorizationServer, JwksSnapshot
+from authservers.services import SNAPSHOT_CACHE_KEY
 from authservers.tasks import refresh_jwks as refresh_task
 from tests.tokens import new_rsa_key
 
@@ -156,8 +158,10 @@ def test_a_gateway_started_while_the_idp_is_down_serves_from_the_stored_snapshot
 def test_a_gateway_started_while_the_idp_is_down_without_snapshot_is_503(
     published, production_gateway
 ):
-    # Activation fetched the keys; without that snapshot no process has ever had any.
+    # Activation fetched the keys; without that snapshot (in the DB and, with Redis, in the
+    # shared cache) no process has ever had any.
     JwksSnapshot.objects.filter(server=published.server).delete()
+    cache.delete(SNAPSHOT_CACHE_KEY.format(published.server.pk))
     published.idp.mode = "error"
     gateway = production_gateway()
     response = requests.get(

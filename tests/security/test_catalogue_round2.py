@@ -189,3 +189,20 @@ def test_an_upstream_pointing_back_at_the_gateway_is_a_508_not_a_loop(published)
     assert response.status_code == 508
     assert response.json()["code"] == "loop_detected"
     assert published.upstream.hits == 0
+
+
+def test_the_data_plane_checks_the_address_it_connects_to(published, settings):
+    """An upstream stored before the policy denied it (or a name rebinding to a denied
+    address) is refused when the data plane connects, not only when an admin saves it."""
+    published.upstream.extra_headers = [("Connection", "close")]  # nothing stays pooled
+    assert published.get("/pets", published.token()).status_code == 200
+    hits = published.upstream.hits
+    settings.GATEWAY_OUTBOUND_ALLOW_LOOPBACK = False  # the upstream lives on 127.0.0.1
+    try:
+        response = published.get("/pets", published.token(sub="fresh"))
+    finally:
+        settings.GATEWAY_OUTBOUND_ALLOW_LOOPBACK = True
+    assert response.status_code == 502
+    assert response.json()["code"] == "upstream_unavailable"
+    assert "outbound policy" in response.json()["detail"]
+    assert published.upstream.hits == hits

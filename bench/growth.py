@@ -83,7 +83,7 @@ def main() -> int:
     results = [{"grows": grows, "count": count, **result} for grows, count, result in rows]
     (workdir / "results.json").write_text(json.dumps(results, indent=2))
     print(
-        f"\n{args.server} {args.workers}w x {args.threads}t, {args.connections} connections, "
+        f"\n{args.server} {args.workers} workers, {args.connections} connections, "
         f"{args.duration} s each, {os.cpu_count()} CPUs\n"
     )
     print("| grows | count | req/s | p50 ms | p99 ms | worker RSS MB |")

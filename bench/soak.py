@@ -30,7 +30,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.production import ProductionGateway, free_port  # noqa: E402
+from tests.production import ProductionGateway, free_port, launch  # noqa: E402
 
 RSS_LIMIT_MB = 20
 KEYS_POLL_SECONDS = 1.0
@@ -121,47 +120,10 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen | None, str]:
 
 def start_gateway(env: dict, workers: int, threads: int) -> ProductionGateway:
     """Both planes through the production command, `manage.py serve`."""
-    port, admin_port, internal_port = free_port(), free_port(), free_port()
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve"],
-        cwd=ROOT,
-        env={
-            **env,
-            "GATEWAY_PUBLIC_BIND": f"127.0.0.1:{port}",
-            "GATEWAY_ADMIN_BIND": f"127.0.0.1:{admin_port}",
-            "GATEWAY_INTERNAL_BIND": f"127.0.0.1:{internal_port}",
-            "GATEWAY_PUBLIC_WORKERS": str(workers),
-            "GATEWAY_ADMIN_WORKERS": "1",
-            "GATEWAY_ADMIN_THREADS": str(threads),
-            "GATEWAY_GRACEFUL_TIMEOUT": "5",
-            "GATEWAY_LOG_LEVEL": "warning",
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    gateway = ProductionGateway(process, port, admin_port, internal_port)
-
-    def read() -> None:
-        for line in process.stdout:
-            gateway.log.append(line.rstrip())
-
-    threading.Thread(target=read, daemon=True).start()
-    deadline = time.monotonic() + 60
-    while not _answers(port, "/healthz"):
-        if time.monotonic() > deadline or process.poll() is not None:
-            gateway.stop()
-            sys.exit("the gateway did not start:\n" + "\n".join(gateway.log[-20:]))
-        time.sleep(0.1)
-    return gateway
-
-
-def _answers(port: int, path: str) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
+        return launch({**env, "GATEWAY_GRACEFUL_TIMEOUT": "5"}, workers, threads, timeout=60)
+    except AssertionError as failure:
+        sys.exit(f"the gateway did not start: {failure}")
 
 
 def rss_mb(pid: int) -> float:

@@ -1,9 +1,9 @@
 """Who is calling: the client's IP address, believing X-Forwarded-For only from our proxies.
 
-Login lockouts, token-endpoint rate limits and the audit trail key on this address,
-so a client must not be able to choose it: X-Forwarded-For counts only when the
-direct peer is one of GATEWAY_TRUSTED_PROXIES (addresses or CIDR networks, the same
-setting the proxy and gunicorn's forwarded_allow_ips use).
+Login lockouts, token-endpoint rate limits, the audit trail and the data plane's
+X-Forwarded-* headers depend on this address, so a client must not be able to choose
+it: X-Forwarded-For counts only when the direct peer is one of GATEWAY_TRUSTED_PROXIES
+(addresses or CIDR networks, the setting gunicorn's forwarded_allow_ips uses too).
 """
 
 import ipaddress
@@ -44,18 +44,33 @@ def _parse(value: str) -> IPAddress | None:
         return None
 
 
+def trusted_proxies() -> TrustedProxies:
+    """GATEWAY_TRUSTED_PROXIES, parsed once per value."""
+    return _trusted(tuple(settings.GATEWAY_TRUSTED_PROXIES))
+
+
+def is_trusted_proxy(address: str, proxies: TrustedProxies) -> bool:
+    return bool(proxies) and _parse(address) in proxies
+
+
 def client_address(request: HttpRequest) -> str | None:
-    """The client's address: REMOTE_ADDR, or the nearest untrusted hop a trusted proxy saw.
+    return client_from(
+        str(request.META.get("REMOTE_ADDR") or ""),
+        str(request.META.get("HTTP_X_FORWARDED_FOR") or ""),
+        trusted_proxies(),
+    )
+
+
+def client_from(peer: str, forwarded_for: str, proxies: TrustedProxies) -> str | None:
+    """The client's address: the peer, or the nearest untrusted hop a trusted proxy saw.
 
     X-Forwarded-For is read from the right: each trusted proxy appended the peer it
     saw, and everything left of the first untrusted hop was written by the client.
     """
-    remote = _parse(str(request.META.get("REMOTE_ADDR") or ""))
-    proxies = _trusted(tuple(settings.GATEWAY_TRUSTED_PROXIES))
+    remote = _parse(peer)
     if remote is None or remote not in proxies:
         return str(remote) if remote is not None else None
-    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR") or "")
-    for hop in reversed(forwarded.split(",")):
+    for hop in reversed(forwarded_for.split(",")):
         address = _parse(hop)
         if address is None:
             break  # garbage a trusted proxy would never write: stop at the last good hop

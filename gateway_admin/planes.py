@@ -74,7 +74,12 @@ def public_url(path: str) -> str:
 
 
 def _host_allowed(request, hosts: list[str]) -> bool:
+    return host_listed(request.META.get("HTTP_HOST", ""), hosts)
+
+
+def host_listed(host: str, hosts) -> bool:
+    """True when no host names are configured, or `host` (with or without port) is one."""
     if not hosts:
         return True
-    host = request.META.get("HTTP_HOST", "").lower()
+    host = host.lower()
     return host in hosts or host.rsplit(":", 1)[0] in hosts

@@ -11,7 +11,6 @@ happens on the event loop (tests/proxy/test_zero_queries.py).
 import asyncio
 import hashlib
 import io
-import ipaddress
 import logging
 import re
 from urllib.parse import unquote_plus
@@ -19,6 +18,8 @@ from urllib.parse import unquote_plus
 from django.conf import settings
 
 from authservers.keystore import NeedsBlockingIO
+from gateway_admin.client_address import client_from, is_trusted_proxy, trusted_proxies
+from gateway_admin.planes import host_listed
 
 from .body import ClientBody, ClientGone, ClientTooSlow
 from .config import config_holder
@@ -40,7 +41,7 @@ from .forward import (
     upstream_path,
 )
 from .headers import claim_header_value, request_id_for
-from .identify import FORM_PEEK_BYTES
+from .identify import FORM_PEEK_BYTES, is_form
 from .pipeline import Decision, decide
 from .responses import send_error
 from .tokens import verified_tokens
@@ -66,7 +67,7 @@ def via_pseudonym() -> str:
 class GatewayApp:
     def __init__(self, prefix: str | None = None):
         self.prefix = (prefix or settings.GATEWAY_PREFIX).rstrip("/")
-        self.trusted_proxies = TrustedProxies(settings.GATEWAY_TRUSTED_PROXIES)
+        self.trusted_proxies = trusted_proxies()
         self.public_hosts = frozenset(host.lower() for host in settings.GATEWAY_PUBLIC_HOSTS)
         self.via = via_pseudonym()
 
@@ -82,7 +83,7 @@ class GatewayApp:
             config = config_holder.snapshot()
             if config is None:
                 config = await self._load_config()
-            if _is_form(environ):
+            if is_form(environ):
                 # RFC 6750 §2.2: a form body may carry the token; look at its head first.
                 environ["wsgi.input"] = io.BytesIO(await body.peek(FORM_PEEK_BYTES))
                 environ["wsgi.input_terminated"] = True  # the peeked bytes end where they end
@@ -167,7 +168,7 @@ class GatewayApp:
         forwarded_for = remote
         scheme = scope.get("scheme", "http")
         host = environ.get("HTTP_HOST", "")
-        if self.trusted_proxies and remote in self.trusted_proxies:
+        if is_trusted_proxy(remote, self.trusted_proxies):
             # Only a configured load balancer may tell us who the client was.
             prior = environ.get("HTTP_X_FORWARDED_FOR")
             forwarded_for = f"{prior}, {remote}" if prior else remote
@@ -188,14 +189,10 @@ class GatewayApp:
 
     def client_address(self, scope, environ) -> str:
         """The client's address: the peer, or the first hop a trusted load balancer names."""
-        remote = environ["REMOTE_ADDR"]
-        if not (self.trusted_proxies and remote in self.trusted_proxies):
-            return remote
-        hops = [hop.strip() for hop in environ.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        for hop in reversed(hops):
-            if hop and hop not in self.trusted_proxies:
-                return hop
-        return remote
+        found = client_from(
+            environ["REMOTE_ADDR"], environ.get("HTTP_X_FORWARDED_FOR", ""), self.trusted_proxies
+        )
+        return found or environ["REMOTE_ADDR"]
 
     def host_is_ours(self, scope) -> bool:
         if not self.public_hosts:
@@ -207,12 +204,10 @@ class GatewayApp:
 
     def _acceptable_host(self, host: str) -> bool:
         """A Host worth telling the upstream: well-formed and, when configured, one of ours."""
-        if not host or not _HOST.fullmatch(host):
-            return False
-        if not self.public_hosts:
-            return True
         return (
-            host.lower().rsplit(":", 1)[0] in self.public_hosts or host.lower() in self.public_hosts
+            bool(host)
+            and _HOST.fullmatch(host) is not None
+            and host_listed(host, self.public_hosts)
         )
 
     @staticmethod
@@ -255,33 +250,6 @@ def wsgi_like_environ(scope: dict) -> dict:
         previous = environ.get(key)
         environ[key] = value if previous is None else f"{previous}, {value}"
     return environ
-
-
-def _is_form(environ: dict) -> bool:
-    content_type = environ.get("CONTENT_TYPE", "")
-    return content_type.partition(";")[0].strip().lower() == "application/x-www-form-urlencoded"
-
-
-class TrustedProxies:
-    """GATEWAY_TRUSTED_PROXIES: addresses or networks (CIDR), as gunicorn's forwarded_allow_ips."""
-
-    def __init__(self, entries: list[str]):
-        self._addresses = frozenset(entry for entry in entries if "/" not in entry)
-        self._networks = tuple(ipaddress.ip_network(entry) for entry in entries if "/" in entry)
-
-    def __bool__(self) -> bool:
-        return bool(self._addresses or self._networks)
-
-    def __contains__(self, remote: str) -> bool:
-        if remote in self._addresses:
-            return True
-        if not self._networks:
-            return False
-        try:
-            address = ipaddress.ip_address(remote)
-        except ValueError:
-            return False
-        return any(address in network for network in self._networks)
 
 
 def _without_param(query: str, name: str) -> str:

@@ -60,8 +60,24 @@ class InvalidRequest(GatewayError):
     bearer_error = "invalid_request"
 
 
-class LengthRequired(GatewayError):
-    status, title, code = 411, "Length required", "length_required"
+class RequestTimeout(GatewayError):
+    status, title, code = 408, "Request timeout", "request_timeout"
+
+
+class UriTooLong(GatewayError):
+    status, title, code = 414, "URI too long", "uri_too_long"
+
+
+class HeaderFieldsTooLarge(GatewayError):
+    status, title, code = 431, "Request header fields too large", "request_header_fields_too_large"
+
+
+class LoopDetected(GatewayError):
+    status, title, code = 508, "Loop detected", "loop_detected"
+
+
+class TooManyConnections(GatewayError):
+    status, title, code = 503, "Too many connections", "too_many_connections"
 
 
 class MissingToken(GatewayError):
@@ -105,7 +121,8 @@ STATUS_TEXT = {
     404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
-    411: "Length Required",
+    414: "URI Too Long",
+    431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Unavailable",
@@ -187,15 +204,3 @@ def _soap_fault(error: GatewayError, request_id: str, request_type: str) -> tupl
         "</soap:Fault></soap:Body></soap:Envelope>"
     )
     return "text/xml; charset=utf-8", body.encode()
-
-
-class RequestTimeout(GatewayError):
-    status, title, code = 408, "Request timeout", "request_timeout"
-
-
-class LoopDetected(GatewayError):
-    status, title, code = 508, "Loop detected", "loop_detected"
-
-
-class TooManyConnections(GatewayError):
-    status, title, code = 503, "Too many connections", "too_many_connections"

@@ -9,6 +9,7 @@ upstream that resets or stalls right after its headers is still a 502/504, not
 a truncated 200.
 """
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -17,6 +18,8 @@ from http import HTTPStatus
 from urllib.parse import quote
 
 from django.conf import settings
+
+from gateway_admin.outbound_policy import refusal_for_address, refusal_for_host
 
 from .config import ApiConfig, Upstream
 from .cookies import is_reserved_cookie, without_cookies
@@ -68,13 +71,9 @@ _clients: dict[int, UpstreamClient] = {}
 
 def upstream_client() -> UpstreamClient:
     """The client of the running event loop (one per loop: its connections belong to it)."""
-    import asyncio
-
     loop = asyncio.get_running_loop()
     client = _clients.get(id(loop))
     if client is None:
-        from gateway_admin.outbound_policy import refusal_for_address, refusal_for_host
-
         client = _clients[id(loop)] = UpstreamClient(
             max_idle_per_origin=settings.GATEWAY_UPSTREAM_POOL_SIZE,
             refuse_address=refusal_for_address,
@@ -84,8 +83,6 @@ def upstream_client() -> UpstreamClient:
 
 
 def forget_client() -> None:
-    import asyncio
-
     client = _clients.pop(id(asyncio.get_running_loop()), None)
     if client is not None:
         client.close_idle()

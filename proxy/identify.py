@@ -71,14 +71,18 @@ def _query_values(environ: dict, name: str) -> list[str]:
 FORM_PEEK_BYTES = 64 * 1024
 
 
+def is_form(environ: dict) -> bool:
+    content_type = environ.get("CONTENT_TYPE", "")
+    return content_type.partition(";")[0].strip().lower() == "application/x-www-form-urlencoded"
+
+
 def _form_body_has_token(environ: dict) -> bool:
     """True for a form-encoded body carrying access_token (RFC 6750 §2.2), read without loss.
 
     Only form posts pay for this: the peeked bytes are put back in front of
     wsgi.input, so the body still streams to the upstream unchanged.
     """
-    content_type = environ.get("CONTENT_TYPE", "")
-    if content_type.partition(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+    if not is_form(environ):
         return False
     length = environ.get("CONTENT_LENGTH") or ""
     if length.isdigit():

@@ -16,12 +16,19 @@ of it, per connection:
 DataPlaneWorker runs it under gunicorn's process manager (conf/public.py).
 """
 
-import json
-
-import httptools
 from django.conf import settings
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn_worker import UvicornWorker
+
+from .errors import (
+    GatewayError,
+    HeaderFieldsTooLarge,
+    InvalidRequest,
+    RequestTimeout,
+    TooManyConnections,
+    UriTooLong,
+    render_error,
+)
 
 
 class HeadTooLarge(Exception):
@@ -29,44 +36,25 @@ class HeadTooLarge(Exception):
     send_400_response sends the refusal the callback chose instead of a plain 400."""
 
 
-def _problem(status: int, title: str, code: str, detail: str) -> bytes:
-    body = json.dumps(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code}
-    ).encode()
-    return (
-        b"HTTP/1.1 %d %s\r\ncontent-type: application/problem+json\r\n"
-        b"content-length: %d\r\nconnection: close\r\n\r\n%s"
-        % (status, title.encode(), len(body), body)
-    )
+def _refusal(error: GatewayError) -> bytes:
+    """A whole response, rendered once at import by the proxy's one error renderer; the
+    connection closes after it (no request id: the request was never read)."""
+    status_line, headers, body = render_error(error, "-")
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    return f"HTTP/1.1 {status_line}\r\n{head}Connection: close\r\n\r\n".encode() + body
 
 
-MALFORMED = _problem(
-    400,
-    "Bad Request",
-    "invalid_request",
-    "The request is malformed: its framing, header syntax or encoding is invalid.",
+MALFORMED = _refusal(
+    InvalidRequest("The request is malformed: its framing, header syntax or encoding is invalid.")
 )
-URI_TOO_LONG = _problem(414, "URI Too Long", "uri_too_long", "The request line is too long.")
-FIELDS_TOO_LARGE = _problem(
-    431,
-    "Request Header Fields Too Large",
-    "request_header_fields_too_large",
-    "A header field is too long, or there are too many of them.",
+URI_TOO_LONG = _refusal(UriTooLong("The request line is too long."))
+FIELDS_TOO_LARGE = _refusal(
+    HeaderFieldsTooLarge("A header field is too long, or there are too many of them.")
 )
-REFUSED_TOO_MANY = _problem(
-    503,
-    "Service Unavailable",
-    "too_many_connections",
-    "This gateway worker has too many open connections; retry shortly.",
-)
-HEADER_TIMEOUT = _problem(
-    408, "Request Timeout", "request_timeout", "The request head did not arrive in time."
-)
-HEAD_TOO_LARGE = _problem(
-    431,
-    "Request Header Fields Too Large",
-    "request_header_fields_too_large",
-    "The request head is too large.",
+HEAD_TOO_LARGE = _refusal(HeaderFieldsTooLarge("The request head is too large."))
+HEADER_TIMEOUT = _refusal(RequestTimeout("The request head did not arrive in time."))
+REFUSED_TOO_MANY = _refusal(
+    TooManyConnections("This gateway worker has too many open connections; retry shortly.")
 )
 
 
@@ -160,11 +148,6 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._in_head = False
         self._head_bytes = 0
         super().on_headers_complete()
-
-
-# A parser callback's exception surfaces as HttpParserCallbackError, an HttpParserError:
-# uvicorn answers 400 and closes the connection.
-assert issubclass(httptools.HttpParserCallbackError, httptools.HttpParserError)
 
 
 class DataPlaneWorker(UvicornWorker):

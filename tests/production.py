@@ -113,24 +113,15 @@ def proc_memory_kb(pid: int, field_name: str = "VmRSS") -> int:
 def start_gateway(
     env: dict | None = None, workers: int = 1, threads: int = 8, server: str = "gunicorn"
 ) -> ProductionGateway:
-    """`workers` data-plane workers; `threads` per control-plane worker."""
-    port, admin_port, internal_port = free_port(), free_port(), free_port()
+    """Both planes on the test database; `workers` data-plane workers, `threads` per
+    control-plane worker; `env` overrides any variable."""
     environment = {
         **os.environ,
         "DATABASE_URL": database_url(),
         "DATABASE_CONN_MAX_AGE": "0",
         "DEBUG": "false",
-        "GATEWAY_PUBLIC_BIND": f"127.0.0.1:{port}",
-        "GATEWAY_ADMIN_BIND": f"127.0.0.1:{admin_port}",
-        "GATEWAY_INTERNAL_BIND": f"127.0.0.1:{internal_port}",
-        "GATEWAY_PUBLIC_WORKERS": str(workers),
-        "GATEWAY_ADMIN_WORKERS": "1",
-        "GATEWAY_ADMIN_THREADS": str(threads),
-        "GATEWAY_GRACEFUL_TIMEOUT": "3",
         "GATEWAY_TRUSTED_PROXIES": "",
         "LOG_LEVEL": "WARNING",
-        "GATEWAY_LOG_LEVEL": "warning",
-        "PYTHONUNBUFFERED": "1",
     }
     if settings.REDIS_URL:
         environment["REDIS_URL"] = settings.REDIS_URL
@@ -138,8 +129,29 @@ def start_gateway(
     else:
         environment.pop("REDIS_URL", None)
     environment.update(env or {})
+    return launch(environment, workers, threads, granian=server == "granian")
+
+
+def launch(
+    environment: dict, workers: int, threads: int, granian: bool = False, timeout: float = 30
+) -> ProductionGateway:
+    """`manage.py serve` (or granian on the data plane) on free loopback ports, once both
+    planes answer /healthz; bench/soak.py starts its gateway here too."""
+    port, admin_port, internal_port = free_port(), free_port(), free_port()
+    environment = {
+        "GATEWAY_GRACEFUL_TIMEOUT": "3",
+        "GATEWAY_LOG_LEVEL": "warning",
+        **environment,
+        "GATEWAY_PUBLIC_BIND": f"127.0.0.1:{port}",
+        "GATEWAY_ADMIN_BIND": f"127.0.0.1:{admin_port}",
+        "GATEWAY_INTERNAL_BIND": f"127.0.0.1:{internal_port}",
+        "GATEWAY_PUBLIC_WORKERS": str(workers),
+        "GATEWAY_ADMIN_WORKERS": "1",
+        "GATEWAY_ADMIN_THREADS": str(threads),
+        "PYTHONUNBUFFERED": "1",
+    }
     command = [sys.executable, "manage.py", "serve"]
-    if server == "granian":
+    if granian:
         command = [
             sys.executable,
             "-m",
@@ -166,9 +178,9 @@ def start_gateway(
             gateway.log.append(line.rstrip())
 
     threading.Thread(target=read_log, daemon=True).start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout
     probes = [gateway.url + "/healthz"]
-    if server != "granian":
+    if not granian:
         probes.append(gateway.admin_url + "/healthz")
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -180,7 +192,8 @@ def start_gateway(
             pass
         time.sleep(0.1)
     gateway.stop()
-    raise AssertionError(f"{server} never became healthy:\n" + "\n".join(gateway.log[-30:]))
+    name = "granian" if granian else "manage.py serve"
+    raise AssertionError(f"{name} never became healthy:\n" + "\n".join(gateway.log[-30:]))
 
 
 @pytest.fixture

@@ -1,12 +1,9 @@
 """Real-browser harness: Debian's Chromium driven by Playwright, against both real planes."""
 
-import threading
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.staticfiles.handlers import StaticFilesHandler
-from django.core.servers.basehttp import ThreadedWSGIServer
-from django.test.testcases import QuietWSGIRequestHandler
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -27,29 +24,18 @@ class ConsoleServer:
 
     def __init__(self):
         from gateway_admin.wsgi import admin_application, public_application
-        from tests.servers import DataPlaneServer
+        from tests.servers import DataPlaneServer, _WsgiServer
 
-        self.httpd = ThreadedWSGIServer(("127.0.0.1", 0), QuietWSGIRequestHandler)
-        self.httpd.daemon_threads = True
-        self.httpd.set_app(StaticFilesHandler(admin_application))
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        self.internal = ThreadedWSGIServer(("127.0.0.1", 0), QuietWSGIRequestHandler)
-        self.internal.daemon_threads = True
-        self.internal.set_app(public_application)
-        threading.Thread(
-            target=self.internal.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        self.data = DataPlaneServer(f"http://127.0.0.1:{self.internal.server_address[1]}")
+        self.admin = _WsgiServer(StaticFilesHandler(admin_application))
+        self.internal = _WsgiServer(public_application)
+        self.data = DataPlaneServer(self.internal.url)
+        self.url = self.admin.url
         self.public_url = self.data.url
 
     def stop(self) -> None:
         self.data.stop()
-        for httpd in (self.httpd, self.internal):
-            httpd.shutdown()
-            httpd.server_close()
+        self.admin.stop()
+        self.internal.stop()
 
 
 def screenshot(page, name: str) -> Path:

@@ -12,7 +12,11 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("kid", help="Key id, as published in /oauth2/jwks.")
+        parser.add_argument(
+            "kid",
+            help="Key id, as published in /oauth2/jwks. Kids are RFC 7638 thumbprints and may "
+            "start with '-': put -- before the kid (revoke_signing_key -- -Abc…).",
+        )
         parser.add_argument("--reason", default="", help="Why; kept in the audit trail.")
 
     def handle(self, *args, kid: str, reason: str, **options) -> None:

@@ -25,6 +25,7 @@ from .body import ClientBody, ClientGone, ClientTooSlow
 from .config import config_holder
 from .errors import (
     GatewayError,
+    InvalidRequest,
     IssuerUnavailable,
     LoopDetected,
     RequestTimeout,
@@ -79,6 +80,10 @@ class GatewayApp:
         try:
             if self.via in environ.get("HTTP_VIA", ""):
                 raise LoopDetected("This request already passed through this gateway.")
+            if b"%2f" in scope["raw_path"].lower():
+                # An encoded slash: routing sees a separator, some upstreams and front
+                # proxies a character of one segment (proxy/canonical.py).
+                raise InvalidRequest("The path contains an encoded slash (%2F).", check="route")
             path = scope["path"][len(self.prefix) :]
             config = config_holder.snapshot()
             if config is None:

@@ -11,6 +11,8 @@ Refused segments, and why:
   so `/admin;x/` is `/admin/` there.
 - `\\` (raw or `%5C`): IIS and some Windows and Java stacks read it as a separator.
 - `%` after decoding (`%252e`): a server that decodes twice would see `.`, `/` or `;`.
+- `%2F` anywhere in the raw path (checked in proxy/app.py, before decoding): routing
+  would see a separator where some servers and front proxies see a character.
 - control characters, NUL, an undecodable byte: truncation or normalisation differs.
 - a trailing `.`, a leading or trailing space or tab: IIS and Windows trim them.
 - a case variant of a route's literal segment (proxy/routing.py): case-insensitive

@@ -238,8 +238,8 @@ def response_headers(
         ):
             logger.warning("Upstream tried to set the gateway's cookie %r", value[:40])
             continue
-        if lowered == "x-request-id":
-            continue  # the gateway's own id goes back to the client
+        if lowered in ("x-request-id", "date"):
+            continue  # the gateway's own id goes back; the server sends its one Date
         headers.append((lowered.encode("latin-1"), value.encode("latin-1")))
     return headers
 

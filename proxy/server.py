@@ -114,6 +114,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._in_head = True
         self._fields = 0
+        self._hosts = 0
         self._url_length = 0
         self._arm_header_timer()
 
@@ -139,11 +140,17 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         ):
             self._refusal = FIELDS_TOO_LARGE
             raise HeadTooLarge("header fields too large")
+        if name.lower() == b"host":
+            self._hosts += 1
         if b"_" in name:
             return  # dropped, as gunicorn's header_map=drop
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        if self._hosts != 1 and self.parser.get_http_version() == "1.1":
+            # RFC 9112 §3.2: exactly one Host in HTTP/1.1; two would let the gateway and
+            # the upstream disagree on which host was meant.
+            raise HeadTooLarge("not exactly one Host header")
         self._disarm_header_timer()
         self._in_head = False
         self._head_bytes = 0

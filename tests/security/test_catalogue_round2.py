@@ -57,6 +57,8 @@ AMBIGUOUS = [
     "/%252e%252e/admin/users",
     "/Admin/users",
     "/ADMIN/users",
+    "/admin%2fusers",
+    "/x%2F..%2Fadmin/users",
 ]
 
 
@@ -206,3 +208,24 @@ def test_the_data_plane_checks_the_address_it_connects_to(published, settings):
     assert response.json()["code"] == "upstream_unavailable"
     assert "outbound policy" in response.json()["detail"]
     assert published.upstream.hits == hits
+
+
+@pytest.mark.parametrize(
+    "host_lines", [[], ["Host: a.example", "Host: b.example"]], ids=["no-host", "two-hosts"]
+)
+def test_an_http_1_1_request_needs_exactly_one_host(published, host_lines):
+    import socket
+
+    path = f"/gateway{published.api.base_path}/pets"
+    head = [f"GET {path} HTTP/1.1", *host_lines, f"Authorization: Bearer {published.token()}"]
+    with socket.create_connection(("127.0.0.1", published.gateway.port), timeout=5) as sock:
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]
+    assert published.upstream.hits == 0
+
+
+def test_the_upstreams_date_is_not_sent_twice(published):
+    response = published.get("/pets", published.token())
+    assert response.status_code == 200
+    assert len(response.raw.headers.getlist("Date")) == 1

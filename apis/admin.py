@@ -1,11 +1,10 @@
 from django.contrib import admin, messages
 
-from gateway_admin.admin import RoleAdminMixin
-from gateway_admin.audit import record_event, snapshot
-from gateway_admin.roles import Action
-
-from .models import Api, IdentifyAndAuthorizePolicy, Route
-from .services import activate_api, deactivate_api
+from accounts.admin import RoleAdminMixin
+from accounts.roles import Action
+from apis.models import Api, IdentifyAndAuthorizePolicy, Route
+from apis.services import activate_api, deactivate_api
+from core.audit import record_event, snapshot
 
 ROUTE_ACTIONS = {
     "view": Action.VIEW_ROUTES,

@@ -1,17 +1,16 @@
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from authservers.models import AuthorizationServer
-
-from .choices import ApiKind, ApiStatus, HttpMethod, IdentitySource
-from .paths import normalize_base_path, normalize_route_template, route_shape, split_path
-from .validators import (
+from apis.choices import ApiKind, ApiStatus, HttpMethod, IdentitySource
+from apis.paths import normalize_base_path, normalize_route_template, route_shape, split_path
+from apis.validators import (
     validate_audience_list,
     validate_forward_claims,
     validate_header_name,
     validate_scope_list,
     validate_upstream_url,
 )
+from authservers.models import AuthorizationServer
 
 
 def empty_list() -> list:
@@ -41,7 +40,7 @@ class Api(models.Model):
 
     class Meta:
         ordering = ["base_path"]
-        # Verbs beyond add/change/delete/view; gateway_admin/roles.py says which role holds them.
+        # Verbs beyond add/change/delete/view; accounts/roles.py says which role holds them.
         permissions = [
             ("activate_api", "Can activate and deactivate APIs"),
             ("inspect_token", "Can use the token inspector"),

@@ -17,11 +17,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
-from gateway_admin.audit import record_event, snapshot
-
-from .choices import HttpMethod
-from .models import Api, Route
-from .paths import normalize_route_template
+from apis.choices import HttpMethod
+from apis.models import Api, Route
+from apis.paths import normalize_route_template
+from core.audit import record_event, snapshot
 
 MAX_OPERATIONS = 1000
 OPERATION_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")

@@ -8,12 +8,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from apis.choices import ApiStatus, IdentitySource
+from apis.models import Api, IdentifyAndAuthorizePolicy, Route
+from apis.validators import validate_upstream_url
 from authservers.services import ensure_usable_keys, missing_keys_problem
-from gateway_admin.audit import record_event, snapshot
-
-from .choices import ApiStatus, IdentitySource
-from .models import Api, IdentifyAndAuthorizePolicy, Route
-from .validators import validate_upstream_url
+from core.audit import record_event, snapshot
 
 
 def activation_problems(api: Api) -> list[str]:

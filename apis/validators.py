@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
-from gateway_admin.outbound_policy import check_url, refusal_for_gateway_listener
+from core.outbound_policy import check_url, refusal_for_gateway_listener
 
 _SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 scope-token
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")

@@ -1,10 +1,9 @@
 from django.contrib import admin
 
-from gateway_admin.admin import RoleAdminMixin
-from gateway_admin.audit import record_event, snapshot
-from gateway_admin.roles import Action
-
-from .models import Application
+from accounts.admin import RoleAdminMixin
+from accounts.roles import Action
+from applications.models import Application
+from core.audit import record_event, snapshot
 
 
 @admin.register(Application)

@@ -2,8 +2,7 @@ from django.db import models
 
 from apis.models import Api
 from apis.validators import validate_claims_object
-
-from .choices import ApplicationStatus
+from applications.choices import ApplicationStatus
 
 
 def empty_dict() -> dict:
@@ -46,7 +45,7 @@ class Application(models.Model):
 
     class Meta:
         ordering = ["name"]
-        # Verbs beyond add/change/delete/view; gateway_admin/roles.py says which role holds them.
+        # Verbs beyond add/change/delete/view; accounts/roles.py says which role holds them.
         permissions = [
             ("rotate_secret_application", "Can rotate an application's client secret"),
             ("issue_test_token_application", "Can issue a test token for an application"),

@@ -5,9 +5,8 @@ from django.db import transaction
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_application_model
 
-from gateway_admin.audit import record_event, snapshot
-
-from .models import Application
+from applications.models import Application
+from core.audit import record_event, snapshot
 
 OAuthClient = get_application_model()
 
@@ -15,7 +14,7 @@ OAuthClient = get_application_model()
 def _new_client(name: str, secret: str, redirect_uris: str = ""):
     # DOT's client holds one authorization_grant_type; the internal issuer ignores it
     # and lets every active gateway application use client_credentials, password,
-    # authorization_code (PKCE) and refresh_token (authservers/oauth/validators.py).
+    # authorization_code (PKCE) and refresh_token (issuer/validators.py).
     # The code flow also needs redirect_uris: space-separated, exact-match URIs.
     client = OAuthClient(
         name=name[:255],
@@ -113,8 +112,8 @@ def issue_test_token(
     # Imported here: the internal issuer imports this app's models.
     from apis.validators import validate_scope_list
     from authservers.choices import ServerKind
-    from authservers.oauth.tokens import allowed_audiences
     from authservers.signing import SigningKeyError, issue_access_token
+    from issuer.tokens import allowed_audiences
 
     errors = {}
     if server.kind != ServerKind.INTERNAL:

@@ -1,12 +1,11 @@
 from django.contrib import admin, messages
 
-from gateway_admin.admin import RoleAdminMixin
-from gateway_admin.audit import snapshot
-from gateway_admin.roles import Action
-
-from .models import AuthorizationServer, JwksSnapshot, SigningKey
-from .services import refresh_jwks, schedule_jwks_refresh
-from .signing import SigningKeyError, rotate_signing_key
+from accounts.admin import RoleAdminMixin
+from accounts.roles import Action
+from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey
+from authservers.services import refresh_jwks, schedule_jwks_refresh
+from authservers.signing import SigningKeyError, rotate_signing_key
+from core.audit import snapshot
 
 
 class JwksSnapshotInline(RoleAdminMixin, admin.StackedInline):

@@ -6,6 +6,7 @@ class AuthserversConfig(AppConfig):
     name = "authservers"
 
     def ready(self) -> None:
-        from . import signals
+        from authservers.models import AuthorizationServer
+        from core.config_signals import track_config_changes
 
-        signals.connect()
+        track_config_changes(AuthorizationServer)

@@ -3,7 +3,7 @@
 Every fetch has connect, read and total deadlines and a body-size cap, follows
 redirects only to URLs that pass the issuer-URL rules and the outbound policy
 (and never from https to http), and connects only to addresses the policy
-allows, checked after DNS (gateway_admin.outbound). The total deadline covers the
+allows, checked after DNS (core.outbound). The total deadline covers the
 response head too: an IdP dripping its headers cannot hold the single-flight
 refresh every worker waits on.
 
@@ -25,10 +25,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from requests.adapters import HTTPAdapter
 
-from gateway_admin import outbound
-from gateway_admin.outbound_policy import refusal_for_host
-
-from .validators import validate_issuer_url
+from authservers.validators import validate_issuer_url
+from core import outbound
+from core.outbound_policy import refusal_for_host
 
 MAX_REDIRECTS = 3
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwcrypto import jwk
 
-from .choices import SUPPORTED_ALGORITHMS
+from authservers.choices import SUPPORTED_ALGORITHMS
 
 logger = logging.getLogger(__name__)
 

@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.cache import cache
 
-from gateway_admin.db import release_connection
-
-from . import services
-from .jwks import KeyRejected, algorithms_for_key, import_public_key
+from authservers import services
+from authservers.jwks import KeyRejected, algorithms_for_key, import_public_key
+from core.db import release_connection
 
 logger = logging.getLogger(__name__)
 

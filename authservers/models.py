@@ -1,7 +1,7 @@
 from django.db import models
 
-from .choices import DEFAULT_ALGORITHMS, ServerKind
-from .validators import validate_algorithms, validate_issuer_url
+from authservers.choices import DEFAULT_ALGORITHMS, ServerKind
+from authservers.validators import validate_algorithms, validate_issuer_url
 
 
 def default_algorithms() -> list[str]:
@@ -50,14 +50,14 @@ class AuthorizationServer(models.Model):
 
     class Meta:
         ordering = ["name"]
-        # Beyond add/change/delete/view; gateway_admin/roles.py says which role holds it.
+        # Beyond add/change/delete/view; accounts/roles.py says which role holds it.
         permissions = [("refresh_jwks", "Can refresh an authorization server's keys now")]
 
     def __str__(self) -> str:
         return self.name
 
     def clean(self) -> None:
-        from .services import validate_server_config
+        from authservers.services import validate_server_config
 
         validate_server_config(self)
 
@@ -129,7 +129,7 @@ class SigningKey(models.Model):
     class Meta:
         ordering = ["server", "-created_at"]
         # Keys are made by rotation only: no add/change/delete, two verbs instead
-        # (gateway_admin/roles.py says which role holds them).
+        # (accounts/roles.py says which role holds them).
         default_permissions = ("view",)
         permissions = [
             ("rotate_signingkey", "Can rotate signing keys"),

@@ -11,15 +11,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from gateway_admin import audit
-from gateway_admin.outbound_policy import check_url
-from gateway_admin.shared_cache import cache_is_shared
-
-from .choices import ServerKind
-from .http import FetchError, fetch_json, unreachable
-from .jwks import KeyRejected, jwk_from_pem, keyset_version, parse_jwks
-from .models import AuthorizationServer, JwksSnapshot
-from .validators import validate_issuer_url
+from authservers.choices import ServerKind
+from authservers.http import FetchError, fetch_json, unreachable
+from authservers.jwks import KeyRejected, jwk_from_pem, keyset_version, parse_jwks
+from authservers.models import AuthorizationServer, JwksSnapshot
+from authservers.validators import validate_issuer_url
+from core import audit
+from core.outbound_policy import check_url
+from core.shared_cache import cache_is_shared
 
 logger = logging.getLogger(__name__)
 SNAPSHOT_CACHE_KEY = "gatekeep:jwks:{}"
@@ -119,7 +118,7 @@ def republish_internal_keys(server: AuthorizationServer) -> JwksSnapshot:
     withdrawn, keeping "the last good set" would keep trusting it. The cache copy
     is published once the transaction commits, so a rollback publishes nothing.
     """
-    from .signing import published_jwks
+    from authservers.signing import published_jwks
 
     try:
         keys = published_jwks(server)
@@ -142,7 +141,7 @@ def republish_internal_keys(server: AuthorizationServer) -> JwksSnapshot:
 
 def _load_keys(server: AuthorizationServer) -> tuple[list[dict], list[str], str, int | None]:
     if server.kind == ServerKind.INTERNAL:
-        from .signing import published_jwks
+        from authservers.signing import published_jwks
 
         return published_jwks(server), [], "", None
     if server.public_certificate.strip():
@@ -262,7 +261,7 @@ def schedule_jwks_refresh(server: AuthorizationServer, before: dict | None = Non
         before.get(name) == getattr(server, name) for name in KEY_SOURCE_FIELDS
     ):
         return False
-    from .tasks import refresh_jwks as refresh_task  # the tasks module imports this one
+    from authservers.tasks import refresh_jwks as refresh_task  # the tasks module imports this one
 
     server_id = server.pk
     transaction.on_commit(lambda: refresh_task.delay(server_id))

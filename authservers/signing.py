@@ -29,12 +29,11 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from jwcrypto import jwk, jws
 
-from gateway_admin.audit import record_event
-
-from . import services
-from .choices import ServerKind
-from .jwks import KeyRejected, public_signing_key
-from .models import AuthorizationServer, SigningAlgorithm, SigningKey, SigningKeyState
+from authservers import services
+from authservers.choices import ServerKind
+from authservers.jwks import KeyRejected, public_signing_key
+from authservers.models import AuthorizationServer, SigningAlgorithm, SigningKey, SigningKeyState
+from core.audit import record_event
 
 logger = logging.getLogger(__name__)
 
@@ -319,7 +318,7 @@ def revoke_signing_key(
     key, the published next key signs from now on (a new one when there is none)
     and a new next key is published.
     """
-    from gateway_admin.config_version import bump_config_version
+    from core.config_version import bump_config_version
 
     _require_internal(server)
     with transaction.atomic():

@@ -1,10 +1,10 @@
 from celery import shared_task
 from django.utils import timezone
 
-from . import signing
-from .choices import ServerKind
-from .models import AuthorizationServer
-from .services import refresh_jwks_by_id
+from authservers import signing
+from authservers.choices import ServerKind
+from authservers.models import AuthorizationServer
+from authservers.services import refresh_jwks_by_id
 
 
 @shared_task(ignore_result=True)

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from .choices import SUPPORTED_ALGORITHMS
+from authservers.choices import SUPPORTED_ALGORITHMS
 
 
 def is_loopback_host(host: str) -> bool:

@@ -1,30 +1,11 @@
 from django.apps import AppConfig
-from django.db import DEFAULT_DB_ALIAS
-from django.db.models.signals import post_migrate
 
 
 class GatewayAdminConfig(AppConfig):
+    """The project package: settings, URLs, the two planes' entry points, checks, health."""
+
     name = "gateway_admin"
-    verbose_name = "Gateway administration"
+    verbose_name = "Gatekeep"
 
     def ready(self) -> None:
-        from . import checks, logins, signals  # noqa: F401 - registers system checks
-
-        signals.connect()
-        logins.connect()
-        post_migrate.connect(sync_roles, sender=self, dispatch_uid="gatekeep-sync-roles")
-
-
-def sync_roles(app_config, using=DEFAULT_DB_ALIAS, apps=None, **kwargs) -> None:
-    """After every migrate (and test-database flush): the role groups as roles.py defines them."""
-    from django.apps import apps as global_apps
-    from django.contrib.auth.management import create_permissions
-
-    from .roles import sync_role_groups
-
-    if using != DEFAULT_DB_ALIAS:
-        return
-    # This app's post_migrate runs before later apps' own permission creation.
-    for config in global_apps.get_app_configs():
-        create_permissions(config, verbosity=0, using=using, apps=apps or global_apps)
-    sync_role_groups()
+        from gateway_admin import checks  # noqa: F401 - registers the system checks

@@ -58,7 +58,7 @@ class DatabaseUnavailableMiddleware:
             return None
         logger.error("Database unavailable while serving %s: %s", request.path, exception)
         if request.path.startswith("/api/"):
-            from gateway_admin.api.exceptions import problem_response
+            from rest_api.exceptions import problem_response
 
             response = problem_response(
                 request, 503, "database_unavailable", DATABASE_UNAVAILABLE_DETAIL

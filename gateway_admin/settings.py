@@ -67,11 +67,18 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served locally: /api/v1/docs/ works offline
-    "gateway_admin",
+    # Ground floor first; each app imports only the apps listed above it.
+    "core",
+    "accounts",
     "authservers",
     "apis",
     "applications",
     "proxy",
+    "issuer",
+    "rest_api",
+    "console",
+    "demo",
+    "gateway_admin",
 ]
 
 MIDDLEWARE = [
@@ -291,12 +298,12 @@ GATEWAY_SIGNING_KEY_ROTATION_DAYS = envint("GATEWAY_SIGNING_KEY_ROTATION_DAYS", 
 GATEWAY_JWKS_MAX_AGE_SECONDS = envint("GATEWAY_JWKS_MAX_AGE_SECONDS", 300)
 OAUTH2_PROVIDER = {
     # oauthlib's server with the lifetime taken from the issuing AuthorizationServer.
-    "OAUTH2_SERVER_CLASS": "authservers.oauth.server.GatewayOAuth2Server",
-    "OAUTH2_VALIDATOR_CLASS": "authservers.oauth.validators.GatewayOAuth2Validator",
-    "SCOPES_BACKEND_CLASS": "authservers.oauth.scopes.ApiScopes",
+    "OAUTH2_SERVER_CLASS": "issuer.server.GatewayOAuth2Server",
+    "OAUTH2_VALIDATOR_CLASS": "issuer.validators.GatewayOAuth2Validator",
+    "SCOPES_BACKEND_CLASS": "issuer.scopes.ApiScopes",
     # Access tokens are JWTs (RFC 9068); refresh tokens stay opaque random strings
     # (oauthlib would otherwise reuse the access-token generator for them).
-    "ACCESS_TOKEN_GENERATOR": "authservers.oauth.tokens.generate_access_token",
+    "ACCESS_TOKEN_GENERATOR": "issuer.tokens.generate_access_token",
     "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
     "REFRESH_TOKEN_EXPIRE_SECONDS": envint("GATEWAY_REFRESH_TOKEN_LIFETIME_SECONDS", 14 * 86400),
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
@@ -333,7 +340,7 @@ if envstr("SECURE_PROXY_SSL_HEADER"):
 X_FRAME_OPTIONS = "DENY"
 
 # --- Outbound policy (issue 12) ---
-# Where upstream calls and key/discovery fetches may go (gateway_admin/outbound_policy.py,
+# Where upstream calls and key/discovery fetches may go (core/outbound_policy.py,
 # docs/security.md). Comma-separated host names ("*.corp.example", "*"), IPs and CIDRs;
 # link-local and cloud-metadata addresses are denied whatever these say (an ALLOW entry
 # opens link-local only when it lies inside it; metadata addresses never open).
@@ -346,7 +353,7 @@ GATEWAY_OUTBOUND_ALLOW_LOOPBACK = envbool("GATEWAY_OUTBOUND_ALLOW_LOOPBACK", Tru
 GATEWAY_OUTBOUND_ALLOW_PRIVATE = envbool("GATEWAY_OUTBOUND_ALLOW_PRIVATE", True)
 # The gateway's own listeners (GATEWAY_*_BIND above): an upstream there would loop.
 # A malformed entry stops the start with ImproperlyConfigured naming the variable.
-from gateway_admin.outbound_policy import validate_settings as _validate_outbound  # noqa: E402
+from core.outbound_policy import validate_settings as _validate_outbound  # noqa: E402
 
 _validate_outbound(
     GATEWAY_OUTBOUND_ALLOW,
@@ -361,17 +368,17 @@ _validate_outbound(
 # --- Credentials and sessions (issue 12) ---
 # django-axes counts failed sign-ins per username and client address and locks that pair
 # out for a cool-off: console, Django admin, the OAuth2 login page and the password grant
-# (gateway_admin/logins.py, authservers/oauth/validators.py).
+# (accounts/logins.py, issuer/validators.py).
 INSTALLED_APPS = [*INSTALLED_APPS, "axes"]
 MIDDLEWARE = [
     *MIDDLEWARE,
     # Sign-in POSTs per address and minute, over all usernames (password spraying).
-    "gateway_admin.logins.SignInRateLimitMiddleware",
+    "accounts.logins.SignInRateLimitMiddleware",
     # Last, as django-axes requires: it turns a lockout found during sign-in into its page.
     "axes.middleware.AxesMiddleware",
 ]
 AUTHENTICATION_BACKENDS = [
-    "gateway_admin.logins.LockoutBackend",
+    "accounts.logins.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Failures are kept in the database: every process and node sees the same count with or
@@ -384,7 +391,7 @@ GATEWAY_LOGIN_LOCKOUT_SECONDS = envint("GATEWAY_LOGIN_LOCKOUT_SECONDS", 15 * 60)
 if GATEWAY_LOGIN_LOCKOUT_SECONDS < 1:
     raise ImproperlyConfigured("GATEWAY_LOGIN_LOCKOUT_SECONDS must be at least 1")
 # A callable reading GATEWAY_LOGIN_LOCKOUT_SECONDS (axes takes bare numbers as hours).
-AXES_COOLOFF_TIME = "gateway_admin.logins.cool_off"
+AXES_COOLOFF_TIME = "accounts.logins.cool_off"
 # Sign-in POSTs from one address per minute, over all usernames; 0 disables the limit.
 GATEWAY_LOGIN_ATTEMPTS_PER_ADDRESS = envint("GATEWAY_LOGIN_ATTEMPTS_PER_ADDRESS", 30)
 # Per username *and* address: a stranger guessing from elsewhere cannot lock a user out.
@@ -395,9 +402,9 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # Masked wherever axes keeps or logs request data (AccessAttempt.post_data, log lines): the
 # password grant's body may carry the client secret (body authentication).
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "client_secret", "csrfmiddlewaretoken"]
-AXES_USERNAME_CALLABLE = "gateway_admin.logins.attempted_username"
-AXES_CLIENT_IP_CALLABLE = "gateway_admin.client_address.client_address"
-AXES_LOCKOUT_CALLABLE = "gateway_admin.logins.lockout_response"
+AXES_USERNAME_CALLABLE = "accounts.logins.attempted_username"
+AXES_CLIENT_IP_CALLABLE = "core.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.logins.lockout_response"
 # Successful sign-ins go to the gateway's own audit trail (AuditEvent), not axes' AccessLog.
 AXES_DISABLE_ACCESS_LOG = True
 AXES_HTTP_RESPONSE_CODE = 429
@@ -429,11 +436,11 @@ import tempfile  # noqa: E402 - kept inside this block, which owns every change 
 MIDDLEWARE = ["gateway_admin.middleware.RequestIdMiddleware", *MIDDLEWARE]
 REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
     # Admin-API keys as `Authorization: Token <key>` or `Bearer <key>`.
-    "gateway_admin.api.authentication.AdminTokenAuthentication",
+    "rest_api.authentication.AdminTokenAuthentication",
     "rest_framework.authentication.SessionAuthentication",
 ]
 # Every error, including those of the schema and docs views, is problem+json.
-REST_FRAMEWORK["EXCEPTION_HANDLER"] = "gateway_admin.api.exceptions.exception_handler"
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "rest_api.exceptions.exception_handler"
 # The schema and Swagger UI describe the whole control plane: staff only, like the API.
 SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["rest_framework.permissions.IsAdminUser"]
 # OpenAPI imports larger than this are refused (413) before any YAML is parsed.

@@ -6,9 +6,9 @@ gateway_admin.planes switches to urls_admin or urls_public: no listener serves b
 
 from django.urls import include, path, re_path
 
-from . import demo
-from .urls_admin import urlpatterns as admin_patterns
+from demo import seed as demo
+from gateway_admin.urls_admin import urlpatterns as admin_patterns
 
-urlpatterns = [*admin_patterns, path("", include("authservers.oauth.urls"))]
+urlpatterns = [*admin_patterns, path("", include("issuer.urls"))]
 # The demo upstream answers only when GATEWAY_DEMO is on (./scripts/run); 404 otherwise.
 urlpatterns.append(re_path(r"^demo/echo(?:/(?P<rest>.*))?$", demo.echo, name="demo-echo"))

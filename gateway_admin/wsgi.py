@@ -17,7 +17,7 @@ django_application = get_wsgi_application()
 
 from django.conf import settings  # noqa: E402 - needs the settings configured above
 
-from .planes import ADMIN, ENVIRON_KEY, PUBLIC  # noqa: E402
+from gateway_admin.planes import ADMIN, ENVIRON_KEY, PUBLIC  # noqa: E402
 
 
 def for_plane(plane: str, app=django_application):

@@ -18,19 +18,18 @@ from urllib.parse import unquote_plus
 from django.conf import settings
 
 from authservers.keystore import NeedsBlockingIO
-from gateway_admin.client_address import client_from, is_trusted_proxy, trusted_proxies
+from core.client_address import client_from, is_trusted_proxy, trusted_proxies
 from gateway_admin.planes import host_listed
-
-from .body import ClientBody, ClientGone, ClientTooSlow
-from .config import config_holder
-from .errors import (
+from proxy.body import ClientBody, ClientGone, ClientTooSlow
+from proxy.config import config_holder
+from proxy.errors import (
     GatewayError,
     InvalidRequest,
     IssuerUnavailable,
     LoopDetected,
     RequestTimeout,
 )
-from .forward import (
+from proxy.forward import (
     UpstreamRequest,
     check_status,
     first_chunk,
@@ -41,12 +40,12 @@ from .forward import (
     upstream_client,
     upstream_path,
 )
-from .headers import claim_header_value, request_id_for
-from .identify import FORM_PEEK_BYTES, is_form
-from .pipeline import Decision, decide
-from .responses import send_error
-from .tokens import verified_tokens
-from .upstream import UpstreamFailure
+from proxy.headers import claim_header_value, request_id_for
+from proxy.identify import FORM_PEEK_BYTES, is_form
+from proxy.pipeline import Decision, decide
+from proxy.responses import send_error
+from proxy.tokens import verified_tokens
+from proxy.upstream import UpstreamFailure
 
 logger = logging.getLogger("gatekeep.proxy")
 config_holder.listeners.append(verified_tokens.clear)

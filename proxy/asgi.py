@@ -26,13 +26,12 @@ django.setup()
 from django.conf import settings  # noqa: E402 - needs django.setup()
 
 from gateway_admin.health import readiness  # noqa: E402
-
-from .app import GatewayApp, wsgi_like_environ  # noqa: E402
-from .config import config_holder  # noqa: E402
-from .errors import ApiNotFound  # noqa: E402
-from .forward import forget_client  # noqa: E402
-from .relay import ControlPlaneRelay  # noqa: E402
-from .responses import send_error, send_json  # noqa: E402
+from proxy.app import GatewayApp, wsgi_like_environ  # noqa: E402
+from proxy.config import config_holder  # noqa: E402
+from proxy.errors import ApiNotFound  # noqa: E402
+from proxy.forward import forget_client  # noqa: E402
+from proxy.relay import ControlPlaneRelay  # noqa: E402
+from proxy.responses import send_error, send_json  # noqa: E402
 
 logger = logging.getLogger("gatekeep.proxy")
 RELAYED_PREFIXES = ("/oauth2/", "/.well-known/")

@@ -1,10 +1,10 @@
 """Steps 4 and 5: which application is calling, and may it call this route."""
 
-from .applications import ApplicationConfig
-from .config import ApiConfig, PolicyConfig
-from .errors import ApplicationNotAuthorized, InsufficientScope
-from .routing import RouteConfig
-from .tokens import VerifiedToken
+from proxy.applications import ApplicationConfig
+from proxy.config import ApiConfig, PolicyConfig
+from proxy.errors import ApplicationNotAuthorized, InsufficientScope
+from proxy.routing import RouteConfig
+from proxy.tokens import VerifiedToken
 
 
 def identify_application(api: ApiConfig, token: VerifiedToken) -> ApplicationConfig:

@@ -23,7 +23,7 @@ Repeated slashes collapse (`/a//b` is `/a/b` for the route table and the upstrea
 
 import re
 
-from .errors import InvalidRequest
+from proxy.errors import InvalidRequest
 
 _AMBIGUOUS = re.compile(r"[;\\%\x00-\x1f\x7f\ufffd]")
 

@@ -25,11 +25,10 @@ from applications.choices import ApplicationStatus
 from applications.models import Application
 from authservers.choices import ServerKind
 from authservers.keystore import ServerKeyPolicy
-from gateway_admin.config_version import read_config_version
-from gateway_admin.db import release_connection
-
-from .applications import ApplicationIndex, ApplicationTable
-from .routing import RouteConfig, RouteTrie
+from core.config_version import read_config_version
+from core.db import release_connection
+from proxy.applications import ApplicationIndex, ApplicationTable
+from proxy.routing import RouteConfig, RouteTrie
 
 logger = logging.getLogger(__name__)
 

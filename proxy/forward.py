@@ -19,13 +19,12 @@ from urllib.parse import quote
 
 from django.conf import settings
 
-from gateway_admin.outbound_policy import refusal_for_address, refusal_for_host
-
-from .config import ApiConfig, Upstream
-from .cookies import is_reserved_cookie, without_cookies
-from .errors import GatewayError, UpstreamTimeout, UpstreamUnavailable
-from .headers import GATEWAY_HEADER_PREFIX, connection_listed, is_hop_by_hop
-from .upstream import UpstreamClient, UpstreamFailure, UpstreamResponse
+from core.outbound_policy import refusal_for_address, refusal_for_host
+from proxy.config import ApiConfig, Upstream
+from proxy.cookies import is_reserved_cookie, without_cookies
+from proxy.errors import GatewayError, UpstreamTimeout, UpstreamUnavailable
+from proxy.headers import GATEWAY_HEADER_PREFIX, connection_listed, is_hop_by_hop
+from proxy.upstream import UpstreamClient, UpstreamFailure, UpstreamResponse
 
 logger = logging.getLogger(__name__)
 # Headers that carry where a request came from. Only the gateway writes them

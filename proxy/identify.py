@@ -7,9 +7,8 @@ from django.conf import settings
 from django.http.cookie import parse_cookie
 
 from apis.choices import IdentitySource
-
-from .config import PolicyConfig
-from .errors import InvalidRequest, InvalidToken, MissingToken
+from proxy.config import PolicyConfig
+from proxy.errors import InvalidRequest, InvalidToken, MissingToken
 
 
 def _header_key(name: str) -> str:

@@ -7,15 +7,14 @@ client gets. With a `trace` list it also records every check it made, in order.
 from dataclasses import dataclass
 
 from apis.paths import split_path
-
-from .applications import ApplicationConfig
-from .authorize import check_scopes, identify_application, scope_facts
-from .canonical import refuse_ambiguous
-from .config import ApiConfig, GatewayConfig
-from .errors import ApiNotFound, ApplicationNotAuthorized, GatewayError
-from .identify import extract_token, require_token
-from .routing import RouteConfig
-from .tokens import VerifiedToken, validate_token
+from proxy.applications import ApplicationConfig
+from proxy.authorize import check_scopes, identify_application, scope_facts
+from proxy.canonical import refuse_ambiguous
+from proxy.config import ApiConfig, GatewayConfig
+from proxy.errors import ApiNotFound, ApplicationNotAuthorized, GatewayError
+from proxy.identify import extract_token, require_token
+from proxy.routing import RouteConfig
+from proxy.tokens import VerifiedToken, validate_token
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,11 +11,11 @@ import logging
 
 from django.conf import settings
 
-from .body import ClientBody, ClientGone, ClientTooSlow
-from .config import Upstream
-from .cookies import is_reserved_cookie
-from .errors import GatewayError, RequestTimeout
-from .forward import (
+from proxy.body import ClientBody, ClientGone, ClientTooSlow
+from proxy.config import Upstream
+from proxy.cookies import is_reserved_cookie
+from proxy.errors import GatewayError, RequestTimeout
+from proxy.forward import (
     UpstreamRequest,
     check_status,
     first_chunk,
@@ -25,9 +25,9 @@ from .forward import (
     send_to,
     upstream_client,
 )
-from .headers import request_id_for
-from .responses import send_error
-from .upstream import UpstreamFailure
+from proxy.headers import request_id_for
+from proxy.responses import send_error
+from proxy.upstream import UpstreamFailure
 
 logger = logging.getLogger("gatekeep.proxy")
 RELAY_CONNECT_TIMEOUT = 2.0

@@ -2,7 +2,7 @@
 
 import json
 
-from .errors import GatewayError, render_error
+from proxy.errors import GatewayError, render_error
 
 
 async def send_error(

@@ -9,8 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from apis.paths import parse_route_template
-
-from .errors import InvalidRequest, MethodNotAllowed, RouteNotFound
+from proxy.errors import InvalidRequest, MethodNotAllowed, RouteNotFound
 
 
 @dataclass(frozen=True, slots=True)

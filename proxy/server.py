@@ -20,7 +20,7 @@ from django.conf import settings
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn_worker import UvicornWorker
 
-from .errors import (
+from proxy.errors import (
     GatewayError,
     HeaderFieldsTooLarge,
     InvalidRequest,

@@ -23,10 +23,9 @@ from datetime import UTC, datetime
 from django.conf import settings
 
 from authservers.keystore import KeysUnavailable, key_store
-
-from . import signatures
-from .config import PolicyConfig, ServerConfig
-from .errors import InvalidToken, IssuerUnavailable
+from proxy import signatures
+from proxy.config import PolicyConfig, ServerConfig
+from proxy.errors import InvalidToken, IssuerUnavailable
 
 # Always used with fullmatch(): "$" would also match before a trailing newline.
 JWS_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")

@@ -15,9 +15,8 @@ from authservers.keystore import key_store
 from authservers.models import AuthorizationServer
 from proxy.config import config_holder
 from proxy.tokens import verified_tokens
-
-from .servers import GatewayServer, JwksServer, UpstreamServer
-from .tokens import claims_for, new_ec_key, new_rsa_key, sign
+from tests.servers import GatewayServer, JwksServer, UpstreamServer
+from tests.tokens import claims_for, new_ec_key, new_rsa_key, sign
 
 
 def _own_redis_database_per_xdist_worker() -> None:

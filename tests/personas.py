@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from gateway_admin.roles import Role
+from accounts.roles import Role
 
 
 def staff_member(username: str, role: Role | None, password: str = "pw") -> object:

@@ -1,4 +1,4 @@
-"""Least privilege in the Django admin: the roles of gateway_admin/roles.py, as elsewhere.
+"""Least privilege in the Django admin: the roles of accounts/roles.py, as elsewhere.
 
 Changes go through the admin's real change forms (built from the page it renders), so a
 refused change is refused by the admin's own permission checks, not by a broken form.
@@ -9,14 +9,13 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from pytest_django.asserts import assertContains
 
+from accounts.roles import Role
 from apis.models import Api
 from applications.models import Application
 from authservers.models import SigningKey
-from gateway_admin.models import AuditEvent
-from gateway_admin.roles import Role
-
-from ..personas import staff_member
-from ..world import World, build_world
+from core.models import AuditEvent
+from tests.personas import staff_member
+from tests.world import World, build_world
 
 VIEWER, OPERATOR, ADMINISTRATOR = Role.VIEWER, Role.OPERATOR, Role.ADMINISTRATOR
 
@@ -150,7 +149,7 @@ def test_nobody_edits_or_deletes_the_audit_trail(world):
     client = Client()
     client.force_login(root)
     event = AuditEvent.objects.first()
-    assert client.get(f"/admin/gateway_admin/auditevent/{event.pk}/change/").status_code == 200
-    assert client.get(f"/admin/gateway_admin/auditevent/{event.pk}/delete/").status_code == 403
-    client.post(f"/admin/gateway_admin/auditevent/{event.pk}/delete/", {"post": "yes"})
+    assert client.get(f"/admin/core/auditevent/{event.pk}/change/").status_code == 200
+    assert client.get(f"/admin/core/auditevent/{event.pk}/delete/").status_code == 403
+    client.post(f"/admin/core/auditevent/{event.pk}/delete/", {"post": "yes"})
     assert AuditEvent.objects.filter(pk=event.pk).exists() is True

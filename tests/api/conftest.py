@@ -7,9 +7,8 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from gateway_admin.roles import Role
-
-from ..personas import staff_member
+from accounts.roles import Role
+from tests.personas import staff_member
 
 
 def json_client(**credentials) -> APIClient:

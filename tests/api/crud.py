@@ -7,7 +7,7 @@ with its audit events, and the 400 problem with `errors` {field: [messages]} and
 nothing saved. Every error is problem+json (assert_problem).
 """
 
-from gateway_admin.models import AuditEvent
+from core.models import AuditEvent
 
 
 def assert_problem(response, status: int, code: str) -> dict:

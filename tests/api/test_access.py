@@ -17,9 +17,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apis.models import Api
-from gateway_admin.api.urls import SCHEMA_SETTINGS
-
-from .crud import assert_problem
+from rest_api.urls import SCHEMA_SETTINGS
+from tests.api.crud import assert_problem
 
 
 def documented_operations() -> list[tuple[str, str]]:

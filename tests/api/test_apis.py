@@ -4,9 +4,8 @@ import pytest
 
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from authservers.models import AuthorizationServer
-from gateway_admin.models import AuditEvent
-
-from .crud import StaffOnlyCRUDTests, assert_field_errors, assert_problem
+from core.models import AuditEvent
+from tests.api.crud import StaffOnlyCRUDTests, assert_field_errors, assert_problem
 
 _numbers = itertools.count(1)
 

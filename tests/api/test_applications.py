@@ -4,10 +4,9 @@ import pytest
 from django.contrib.auth.hashers import check_password
 
 from applications.models import Application
-from gateway_admin.models import AuditEvent
-
-from .crud import StaffOnlyCRUDTests, assert_field_errors
-from .test_apis import make_api
+from core.models import AuditEvent
+from tests.api.crud import StaffOnlyCRUDTests, assert_field_errors
+from tests.api.test_apis import make_api
 
 _numbers = itertools.count(1)
 URL = "/api/v1/applications/"

@@ -1,4 +1,4 @@
-from gateway_admin.models import AuditEvent
+from core.models import AuditEvent
 
 URL = "/api/v1/audit-events/"
 

@@ -6,9 +6,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from authservers.models import AuthorizationServer, JwksSnapshot
 from authservers.tasks import refresh_jwks as refresh_task
-from gateway_admin.models import AuditEvent
-
-from .crud import StaffOnlyCRUDTests, assert_field_errors, assert_problem
+from core.models import AuditEvent
+from tests.api.crud import StaffOnlyCRUDTests, assert_field_errors, assert_problem
 
 _numbers = itertools.count(1)
 URL = "/api/v1/authorization-servers/"

@@ -7,7 +7,7 @@ import pytest
 import requests
 from rest_framework.authtoken.models import Token
 
-from gateway_admin.roles import Role
+from accounts.roles import Role
 from tests.personas import staff_member
 from tests.tokens import claims_for, sign
 

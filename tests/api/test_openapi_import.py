@@ -8,9 +8,8 @@ import pytest
 import yaml
 
 from apis.models import Api, Route
-from gateway_admin.models import AuditEvent
-
-from .crud import assert_field_errors, assert_problem
+from core.models import AuditEvent
+from tests.api.crud import assert_field_errors, assert_problem
 
 URL = "/api/v1/apis/import-openapi/"
 PETSTORE = (Path(__file__).parent / "fixtures" / "petstore.swagger.yaml").read_text()

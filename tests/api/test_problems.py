@@ -11,9 +11,8 @@ from rest_framework.test import APIRequestFactory, force_authenticate
 from rest_framework.views import APIView
 
 from apis.models import Api
-from gateway_admin.api.viewsets import AdminAPIMixin
-
-from .crud import assert_field_errors, assert_problem
+from rest_api.viewsets import AdminAPIMixin
+from tests.api.crud import assert_field_errors, assert_problem
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 

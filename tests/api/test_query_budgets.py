@@ -5,7 +5,7 @@ import pytest
 from apis.models import Api, Route
 from applications.services import create_application
 from authservers.models import AuthorizationServer, JwksSnapshot
-from gateway_admin.models import AuditEvent
+from core.models import AuditEvent
 
 
 @pytest.fixture

@@ -5,8 +5,7 @@ import json
 import pytest
 
 from apis.models import Api
-
-from .crud import assert_field_errors, assert_problem
+from tests.api.crud import assert_field_errors, assert_problem
 
 DEEP = "[" * 100_000 + "]" * 100_000
 

@@ -1,4 +1,4 @@
-"""Least privilege in the REST API: each role does exactly what gateway_admin/roles.py says.
+"""Least privilege in the REST API: each role does exactly what accounts/roles.py says.
 
 Every case is one call by one role; an allowed call must have its effect, a refused one
 must be a 403 naming the role it needs and leave everything as it was.
@@ -12,15 +12,14 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
+from accounts.roles import Role, set_role
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from applications.models import Application
 from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey
-from gateway_admin.roles import Role, set_role
-
-from ..personas import staff_member
-from ..world import World, build_world
-from .conftest import json_client
-from .test_access import OPERATIONS, concrete
+from tests.api.conftest import json_client
+from tests.api.test_access import OPERATIONS, concrete
+from tests.personas import staff_member
+from tests.world import World, build_world
 
 VIEWER, OPERATOR, ADMINISTRATOR = Role.VIEWER, Role.OPERATOR, Role.ADMINISTRATOR
 EVERYONE = {VIEWER, OPERATOR, ADMINISTRATOR}

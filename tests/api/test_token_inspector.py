@@ -8,9 +8,8 @@ import requests
 
 from apis.models import IdentifyAndAuthorizePolicy
 from apis.services import deactivate_api
-
-from ..tokens import new_rsa_key
-from .crud import assert_field_errors
+from tests.api.crud import assert_field_errors
+from tests.tokens import new_rsa_key
 
 URL = "/api/v1/token-inspector/"
 ALLOWED_TRACE = [

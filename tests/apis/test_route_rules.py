@@ -2,7 +2,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apis.models import Api, Route
-from gateway_admin.audit import snapshot
+from core.audit import snapshot
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ import pytest
 from authservers.http import FetchError, fetch_json
 from authservers.models import AuthorizationServer
 from authservers.services import refresh_jwks
-from gateway_admin import outbound
+from core import outbound
 from tests.servers import JwksServer
 
 pytestmark = pytest.mark.django_db

@@ -18,18 +18,17 @@ from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertRedirects
 
+from accounts.roles import Role
 from apis.services import activate_api, inspect_token
 from authservers.models import AuthorizationServer, SigningKey
 from authservers.signing import SigningKeyError, issue_access_token, revoke_signing_key
-from gateway_admin.models import AuditEvent, ConfigRevision
-from gateway_admin.roles import Role
+from core.models import AuditEvent, ConfigRevision
 from proxy.config import config_holder
 from proxy.errors import InvalidToken
 from proxy.pipeline import decide
 from proxy.tokens import verified_tokens
-
-from ..personas import staff_member
-from ..world import World, build_world
+from tests.personas import staff_member
+from tests.world import World, build_world
 
 
 @pytest.fixture(autouse=True)

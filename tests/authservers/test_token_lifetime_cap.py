@@ -11,12 +11,11 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from accounts.roles import Role
 from authservers.models import AuthorizationServer, SigningKey
 from authservers.signing import issue_access_token, rotate_signing_key
-from gateway_admin.roles import Role
-
-from ..personas import staff_member
-from ..world import World, build_world
+from tests.personas import staff_member
+from tests.world import World, build_world
 
 MESSAGE = (
     "Must be between 1 and 86400 seconds (24 h): "

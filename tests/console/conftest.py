@@ -5,13 +5,12 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from accounts.roles import Role
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from applications.services import create_application
 from authservers.models import AuthorizationServer
 from authservers.services import refresh_jwks
-from gateway_admin.roles import Role
-
-from ..personas import staff_member
+from tests.personas import staff_member
 
 
 @pytest.fixture(autouse=True)
@@ -97,7 +96,7 @@ def browser():
     """Debian's Chromium through Playwright (tests/console/browser.py), one per module."""
     from playwright.sync_api import sync_playwright
 
-    from .browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.console.browser import CHROMIUM, CHROMIUM_ARGS
 
     # Playwright's sync API keeps an asyncio loop running in this thread, which makes
     # Django refuse ORM calls from the test body; the servers run in their own threads.

@@ -9,7 +9,7 @@ from pytest_django.asserts import assertContains
 from apis.models import Api, Route
 from applications.models import Application
 from authservers.models import AuthorizationServer
-from gateway_admin.console.access import NOT_STAFF_MESSAGE
+from console.access import NOT_STAFF_MESSAGE
 
 
 @pytest.fixture

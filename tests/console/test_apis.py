@@ -10,7 +10,7 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from applications.services import create_application
 from authservers.models import AuthorizationServer
-from gateway_admin.models import AuditEvent
+from core.models import AuditEvent
 
 
 def _detail(api) -> str:

@@ -13,7 +13,7 @@ from apis.services import activate_api
 from applications.models import Application
 from applications.services import create_application
 from authservers.models import AuthorizationServer
-from gateway_admin.models import AuditEvent
+from core.models import AuditEvent
 from proxy.tokens import decode_segment
 
 

@@ -11,16 +11,15 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from accounts.roles import Role
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from apis.services import activate_api
 from applications.services import create_application
 from authservers.models import AuthorizationServer
 from authservers.services import refresh_jwks
-from gateway_admin.roles import Role
-
-from ..personas import staff_member
-from ..tokens import claims_for, sign
-from .browser import ConsoleServer, screenshot
+from tests.console.browser import ConsoleServer, screenshot
+from tests.personas import staff_member
+from tests.tokens import claims_for, sign
 
 TIMEOUT_MS = 30_000
 

@@ -8,8 +8,8 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from apis.services import activate_api
 from authservers.models import AuthorizationServer, JwksSnapshot
-from gateway_admin.audit import record_event, snapshot
-from gateway_admin.models import AuditEvent
+from core.audit import record_event, snapshot
+from core.models import AuditEvent
 
 DASHBOARD = reverse("console:dashboard")
 AUDIT = reverse("console:audit-log")

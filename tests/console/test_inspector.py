@@ -7,11 +7,10 @@ from pytest_django.asserts import assertContains
 
 from apis.models import Api
 from apis.services import activate_api, deactivate_api
-from gateway_admin.console.inspector import decode_for_display
+from console.inspector import decode_for_display
 from proxy.config import config_holder
-
-from ..conftest import publish_api
-from ..tokens import claims_for, raw_token, sign
+from tests.conftest import publish_api
+from tests.tokens import claims_for, raw_token, sign
 
 URL = reverse("console:inspector")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-CSS = (Path(settings.BASE_DIR) / "gateway_admin/static/console/console.css").read_text()
+CSS = (Path(settings.BASE_DIR) / "console/static/console/console.css").read_text()
 
 
 def narrow_rules() -> dict[str, str]:

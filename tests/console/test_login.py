@@ -5,7 +5,7 @@ from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertRedirects
 
-from gateway_admin.console.access import NOT_STAFF_MESSAGE
+from console.access import NOT_STAFF_MESSAGE
 
 LOGIN = "/console/login/"
 

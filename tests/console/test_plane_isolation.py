@@ -9,15 +9,14 @@ from http.server import BaseHTTPRequestHandler
 from django.conf import settings
 from playwright.sync_api import expect
 
+from accounts.roles import Role
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from apis.services import activate_api
 from applications.services import create_application
-from gateway_admin.models import AuditEvent
-from gateway_admin.roles import Role
+from core.models import AuditEvent
+from tests.console.browser import ConsoleServer
 from tests.personas import staff_member
 from tests.servers import _BigBacklogHTTPServer
-
-from .browser import ConsoleServer
 
 TIMEOUT_MS = 30_000
 # The attacker's page: what a script on the public origin tries against the admin origin.

@@ -12,15 +12,14 @@ from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
+from accounts.roles import Role
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from applications.models import Application
 from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey
-from gateway_admin.models import AuditEvent
-from gateway_admin.roles import Role
-
-from ..personas import staff_member
-from ..world import World, build_world
-from .test_access import ACTIONS, PAGES, _url, objects  # noqa: F401 - objects is a fixture
+from core.models import AuditEvent
+from tests.console.test_access import ACTIONS, PAGES, _url, objects  # noqa: F401 - objects is a fixture
+from tests.personas import staff_member
+from tests.world import World, build_world
 
 VIEWER, OPERATOR, ADMINISTRATOR = Role.VIEWER, Role.OPERATOR, Role.ADMINISTRATOR
 EVERYONE = {VIEWER, OPERATOR, ADMINISTRATOR}

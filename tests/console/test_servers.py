@@ -9,7 +9,7 @@ from pytest_django.asserts import assertContains, assertRedirects
 
 from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey
 from authservers.tasks import refresh_jwks as refresh_task
-from gateway_admin.models import AuditEvent
+from core.models import AuditEvent
 
 
 def _messages(response) -> list[str]:

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 
-from gateway_admin.client_address import client_address
+from core.client_address import client_address
 
 
 def address(remote: str, forwarded: str | None = None) -> str | None:

@@ -19,9 +19,8 @@ from oauth2_provider.models import AccessToken, Grant, RefreshToken
 
 from apis.models import Api, Route
 from applications.services import create_application
-from gateway_admin.models import AuditEvent
-
-from .conftest import oauth_error
+from core.models import AuditEvent
+from tests.credentials.conftest import oauth_error
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 

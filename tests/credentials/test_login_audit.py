@@ -11,9 +11,8 @@ from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains
 
-from gateway_admin.models import AuditEvent
-
-from .conftest import ALICE_PASSWORD, LOGIN_PAGES, sign_in
+from core.models import AuditEvent
+from tests.credentials.conftest import ALICE_PASSWORD, LOGIN_PAGES, sign_in
 
 
 def events(action: str) -> list[AuditEvent]:

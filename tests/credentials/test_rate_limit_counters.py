@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway_admin.ratelimit import Limit, hit, peek
+from core.ratelimit import Limit, hit, peek
 from tests.production import redis_server  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ HITS_IN_A_PROCESS = """
 import os, sys, time
 import django
 django.setup()
-from gateway_admin.ratelimit import Limit, hit
+from core.ratelimit import Limit, hit
 start_at = float(sys.argv[1])
 time.sleep(max(0.0, start_at - time.time()))
 limit = Limit("test-shared", 50, window=3600)

@@ -17,9 +17,8 @@ from django.core.cache import cache
 from authservers.models import AuthorizationServer, JwksSnapshot
 from authservers.services import SNAPSHOT_CACHE_KEY
 from authservers.tasks import refresh_jwks as refresh_task
+from tests.faults.upstreams import ScriptedUpstream, read_request_head
 from tests.tokens import new_rsa_key
-
-from .upstreams import ScriptedUpstream, read_request_head
 
 
 def forged_with_random_kid(published) -> str:

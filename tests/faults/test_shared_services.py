@@ -24,7 +24,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 from django.test import Client
 
-from gateway_admin.config_version import CONFIG_VERSION_KEY
+from core.config_version import CONFIG_VERSION_KEY
 from tests.production import database_url
 
 

@@ -7,9 +7,7 @@ import time
 import pytest
 import requests
 
-from tests.production import add_api, free_port
-
-from .upstreams import (
+from tests.faults.upstreams import (
     ScriptedUpstream,
     StreamingUpstream,
     drip,
@@ -18,6 +16,7 @@ from .upstreams import (
     headers_then_reset,
     pattern_block,
 )
+from tests.production import add_api, free_port
 
 MB = 1024 * 1024
 

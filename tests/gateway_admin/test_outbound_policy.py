@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from gateway_admin.outbound_policy import (
+from core.outbound_policy import (
     check_url,
     refusal_for_address,
     refusal_for_gateway_listener,

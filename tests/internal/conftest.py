@@ -22,8 +22,7 @@ from apis.services import activate_api
 from applications.models import Application
 from applications.services import create_application
 from authservers.models import AuthorizationServer
-
-from ..servers import GatewayServer, UpstreamServer
+from tests.servers import GatewayServer, UpstreamServer
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 ALICE_PASSWORD = "correct horse battery staple 42"

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from apis.models import Api, Route
 from applications.models import Application
 from authservers.models import AuthorizationServer, SigningKey
-from gateway_admin.management.commands.gateway_demo import CURL_BEGIN, CURL_END
+from demo.management.commands.gateway_demo import CURL_BEGIN, CURL_END
 
 
 def demo(*args: str) -> str:

@@ -8,8 +8,7 @@ from jwcrypto import jws
 from authservers import signing
 from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey
 from authservers.signing import ensure_signing_keys
-
-from ..tokens import claims_for, sign
+from tests.tokens import claims_for, sign
 
 
 def sign_with_active_key(issuer, header: dict, claims: dict) -> str:

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from authservers import signing
 from authservers.models import SigningKey
 from authservers.signing import ensure_signing_keys, rotate_signing_key
-from gateway_admin.models import AuditEvent
+from core.models import AuditEvent
 
 
 def fernet_from(secret: str) -> Fernet:
@@ -102,8 +102,8 @@ def test_no_response_page_api_or_log_line_contains_private_key_material(
     admin_pages = [
         "/admin/authservers/authorizationserver/",
         f"/admin/authservers/authorizationserver/{issuer.server.pk}/change/",
-        "/admin/gateway_admin/auditevent/",
-        *(f"/admin/gateway_admin/auditevent/{e.pk}/change/" for e in AuditEvent.objects.all()),
+        "/admin/core/auditevent/",
+        *(f"/admin/core/auditevent/{e.pk}/change/" for e in AuditEvent.objects.all()),
     ]
     for page in admin_pages:
         response = admin_client.get(page)

@@ -12,8 +12,8 @@ from django.utils import timezone
 from authservers.models import AuthorizationServer, SigningKey
 from authservers.signing import SigningKeyError, ensure_signing_keys, rotate_signing_key
 from authservers.tasks import rotate_due_signing_keys, rotate_signing_key_if_due
+from core.models import AuditEvent
 from gateway_admin.celery import app
-from gateway_admin.models import AuditEvent
 
 
 def kid_of(token: str) -> str:

@@ -1,6 +1,5 @@
-"""The role groups (created by a migration, re-synced after migrate) and `manage.py set_role`."""
+"""The role groups (synced after every migrate) and `manage.py set_role`."""
 
-import importlib
 import io
 
 import pytest
@@ -8,13 +7,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
-from django.db.migrations.loader import MigrationLoader
 
-from gateway_admin.models import AuditEvent
-from gateway_admin.roles import Action, Role, can, role_of, role_permissions, sync_role_groups
-
-from ..personas import staff_member
+from accounts.roles import Action, Role, can, role_of, role_permissions, sync_role_groups
+from core.models import AuditEvent
+from tests.personas import staff_member
 
 
 def group_permissions(role: Role) -> set[str]:
@@ -31,17 +27,15 @@ def test_the_three_groups_exist_with_exactly_their_permissions(db):
         name.split(".")[1].startswith(("view_", "inspect_"))
         for name in group_permissions(Role.VIEWER)
     )
-    assert "gateway_admin.delete_auditevent" not in group_permissions(Role.ADMINISTRATOR)
+    assert "core.delete_auditevent" not in group_permissions(Role.ADMINISTRATOR)
     assert "authtoken.add_token" in group_permissions(Role.ADMINISTRATOR)
 
 
-def test_the_migration_is_idempotent_and_matches_roles_py(db):
-    migration = importlib.import_module("gateway_admin.migrations.0003_role_groups")
-    state = MigrationLoader(connection).project_state(("gateway_admin", "0003_role_groups"))
+def test_the_sync_is_idempotent_and_recreates_a_deleted_group(db):
     Group.objects.get(name=Role.OPERATOR.group_name).permissions.clear()
     Group.objects.filter(name=Role.VIEWER.group_name).delete()
-    migration.create_role_groups(state.apps, None)
-    migration.create_role_groups(state.apps, None)
+    sync_role_groups()
+    sync_role_groups()
     assert Group.objects.filter(name__startswith="Gatekeep ").count() == 3
     for role in Role:
         assert group_permissions(role) == role_permissions(role), role
@@ -55,7 +49,7 @@ def test_a_sync_restores_a_group_edited_by_hand(db):
 
 
 def test_every_action_belongs_to_the_administrator_and_reading_to_everyone():
-    from gateway_admin.roles import ROLE_ACTIONS
+    from accounts.roles import ROLE_ACTIONS
 
     assert ROLE_ACTIONS[Role.ADMINISTRATOR] == frozenset(Action)
     assert Action.INSPECT_TOKENS in ROLE_ACTIONS[Role.VIEWER]

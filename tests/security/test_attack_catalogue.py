@@ -26,10 +26,7 @@ from authservers.models import AuthorizationServer, JwksSnapshot
 from authservers.services import refresh_jwks
 from tests.faults.upstreams import ScriptedUpstream, read_request_head
 from tests.production import raw_exchange
-from tests.servers import JwksServer
-from tests.tokens import claims_for, new_ec_key, new_rsa_key, sign, sign_raw
-
-from .forge import (
+from tests.security.forge import (
     b64url,
     certificate_der_b64,
     deflate_bomb,
@@ -39,7 +36,9 @@ from .forge import (
     public_key_forms,
     unsigned,
 )
-from .realm import call_in_thread
+from tests.security.realm import call_in_thread
+from tests.servers import JwksServer
+from tests.tokens import claims_for, new_ec_key, new_rsa_key, sign, sign_raw
 
 # --- the harness ---------------------------------------------------------------------
 

@@ -183,7 +183,7 @@ def test_an_upstream_pointing_back_at_the_gateway_is_a_508_not_a_loop(published)
     Api.objects.filter(pk=published.api.pk).update(
         upstream_url=f"{published.gateway.url}/gateway{published.api.base_path}"
     )
-    from gateway_admin.config_version import bump_config_version
+    from core.config_version import bump_config_version
 
     bump_config_version()
     published.gateway_wait_for_reload()

@@ -16,10 +16,9 @@ from proxy.errors import GatewayError
 from proxy.identify import extract_token
 from proxy.tokens import VerifiedToken, validate_token
 from tests.production import raw_exchange
+from tests.security.forge import b64url
+from tests.security.realm import environ, make_policy, make_realm
 from tests.tokens import sign, sign_raw
-
-from .forge import b64url
-from .realm import environ, make_policy, make_realm
 
 pytestmark = pytest.mark.django_db
 

@@ -11,10 +11,9 @@ from proxy.errors import InvalidRequest, InvalidToken, challenge
 from proxy.identify import extract_token
 from proxy.tokens import decode_segment, parse_json_object, validate_token
 from tests.production import raw_exchange
+from tests.security.forge import b64url, hs256, jwe_compact, nested, unsigned
+from tests.security.realm import environ, make_policy, make_realm
 from tests.tokens import sign_raw
-
-from .forge import b64url, hs256, jwe_compact, nested, unsigned
-from .realm import environ, make_policy, make_realm
 
 pytestmark = pytest.mark.django_db
 

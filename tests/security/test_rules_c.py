@@ -14,10 +14,15 @@ from authservers.models import AuthorizationServer
 from authservers.services import refresh_jwks
 from proxy.errors import InvalidToken
 from proxy.tokens import validate_token
+from tests.security.forge import (
+    certificate_der_b64,
+    certificate_pem,
+    hs256,
+    public_key_forms,
+    unsigned,
+)
+from tests.security.realm import call_in_thread, make_policy, make_realm, make_server
 from tests.tokens import new_ec_key, new_rsa_key, sign, sign_raw
-
-from .forge import certificate_der_b64, certificate_pem, hs256, public_key_forms, unsigned
-from .realm import call_in_thread, make_policy, make_realm, make_server
 
 ROOT = Path(__file__).resolve().parents[2]
 

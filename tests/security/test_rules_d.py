@@ -12,9 +12,8 @@ from proxy.config import build_config
 from proxy.errors import InvalidToken
 from proxy.headers import MAX_CLAIM_HEADER_LENGTH, claim_header_value
 from proxy.tokens import check_time_claims, validate_token
+from tests.security.realm import make_policy, make_realm
 from tests.tokens import sign_raw
-
-from .realm import make_policy, make_realm
 
 pytestmark = pytest.mark.django_db
 

@@ -24,10 +24,9 @@ from proxy.config import config_holder
 from proxy.errors import InvalidToken
 from proxy.tokens import decode_segment, validate_token
 from tests.faults.upstreams import ScriptedUpstream, read_request_head
+from tests.security.forge import b64url, certificate_der_b64, unsigned
+from tests.security.realm import make_realm
 from tests.tokens import new_ec_key, new_rsa_key
-
-from .forge import b64url, certificate_der_b64, unsigned
-from .realm import make_realm
 
 # --- E1 ---------------------------------------------------------------------------------
 

@@ -1,0 +1,438 @@
+"""APIs: list, create/edit, OpenAPI import, and the detail page with routes, policy,
+applications and activation."""
+
+import shlex
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.roles import Action
+from apis import services
+from apis.choices import HttpMethod, IdentitySource
+from apis.models import Api, IdentifyAndAuthorizePolicy, Route
+from apis.openapi_import import import_openapi
+from applications.models import Application
+from applications.services import update_application
+from console.access import role_required
+from console.common import apply_errors, confirm, paginate, query_without_page
+from console.forms import (
+    ApiFilterForm,
+    ApiForm,
+    AssociateApplicationForm,
+    OpenApiImportForm,
+    PolicyForm,
+    RouteForm,
+)
+from gateway_admin.planes import public_url
+
+MAX_IMPORT_WARNINGS_SHOWN = 10
+
+
+def _get_api(pk: int) -> Api:
+    return get_object_or_404(Api, pk=pk)
+
+
+def _get_route(api: Api, route_pk: int) -> Route:
+    return get_object_or_404(Route, pk=route_pk, api=api)
+
+
+def _policy_of(api: Api) -> IdentifyAndAuthorizePolicy | None:
+    return IdentifyAndAuthorizePolicy.objects.filter(api=api).first()
+
+
+def _is_htmx_fragment(request: HttpRequest) -> bool:
+    """An htmx request for a page fragment (not a boosted full-page navigation)."""
+    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+
+
+# --- list, create, edit, import ----------------------------------------------------------
+
+
+@require_GET
+@role_required(Action.VIEW_APIS)
+def api_list(request: HttpRequest) -> HttpResponse:
+    form = ApiFilterForm(request.GET)
+    apis = Api.objects.annotate(
+        route_count=Count("routes", distinct=True),
+        application_count=Count("applications", distinct=True),
+    ).order_by("base_path")
+    if form.is_valid():
+        if q := form.cleaned_data["q"].strip():
+            apis = apis.filter(
+                Q(name__icontains=q) | Q(base_path__icontains=q) | Q(upstream_url__icontains=q)
+            )
+        if status := form.cleaned_data["status"]:
+            apis = apis.filter(status=status)
+        if kind := form.cleaned_data["kind"]:
+            apis = apis.filter(kind=kind)
+    context = {
+        "form": form,
+        "page": paginate(request, apis),
+        "query": query_without_page(request),
+        "filtered": any(request.GET.get(name) for name in ("q", "status", "kind")),
+        "any_api": Api.objects.exists(),
+    }
+    return render(request, "console/apis/list.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(Action.CREATE_APIS)
+def api_create(request: HttpRequest) -> HttpResponse:
+    form = ApiForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            api = services.save_api(form.save(commit=False), actor=request.user)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, f"{api} created. Next: add its routes and the access policy.")
+            return redirect("console:api-detail", api.pk)
+    return render(request, "console/apis/form.html", {"form": form, "api": None})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(Action.CHANGE_APIS)
+def api_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    api = _get_api(pk)
+    form = ApiForm(request.POST or None, instance=api)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.save_api(form.save(commit=False), actor=request.user)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, f"{api} saved.")
+            return redirect("console:api-detail", api.pk)
+    return render(request, "console/apis/form.html", {"form": form, "api": _get_api(pk)})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(Action.IMPORT_OPENAPI)
+def api_import(request: HttpRequest) -> HttpResponse:
+    form = OpenApiImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = import_openapi(
+                data["document"],
+                request.user,
+                name=data["name"],
+                version=data["version"],
+                base_path=data["base_path"],
+                upstream_url=data["upstream_url"],
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                f"Imported {result.api} with {len(result.routes)} routes. It is inactive: "
+                "set up the access policy, then activate it.",
+            )
+            for warning in result.warnings[:MAX_IMPORT_WARNINGS_SHOWN]:
+                messages.warning(request, warning)
+            hidden = len(result.warnings) - MAX_IMPORT_WARNINGS_SHOWN
+            if hidden > 0:
+                messages.warning(request, f"…and {hidden} more import warnings.")
+            return redirect("console:api-detail", result.api.pk)
+    return render(request, "console/apis/import.html", {"form": form})
+
+
+# --- detail ----------------------------------------------------------------------
+
+
+def _render_detail(
+    request: HttpRequest,
+    api: Api,
+    *,
+    new_route_form: RouteForm | None = None,
+    editing: RouteForm | None = None,
+    policy_form: PolicyForm | None = None,
+) -> HttpResponse:
+    """The detail page; POST views that fail validation render it with their bound form."""
+    policy = _policy_of(api)
+    routes = list(api.routes.all())
+    if editing is None and (edit_pk := request.GET.get("edit_route", "")).isdigit():
+        route = next((r for r in routes if r.pk == int(edit_pk)), None)
+        editing = RouteForm(instance=route) if route else None
+    applications = list(api.applications.all())
+    context = {
+        "api": api,
+        "routes": routes,
+        "editing": editing,
+        "new_route_form": new_route_form or RouteForm(instance=Route(api=api)),
+        "policy": policy,
+        "policy_form": policy_form or PolicyForm(instance=policy),
+        "trusted_servers": list(policy.authorization_servers.all()) if policy else [],
+        "applications": applications,
+        "associate_form": AssociateApplicationForm(api=api),
+        "problems": services.activation_problems(api),
+        "gateway_url": public_url(settings.GATEWAY_PREFIX + api.base_path),
+        "curl": _curl_example(request, api, routes, policy),
+    }
+    return render(request, "console/apis/detail.html", context)
+
+
+def _curl_example(request, api: Api, routes: list[Route], policy) -> str:
+    """A copyable call of the first protected route, with the token where the policy looks."""
+    if not routes:
+        return ""
+    route = next((r for r in routes if not r.anonymous), routes[0])
+    path = "/".join(
+        "example" if part.endswith("+}") else "1" if part.startswith("{") else part
+        for part in route.path.split("/")
+    )
+    url = public_url(settings.GATEWAY_PREFIX + api.base_path + path)
+    parts = ["curl", "-i"]
+    if route.method not in (HttpMethod.ANY, HttpMethod.GET):
+        parts += ["-X", route.method]
+    if not route.anonymous:
+        source = policy.identity_source if policy else IdentitySource.HEADER
+        name = policy.identity_name if policy else "Authorization"
+        if source == IdentitySource.QUERY:
+            url += f"?{name}=$TOKEN"
+        elif source == IdentitySource.COOKIE:
+            parts += ["--cookie", f"{name}=$TOKEN"]
+        else:
+            value = "Bearer $TOKEN" if name.lower() == "authorization" else "$TOKEN"
+            parts += ["-H", f"{name}: {value}"]
+    # Double quotes keep $TOKEN expandable in the shell; shlex quotes everything else.
+    quoted = [f'"{p}"' if "$TOKEN" in p else shlex.quote(p) for p in [*parts, url]]
+    return " ".join(quoted)
+
+
+@require_GET
+@role_required(Action.VIEW_APIS)
+def api_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _render_detail(request, _get_api(pk))
+
+
+# --- activation and deletion ---------------------------------------------------------------
+
+
+@require_POST
+@role_required(Action.ACTIVATE_APIS)
+def api_activate(request: HttpRequest, pk: int) -> HttpResponse:
+    api = _get_api(pk)
+    problems = services.activate_api(api, actor=request.user)
+    if problems:
+        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+        messages.error(request, f"{api} was not activated: fix the {count} listed below.")
+    else:
+        messages.success(
+            request,
+            f"{api} is active: calls to {settings.GATEWAY_PREFIX}{api.base_path} are served.",
+        )
+    return redirect("console:api-detail", api.pk)
+
+
+@require_GET
+@role_required(Action.ACTIVATE_APIS)
+def api_deactivate_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    api = _get_api(pk)
+    return confirm(
+        request,
+        title=f"Deactivate {api}?",
+        question="The gateway stops serving this API within a second.",
+        consequences=[
+            f"Calls to {settings.GATEWAY_PREFIX}{api.base_path}/… get 404 api_not_found.",
+            "Routes, policy and applications are kept; you can activate it again.",
+        ],
+        action_url=reverse("console:api-deactivate", args=[api.pk]),
+        cancel_url=reverse("console:api-detail", args=[api.pk]),
+        button="Deactivate",
+    )
+
+
+@require_POST
+@role_required(Action.ACTIVATE_APIS)
+def api_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
+    api = _get_api(pk)
+    services.deactivate_api(api, actor=request.user)
+    messages.success(request, f"{api} is inactive; the gateway no longer serves it.")
+    return redirect("console:api-detail", api.pk)
+
+
+@require_GET
+@role_required(Action.DELETE_APIS)
+def api_delete_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    api = _get_api(pk)
+    consequences = [f"Its {api.routes.count()} routes and its access policy are deleted."]
+    if count := api.applications.count():
+        consequences.append(f"{count} applications lose their access to it.")
+    if api.is_active:
+        consequences.append("It is active: its calls start failing with 404 at once.")
+    return confirm(
+        request,
+        title=f"Delete {api}?",
+        question="This cannot be undone.",
+        consequences=consequences,
+        action_url=reverse("console:api-delete", args=[api.pk]),
+        cancel_url=reverse("console:api-detail", args=[api.pk]),
+        button="Delete API",
+    )
+
+
+@require_POST
+@role_required(Action.DELETE_APIS)
+def api_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    api = _get_api(pk)
+    name = str(api)
+    services.delete_api(api, actor=request.user)
+    messages.success(request, f"{name} deleted.")
+    return redirect("console:api-list")
+
+
+# --- routes ----------------------------------------------------------------------
+
+
+@require_POST
+@role_required(Action.CREATE_ROUTES)
+def route_add(request: HttpRequest, pk: int) -> HttpResponse:
+    api = _get_api(pk)
+    form = RouteForm(request.POST, instance=Route(api=api))
+    if form.is_valid():
+        try:
+            route = services.save_route(form.save(commit=False), actor=request.user)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, f"Route {route} added.")
+            return redirect(reverse("console:api-detail", args=[api.pk]) + "#routes")
+    return _render_detail(request, api, new_route_form=form)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(Action.CHANGE_ROUTES)
+def route_edit(request: HttpRequest, pk: int, route_pk: int) -> HttpResponse:
+    api = _get_api(pk)
+    route = _get_route(api, route_pk)
+    if request.method == "GET":
+        if _is_htmx_fragment(request):
+            form = RouteForm(instance=route)
+            return render(request, "console/apis/_route_edit_row.html", {"api": api, "form": form})
+        url = reverse("console:api-detail", args=[api.pk])
+        return redirect(f"{url}?edit_route={route.pk}#route-{route.pk}")
+    form = RouteForm(request.POST, instance=route)
+    if form.is_valid():
+        try:
+            services.save_route(form.save(commit=False), actor=request.user)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, f"Route {route} saved.")
+            return redirect(reverse("console:api-detail", args=[api.pk]) + "#routes")
+    return _render_detail(request, api, editing=form)
+
+
+@require_GET
+@role_required(Action.VIEW_ROUTES)
+def route_row(request: HttpRequest, pk: int, route_pk: int) -> HttpResponse:
+    """One route as a table row (htmx swaps it back in when an inline edit is cancelled)."""
+    api = _get_api(pk)
+    return render(
+        request, "console/apis/_route_row.html", {"api": api, "route": _get_route(api, route_pk)}
+    )
+
+
+@require_GET
+@role_required(Action.DELETE_ROUTES)
+def route_delete_confirm(request: HttpRequest, pk: int, route_pk: int) -> HttpResponse:
+    api = _get_api(pk)
+    route = _get_route(api, route_pk)
+    consequences = [f"Calls to {route.path} answer 404 route_not_found (or match another route)."]
+    if api.is_active and api.routes.count() == 1:
+        consequences.append("It is the API's only route: the API stops serving anything.")
+    return confirm(
+        request,
+        title=f"Delete route {route}?",
+        question=f"From {api}.",
+        consequences=consequences,
+        action_url=reverse("console:route-delete", args=[api.pk, route.pk]),
+        cancel_url=reverse("console:api-detail", args=[api.pk]) + "#routes",
+        button="Delete route",
+    )
+
+
+@require_POST
+@role_required(Action.DELETE_ROUTES)
+def route_delete(request: HttpRequest, pk: int, route_pk: int) -> HttpResponse:
+    api = _get_api(pk)
+    route = _get_route(api, route_pk)
+    label = str(route)
+    services.delete_route(route, actor=request.user)
+    messages.success(request, f"Route {label} deleted.")
+    return redirect(reverse("console:api-detail", args=[api.pk]) + "#routes")
+
+
+# --- policy and applications -------------------------------------------------------------
+
+
+@require_POST
+@role_required(Action.SAVE_POLICIES)
+def policy_save(request: HttpRequest, pk: int) -> HttpResponse:
+    api = _get_api(pk)
+    policy = _policy_of(api) or IdentifyAndAuthorizePolicy(api=api)
+    form = PolicyForm(request.POST, instance=policy)
+    if form.is_valid():
+        try:
+            services.save_policy(
+                form.save(commit=False),
+                servers=form.cleaned_data["authorization_servers"],
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, "Access policy saved.")
+            return redirect(reverse("console:api-detail", args=[api.pk]) + "#policy")
+    messages.error(request, "The access policy was not saved: see the errors below.")
+    # A fresh API: the form's unsaved policy is cached on `api` as its reverse one-to-one.
+    return _render_detail(request, _get_api(pk), policy_form=form)
+
+
+@require_POST
+@role_required(Action.CHANGE_APPLICATIONS)
+def application_associate(request: HttpRequest, pk: int) -> HttpResponse:
+    api = _get_api(pk)
+    form = AssociateApplicationForm(request.POST, api=api)
+    if form.is_valid():
+        application = form.cleaned_data["application"]
+        update_application(application, actor=request.user, apis=[*application.apis.all(), api])
+        messages.success(request, f"{application} may now call {api}.")
+    else:
+        messages.error(request, "Choose an application that is not associated yet.")
+    return redirect(reverse("console:api-detail", args=[api.pk]) + "#applications")
+
+
+@require_GET
+@role_required(Action.CHANGE_APPLICATIONS)
+def application_dissociate_confirm(request: HttpRequest, pk: int, app_pk: int) -> HttpResponse:
+    api = _get_api(pk)
+    application = get_object_or_404(Application, pk=app_pk, apis=api)
+    return confirm(
+        request,
+        title=f"Remove {application} from {api}?",
+        question="Its tokens stop being accepted for this API.",
+        consequences=["Its calls to this API get 403 application_not_authorized."],
+        action_url=reverse("console:api-dissociate", args=[api.pk, application.pk]),
+        cancel_url=reverse("console:api-detail", args=[api.pk]) + "#applications",
+        button="Remove access",
+    )
+
+
+@require_POST
+@role_required(Action.CHANGE_APPLICATIONS)
+def application_dissociate(request: HttpRequest, pk: int, app_pk: int) -> HttpResponse:
+    api = _get_api(pk)
+    application = get_object_or_404(Application, pk=app_pk, apis=api)
+    remaining = [other for other in application.apis.all() if other.pk != api.pk]
+    update_application(application, actor=request.user, apis=remaining)
+    messages.success(request, f"{application} may no longer call {api}.")
+    return redirect(reverse("console:api-detail", args=[api.pk]) + "#applications")

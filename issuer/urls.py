@@ -1,0 +1,13 @@
+from django.urls import path
+
+from issuer import views
+
+urlpatterns = [
+    path("oauth2/token", views.TokenView.as_view(), name="oauth2-token"),
+    path("oauth2/authorize", views.AuthorizationView.as_view(), name="oauth2-authorize"),
+    path("oauth2/jwks", views.jwks, name="oauth2-jwks"),
+    path("oauth2/login", views.LoginView.as_view(), name="oauth2-login"),
+    path(
+        ".well-known/openid-configuration", views.openid_configuration, name="openid-configuration"
+    ),
+]

@@ -1,0 +1,201 @@
+"""Who may get tokens: the gateway's Application, consulted through DOT's validator."""
+
+from urllib.parse import urlsplit
+
+from django.contrib.auth.hashers import check_password, get_hasher, make_password
+from django.contrib.auth.signals import user_logged_in
+from django.core.exceptions import ObjectDoesNotExist
+from django.utils.crypto import get_random_string
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749 import errors
+
+from accounts.logins import lockout_retry_after
+from applications.models import Application
+
+# The grants this issuer serves. Implicit, hybrid and device-code are never issued.
+GATEWAY_GRANT_TYPES = frozenset(
+    {"client_credentials", "password", "authorization_code", "refresh_token"}
+)
+
+
+def gateway_application(client) -> Application | None:
+    """The gateway Application linked to a DOT client, if any."""
+    if client is None:
+        return None
+    try:
+        return client.gateway_application
+    except ObjectDoesNotExist:
+        return None
+
+
+class LoginLockedOut(errors.OAuth2Error):
+    """The password grant for a (username, address) pair that django-axes has locked out.
+
+    invalid_grant, as any refused password grant (RFC 6749 §5.2), answered 429 with
+    Retry-After so a client knows it is a lockout and when to try again.
+    """
+
+    error = "invalid_grant"
+    status_code = 429
+
+    def __init__(self, retry_after: int, request):
+        super().__init__(
+            description=(
+                "Too many failed sign-ins for this user from this address; "
+                f"retry in {retry_after} seconds."
+            ),
+            request=request,
+        )
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+# Encoded secrets to check against when the client is unknown, by hasher (see below).
+_DUMMY_SECRETS: dict[tuple, str] = {}
+
+
+def spend_secret_check() -> None:
+    """Check a secret against a dummy hash from the default hasher, and throw the result away.
+
+    DOT stores client secrets with make_password() (PBKDF2 by default, hundreds of
+    milliseconds) and only hashes when the client exists, so an unknown client_id
+    answered at once and a known one slowly: the ids could be enumerated by timing.
+    Spending the same hash on unknown ids removes the difference (Django's ModelBackend
+    does the same for unknown usernames).
+    """
+    hasher = get_hasher()
+    key = (hasher.algorithm, getattr(hasher, "iterations", None))
+    encoded = _DUMMY_SECRETS.get(key)
+    if encoded is None:
+        encoded = _DUMMY_SECRETS.setdefault(key, make_password(get_random_string(48)))
+    check_password("not-a-client-secret", encoded)
+
+
+def _inactive_user(user) -> bool:
+    return user is not None and not getattr(user, "is_active", True)
+
+
+class GatewayOAuth2Validator(OAuth2Validator):
+    """DOT's validator, with the linked gateway Application deciding grants and status.
+
+    DOT's client model holds a single authorization_grant_type, but one gateway
+    application must be able to use client_credentials, password,
+    authorization_code (with PKCE) and refresh_token. The client is linked 1:1 to
+    our Application rather than swapped (DOT's migrations and admin stay
+    untouched), so the grant and response-type checks ask the Application instead
+    of that field. A DOT client without a gateway Application is unknown here.
+    """
+
+    def authenticate_client(self, request, *args, **kwargs) -> bool:
+        if not super().authenticate_client(request, *args, **kwargs):
+            if getattr(request, "gatekeep_unknown_client", False) and not getattr(
+                request, "gatekeep_known_client", False
+            ):
+                spend_secret_check()  # no stored secret was hashed: take as long as if one were
+            return False
+        return self._usable(request)
+
+    def _load_application(self, client_id, request):
+        # Note whether a presented client_id exists: DOT hashes the secret only if it does.
+        client = super()._load_application(client_id, request)
+        if client is not None:
+            request.gatekeep_known_client = True
+        elif client_id:
+            request.gatekeep_unknown_client = True
+        return client
+
+    def build_http_request(self, request):
+        """The Django request DOT hands to authenticate() for the password grant.
+
+        Its path is the token endpoint's (DOT puts the absolute URI there), so sign-in
+        auditing and axes see which surface the password came through; it is kept on
+        the oauthlib request to read the lockout axes flags on it.
+        """
+        http_request = super().build_http_request(request)
+        http_request.path = urlsplit(request.uri).path
+        request.gatekeep_http_request = http_request
+        return http_request
+
+    def validate_user(self, username, password, client, request, *args, **kwargs) -> bool:
+        if "\x00" in (username or "") or "\x00" in (password or ""):
+            # No account has a NUL in its name, and PostgreSQL refuses one in a query:
+            # an ordinary failure (invalid_grant), as the login forms treat it.
+            username = (username or "").replace("\x00", "\ufffd")
+            password = ""
+        if super().validate_user(username, password, client, request, *args, **kwargs):
+            # A password grant is a sign-in without a session: the same signal as the
+            # login pages updates last_login, clears axes' failure count and is audited.
+            user_logged_in.send(
+                sender=request.user.__class__,
+                request=request.gatekeep_http_request,
+                user=request.user,
+            )
+            return True
+        http_request = getattr(request, "gatekeep_http_request", None)
+        if http_request is not None and getattr(http_request, "axes_locked_out", False):
+            raise LoginLockedOut(lockout_retry_after(http_request, username), request)
+        return False
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return False
+        if _inactive_user(request.user):
+            # Deactivating a user revokes their tokens (issuer/signals.py); this also
+            # covers deactivations that bypass save(), such as QuerySet.update().
+            raise errors.InvalidGrantError(
+                description="The user of this refresh token is no longer active.",
+                request=request,
+            )
+        return True
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
+        if not super().validate_code(client_id, code, client, request, *args, **kwargs):
+            return False
+        if _inactive_user(request.user):
+            raise errors.InvalidGrantError(
+                description="The user who authorized this code is no longer active.",
+                request=request,
+            )
+        return True
+
+    def authenticate_client_id(self, client_id, request, *args, **kwargs) -> bool:
+        if not super().authenticate_client_id(client_id, request, *args, **kwargs):
+            return False
+        return self._usable(request)
+
+    def validate_client_id(self, client_id, request, *args, **kwargs) -> bool:
+        if not super().validate_client_id(client_id, request, *args, **kwargs):
+            return False
+        return gateway_application(request.client) is not None
+
+    def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs) -> bool:
+        # Replaces DOT's single-grant check (and its RFC 9700 warning for the password
+        # grant, which the gateway offers on purpose: the seed's end-user workflow).
+        return grant_type in GATEWAY_GRANT_TYPES and gateway_application(client) is not None
+
+    def validate_response_type(
+        self, client_id, response_type, client, request, *args, **kwargs
+    ) -> bool:
+        application = gateway_application(client)
+        if response_type != "code" or application is None:
+            return False  # oauthlib answers unauthorized_client
+        if not application.is_active:
+            raise errors.UnauthorizedClientError(
+                description="The application is suspended.", request=request
+            )
+        return True
+
+    @staticmethod
+    def _usable(request) -> bool:
+        application = gateway_application(request.client)
+        if application is None:
+            return False  # oauthlib answers invalid_client
+        if not application.is_active:
+            # Said only after the client proved its secret, so it reveals nothing to strangers.
+            raise errors.UnauthorizedClientError(
+                description="The application is suspended.", request=request
+            )
+        return True

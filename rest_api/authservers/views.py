@@ -1,0 +1,111 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.roles import Action
+from authservers.models import AuthorizationServer
+from authservers.services import refresh_jwks, schedule_jwks_refresh
+from core.audit import snapshot
+from rest_api.authservers.serializers import (
+    AuthorizationServerSerializer,
+    JwksFetchProblemSerializer,
+    JwksRefreshSerializer,
+    RevokedKeySerializer,
+    RevokeKeySerializer,
+    RotatedKeySerializer,
+)
+from rest_api.exceptions import Problem, Refused
+from rest_api.serializers import ProblemSerializer
+from rest_api.viewsets import AuditedModelViewSet
+
+
+class JwksFetchFailed(Problem):
+    """The issuer's keys could not be fetched; the last good keys (if any) still serve."""
+
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_code = "jwks_fetch_failed"
+
+
+class AuthorizationServerViewSet(AuditedModelViewSet):
+    """Authorization servers (token issuers) APIs may trust."""
+
+    queryset = AuthorizationServer.objects.select_related("jwks_snapshot")
+    serializer_class = AuthorizationServerSerializer
+    filterset_fields = ["name", "kind", "issuer"]
+    search_fields = ["name", "issuer"]
+    ordering_fields = ["name", "kind", "issuer", "created_at", "updated_at"]
+    read_action = Action.VIEW_SERVERS
+    role_actions = {
+        "create": Action.CREATE_SERVERS,
+        "partial_update": Action.CHANGE_SERVERS,
+        "destroy": Action.DELETE_SERVERS,
+        "refresh_jwks": Action.REFRESH_KEYS,
+        "rotate_key": Action.ROTATE_SIGNING_KEYS,
+        "revoke_key": Action.REVOKE_SIGNING_KEYS,
+    }
+
+    def audited_save(self, serializer, **kwargs):
+        before = snapshot(serializer.instance)
+        server = super().audited_save(serializer, **kwargs)
+        # A new issuer (or a new key source) gets its keys without a manual refresh.
+        schedule_jwks_refresh(server, before)
+        return server
+
+    @extend_schema(
+        request=None, responses={200: JwksRefreshSerializer, 502: JwksFetchProblemSerializer}
+    )
+    @action(detail=True, methods=["post"], url_path="refresh-jwks")
+    def refresh_jwks(self, request, pk=None):
+        server = self.get_object()
+        outcome = refresh_jwks(server)
+        if not outcome.ok:
+            kept = (
+                f"the last good keys ({', '.join(outcome.key_ids)}) keep serving"
+                if outcome.key_ids
+                else "no keys were ever fetched, so its tokens cannot be verified"
+            )
+            raise JwksFetchFailed(
+                f"The keys of {server} could not be fetched: {outcome.error} Meanwhile {kept}. "
+                "Check the issuer's URLs and reachability from the gateway, then retry.",
+                last_error=outcome.error,
+                key_ids=outcome.key_ids,
+            )
+        return Response({"ok": outcome.ok, "key_ids": outcome.key_ids, "error": outcome.error})
+
+    @extend_schema(request=None, responses={200: RotatedKeySerializer, 400: ProblemSerializer})
+    @action(detail=True, methods=["post"], url_path="rotate-key")
+    def rotate_key(self, request, pk=None):
+        # Imported on use: the signing-key module belongs to the internal issuer.
+        from authservers.signing import SigningKeyError, rotate_signing_key
+
+        try:
+            key = rotate_signing_key(self.get_object(), request.user)
+        except SigningKeyError as exc:  # e.g. an external server, which has no signing keys
+            raise Refused(str(exc), code="rotation_refused") from None
+        return Response({"kid": key.kid, "alg": key.alg, "state": key.state})
+
+    @extend_schema(
+        request=RevokeKeySerializer, responses={200: RevokedKeySerializer, 400: ProblemSerializer}
+    )
+    @action(detail=True, methods=["post"], url_path="revoke-key")
+    def revoke_key(self, request, pk=None):
+        """Emergency: withdraw a signing key from the JWKS and the gateway at once."""
+        from authservers.signing import SigningKeyError, revoke_signing_key
+
+        serializer = RevokeKeySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            revocation = revoke_signing_key(
+                self.get_object(), actor=request.user, **serializer.validated_data
+            )
+        except SigningKeyError as exc:  # external server, unknown or already revoked kid
+            raise Refused(str(exc)) from None
+        return Response(
+            {
+                "revoked_kid": revocation.kid,
+                "previous_state": revocation.previous_state,
+                "active_kid": revocation.active.kid if revocation.active else None,
+                "published_kids": revocation.published,
+            }
+        )

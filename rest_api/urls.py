@@ -1,0 +1,46 @@
+"""The REST admin API under /api/v1/ (DESIGN.md §5), its OpenAPI schema and Swagger UI."""
+
+from django.urls import path, re_path
+from rest_framework.routers import DefaultRouter
+
+from rest_api.apis.views import ApiViewSet, RouteViewSet
+from rest_api.applications.views import ApplicationViewSet
+from rest_api.authservers.views import AuthorizationServerViewSet
+from rest_api.views import (
+    AuditEventViewSet,
+    DocsView,
+    SchemaView,
+    TokenInspectorView,
+    not_found,
+)
+
+app_name = "api-v1"
+
+# Per-view schema settings, so the project-wide SPECTACULAR_SETTINGS stay untouched.
+SCHEMA_SETTINGS = {
+    # Separate request and response components: read-only fields never appear as input.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ApiStatusEnum": "apis.choices.ApiStatus",
+        "ApplicationStatusEnum": "applications.choices.ApplicationStatus",
+    },
+}
+
+router = DefaultRouter()
+router.register(
+    "authorization-servers", AuthorizationServerViewSet, basename="authorization-server"
+)
+router.register("apis", ApiViewSet, basename="api")
+router.register(r"apis/(?P<api_pk>[0-9]+)/routes", RouteViewSet, basename="api-route")
+router.register("applications", ApplicationViewSet, basename="application")
+router.register("audit-events", AuditEventViewSet, basename="audit-event")
+
+urlpatterns = [
+    path("token-inspector/", TokenInspectorView.as_view(), name="token-inspector"),
+    path("schema/", SchemaView.as_view(custom_settings=SCHEMA_SETTINGS), name="schema"),
+    path("docs/", DocsView.as_view(url_name="api-v1:schema"), name="docs"),
+    *router.urls,
+    # Anything else under /api/v1/ (a malformed id, a typo) is a JSON 404, not an HTML page.
+    # Only paths ending in "/": without one, APPEND_SLASH still redirects to the real URL.
+    re_path(r"^.*/$", not_found, name="not-found"),
+]

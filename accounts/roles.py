@@ -30,6 +30,8 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import Q
 
+from core import changes
+
 logger = logging.getLogger(__name__)
 
 
@@ -237,8 +239,6 @@ def set_role(user, role: Role | None, actor=None) -> Role | None:
     Returns the role they had before. Superusers stay administrators whatever
     their groups say.
     """
-    from core.audit import record_event
-
     with transaction.atomic():
         user = get_user_model().objects.select_for_update().get(pk=user.pk)
         before = role_of(user)
@@ -252,7 +252,7 @@ def set_role(user, role: Role | None, actor=None) -> Role | None:
             if not user.is_staff:
                 user.is_staff = True  # the console and the REST API are staff-only
                 user.save(update_fields=["is_staff"])
-        record_event(
+        changes.record(
             actor,
             "set-role",
             user,

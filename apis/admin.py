@@ -2,9 +2,10 @@ from django.contrib import admin, messages
 
 from accounts.admin import RoleAdminMixin
 from accounts.roles import Action
+from apis import services
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from apis.services import activate_api, deactivate_api
-from core.audit import record_event, snapshot
+from core.admin_base import ServiceAdminMixin
 
 ROUTE_ACTIONS = {
     "view": Action.VIEW_ROUTES,
@@ -32,12 +33,18 @@ class PolicyInline(RoleAdminMixin, admin.StackedInline):
 
 
 @admin.register(Api)
-class ApiAdmin(RoleAdminMixin, admin.ModelAdmin):
+class ApiAdmin(ServiceAdminMixin, RoleAdminMixin, admin.ModelAdmin):
     list_display = ("name", "version", "base_path", "upstream_url", "kind", "status")
     list_filter = ("status", "kind")
     search_fields = ("name", "base_path", "upstream_url")
     readonly_fields = ("status",)
     inlines = [RouteInline, PolicyInline]
+    save_resource = staticmethod(services.save_api)
+    delete_resource = staticmethod(services.delete_api)
+    inline_services = {
+        Route: (services.save_route, services.delete_route),
+        IdentifyAndAuthorizePolicy: (services.save_policy, None),
+    }
     actions = ["activate", "deactivate"]
     role_actions = {
         "view": Action.VIEW_APIS,
@@ -49,15 +56,6 @@ class ApiAdmin(RoleAdminMixin, admin.ModelAdmin):
 
     def has_activate_permission(self, request) -> bool:
         return self.role_allows(request, "activate")
-
-    def save_model(self, request, obj, form, change) -> None:
-        before = snapshot(Api.objects.filter(pk=obj.pk).first()) if change else None
-        super().save_model(request, obj, form, change)
-        record_event(request.user, "update" if change else "create", obj, before, snapshot(obj))
-
-    def delete_model(self, request, obj) -> None:
-        record_event(request.user, "delete", obj, snapshot(obj), None)
-        super().delete_model(request, obj)
 
     @admin.action(description="Activate selected APIs", permissions=["activate"])
     def activate(self, request, queryset) -> None:
@@ -78,8 +76,10 @@ class ApiAdmin(RoleAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Route)
-class RouteAdmin(RoleAdminMixin, admin.ModelAdmin):
+class RouteAdmin(ServiceAdminMixin, RoleAdminMixin, admin.ModelAdmin):
     role_actions = ROUTE_ACTIONS
+    save_resource = staticmethod(services.save_route)
+    delete_resource = staticmethod(services.delete_route)
     list_display = ("api", "method", "path", "required_scopes", "anonymous")
     list_filter = ("method", "anonymous")
     search_fields = ("path", "api__name")

@@ -14,13 +14,14 @@ from urllib.parse import urlsplit
 import yaml
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils.text import slugify
 
 from apis.choices import HttpMethod
 from apis.models import Api, Route
 from apis.paths import normalize_route_template
-from core.audit import record_event, snapshot
+from apis.services import save_api, save_route
+from core import changes
+from core.audit import snapshot
 
 MAX_OPERATIONS = 1000
 OPERATION_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
@@ -149,25 +150,27 @@ def import_openapi(
         raise ValidationError(
             {"upstream_url": ["The document names no absolute server URL; give upstream_url."]}
         )
-    api.full_clean()
-    with transaction.atomic():
-        api.save()
-        routes = []
+    routes = []
+    with changes.changing(api, actor, "import-openapi", describe=_with_routes):
+        save_api(api, actor)
         for spec in plan.routes:
             route = Route(api=api, **spec)
             try:
-                route.full_clean()
+                save_route(route, actor)
             except ValidationError as exc:
                 label = f"{spec['method']} {spec['path']}"
                 raise ValidationError(
                     {"document": [f"{label}: {' '.join(exc.messages)}"]}
                 ) from None
-            route.save()
             routes.append(route)
-        after = snapshot(api)
-        after["routes"] = [f"{r.method} {r.path}" for r in routes]
-        record_event(actor, "import-openapi", api, None, after)
     return ImportResult(api, routes, plan.warnings)
+
+
+def _with_routes(api: Api) -> dict | None:
+    """The audit's account of an import: the API and the routes it brought."""
+    if api.pk is None:
+        return None
+    return {**snapshot(api), "routes": [f"{r.method} {r.path}" for r in api.routes.all()]}
 
 
 def _read(doc: dict) -> _Plan:

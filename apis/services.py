@@ -6,13 +6,12 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from apis.choices import ApiStatus, IdentitySource
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from apis.validators import validate_upstream_url
 from authservers.services import ensure_usable_keys, missing_keys_problem
-from core.audit import record_event, snapshot
+from core import changes
 
 
 def activation_problems(api: Api) -> list[str]:
@@ -66,11 +65,9 @@ def deactivate_api(api: Api, actor=None) -> None:
 
 
 def _set_status(api: Api, status: str, actor, action: str) -> None:
-    with transaction.atomic():
-        before = snapshot(api)
+    with changes.changing(api, actor, action):
         api.status = status
         api.save(update_fields=["status", "updated_at"])
-        record_event(actor, action, api, before=before, after=snapshot(api))
 
 
 @dataclass(frozen=True)
@@ -165,52 +162,34 @@ def _environ_for(api: Api, method: str, token: str) -> dict:
     return environ
 
 
-# --- configuration changes (console; REST may share them) --------------------------
+# --- the write path of APIs, routes and policies (core/changes.py) ----------------
 
 
 def save_api(api: Api, actor=None) -> Api:
-    """Create or update the API after the model's own validation, and audit the change."""
-    with transaction.atomic():
-        before = snapshot(Api.objects.filter(pk=api.pk).first()) if api.pk else None
-        api.full_clean()
-        api.save()
-        record_event(actor, "update" if before else "create", api, before, snapshot(api))
-    return api
+    """Create or update the API; Api.clean() holds its rules."""
+    return changes.save(api, actor)
 
 
 def delete_api(api: Api, actor=None) -> None:
     """Delete the API with its routes and policy; applications only lose the association."""
-    with transaction.atomic():
-        record_event(actor, "delete", api, snapshot(api), None)
-        api.delete()
+    changes.delete(api, actor)
 
 
 def save_route(route: Route, actor=None) -> Route:
     """Create or update a route; full_clean() also enforces one route per method + path."""
-    with transaction.atomic():
-        before = snapshot(Route.objects.filter(pk=route.pk).first()) if route.pk else None
-        route.full_clean()
-        route.save()
-        record_event(actor, "update" if before else "create", route, before, snapshot(route))
-    return route
+    return changes.save(route, actor)
 
 
 def delete_route(route: Route, actor=None) -> None:
-    with transaction.atomic():
-        record_event(actor, "delete", route, snapshot(route), None)
-        route.delete()
+    changes.delete(route, actor)
 
 
 def save_policy(
-    policy: IdentifyAndAuthorizePolicy, servers=None, actor=None
+    policy: IdentifyAndAuthorizePolicy, actor=None, *, authorization_servers=None
 ) -> IdentifyAndAuthorizePolicy:
-    """Create or update an API's policy; `servers` (when given) become its trusted servers."""
-    with transaction.atomic():
-        existing = IdentifyAndAuthorizePolicy.objects.filter(pk=policy.pk).first()
-        before = snapshot(existing) if policy.pk else None
-        policy.full_clean()
-        policy.save()
-        if servers is not None:
-            policy.authorization_servers.set(servers)
-        record_event(actor, "update" if before else "create", policy, before, snapshot(policy))
-    return policy
+    """Create or update an API's policy; `authorization_servers` (when given) become the
+    servers it trusts."""
+    related = (
+        {} if authorization_servers is None else {"authorization_servers": authorization_servers}
+    )
+    return changes.save(policy, actor, related=related)

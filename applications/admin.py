@@ -2,16 +2,21 @@ from django.contrib import admin
 
 from accounts.admin import RoleAdminMixin
 from accounts.roles import Action
+from applications import services
 from applications.models import Application
-from core.audit import record_event, snapshot
+from core.admin_base import ServiceAdminMixin
 
 
 @admin.register(Application)
-class ApplicationAdmin(RoleAdminMixin, admin.ModelAdmin):
+class ApplicationAdmin(ServiceAdminMixin, RoleAdminMixin, admin.ModelAdmin):
     list_display = ("name", "status", "identifying_claims", "api_list")
     list_filter = ("status",)
     search_fields = ("name", "description")
     filter_horizontal = ("apis",)
+    # A new application gets a client id here; its secret comes from "rotate secret"
+    # in the console or the REST API, which show it once.
+    save_resource = staticmethod(services.save_application)
+    delete_resource = staticmethod(services.delete_application)
     role_actions = {
         "view": Action.VIEW_APPLICATIONS,
         "add": Action.CREATE_APPLICATIONS,
@@ -25,16 +30,3 @@ class ApplicationAdmin(RoleAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("apis")
-
-    def save_related(self, request, form, formsets, change) -> None:
-        before = (
-            snapshot(Application.objects.filter(pk=form.instance.pk).first()) if change else None
-        )
-        super().save_related(request, form, formsets, change)
-        record_event(
-            request.user,
-            "update" if change else "create",
-            form.instance,
-            before,
-            snapshot(form.instance),
-        )

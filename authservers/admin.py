@@ -2,10 +2,11 @@ from django.contrib import admin, messages
 
 from accounts.admin import RoleAdminMixin
 from accounts.roles import Action
+from authservers import services
+from authservers.keysets import refresh_jwks
 from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey
-from authservers.services import refresh_jwks, schedule_jwks_refresh
 from authservers.signing import SigningKeyError, rotate_signing_key
-from core.audit import snapshot
+from core.admin_base import ServiceAdminMixin
 
 
 class JwksSnapshotInline(RoleAdminMixin, admin.StackedInline):
@@ -31,11 +32,13 @@ class SigningKeyInline(RoleAdminMixin, admin.TabularInline):
 
 
 @admin.register(AuthorizationServer)
-class AuthorizationServerAdmin(RoleAdminMixin, admin.ModelAdmin):
+class AuthorizationServerAdmin(ServiceAdminMixin, RoleAdminMixin, admin.ModelAdmin):
     list_display = ("name", "kind", "issuer", "key_ids", "fetched_at", "last_error")
     list_filter = ("kind",)
     search_fields = ("name", "issuer")
-    inlines = [JwksSnapshotInline, SigningKeyInline]
+    inlines = [JwksSnapshotInline, SigningKeyInline]  # read-only
+    save_resource = staticmethod(services.save_server)
+    delete_resource = staticmethod(services.delete_server)
     actions = ["refresh_keys", "rotate_signing_keys"]
     role_actions = {
         "view": Action.VIEW_SERVERS,
@@ -51,12 +54,6 @@ class AuthorizationServerAdmin(RoleAdminMixin, admin.ModelAdmin):
 
     def has_rotate_permission(self, request) -> bool:
         return self.role_allows(request, "rotate")
-
-    def save_model(self, request, obj, form, change) -> None:
-        before = snapshot(AuthorizationServer.objects.filter(pk=obj.pk).first()) if change else None
-        super().save_model(request, obj, form, change)
-        # As in the console and the REST API: a new issuer gets its keys fetched.
-        schedule_jwks_refresh(obj, before)
 
     @admin.display(description="Key ids")
     def key_ids(self, server) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.cache import cache
 
-from authservers import services
+from authservers import keysets
 from authservers.jwks import KeyRejected, algorithms_for_key, import_public_key
 from core.db import release_connection
 
@@ -176,7 +176,7 @@ class KeyStore:
     def _reload(self, server: ServerKeyPolicy, entry: _Entry) -> None:
         entry.checked_at = time.monotonic()
         try:
-            payload = services.read_snapshot(server.id)
+            payload = keysets.read_snapshot(server.id)
         except Exception:
             logger.warning("Could not read the key snapshot of %s", server.name, exc_info=True)
             return
@@ -225,7 +225,7 @@ class KeyStore:
                 self._reload(server, entry)
                 return
             try:
-                outcome = services.refresh_jwks_by_id(server.id)
+                outcome = keysets.refresh_jwks_by_id(server.id)
                 if outcome is not None and outcome.ok:
                     self._reload(server, entry)
             except Exception:

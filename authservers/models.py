@@ -1,6 +1,7 @@
 from django.db import models
 
 from authservers.choices import DEFAULT_ALGORITHMS, ServerKind
+from authservers.validation import validate_server_config
 from authservers.validators import validate_algorithms, validate_issuer_url
 
 
@@ -57,9 +58,11 @@ class AuthorizationServer(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from authservers.services import validate_server_config
-
-        validate_server_config(self)
+        stored_kind = None
+        if self.pk is not None:
+            stored = type(self).objects.filter(pk=self.pk).values_list("kind", flat=True)
+            stored_kind = stored.first()
+        validate_server_config(self, stored_kind)
 
     @property
     def effective_discovery_url(self) -> str:

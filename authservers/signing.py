@@ -24,16 +24,16 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from jwcrypto import jwk, jws
 
-from authservers import services
+from authservers import keysets
 from authservers.choices import ServerKind
-from authservers.jwks import KeyRejected, public_signing_key
+from authservers.jwks import public_signing_key
 from authservers.models import AuthorizationServer, SigningAlgorithm, SigningKey, SigningKeyState
-from core.audit import record_event
+from core import changes
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,6 @@ REGISTERED_CLAIMS = frozenset(
         "preferred_username",
     }
 )
-_STATE_ORDER = {SigningKeyState.ACTIVE: 0, SigningKeyState.NEXT: 1, SigningKeyState.RETIRED: 2}
 
 
 class SigningKeyError(Exception):
@@ -210,8 +209,8 @@ def ensure_signing_keys(server: AuthorizationServer, algorithm: str | None = Non
         # refuse the duplicate and the second pass finds the winner's keys.
         active, created = _ensure_keys(server, algorithm)
     if created:
-        record_event(None, "create-signing-keys", server, None, _key_summary(server))
-        services.refresh_jwks(server)
+        changes.record(None, "create-signing-keys", server, after=_key_summary(server))
+        keysets.refresh_jwks(server)
     return active
 
 
@@ -289,8 +288,8 @@ def rotate_signing_key(
         _promote(promoted)
         _new_key(server, alg, SigningKeyState.NEXT)
         _prune(server)
-        record_event(actor, "rotate-signing-key", server, before, _key_summary(server))
-    services.refresh_jwks(server)
+        changes.record(actor, "rotate-signing-key", server, before, _key_summary(server))
+    keysets.refresh_jwks(server)
     logger.info("Rotated the signing key of %s; %s signs now", server, promoted.kid)
     return promoted
 
@@ -318,8 +317,6 @@ def revoke_signing_key(
     key, the published next key signs from now on (a new one when there is none)
     and a new next key is published.
     """
-    from core.config_version import bump_config_version
-
     _require_internal(server)
     with transaction.atomic():
         server = _lock(server)
@@ -338,15 +335,16 @@ def revoke_signing_key(
         key.private_key = ""  # nothing left to sign with, here or in a backup
         key.save(update_fields=["state", "revoked_at", "published_until", "private_key"])
         active = _replace_revoked(server, key, keys)
-        record_event(
+        snapshot = keysets.republish_internal_keys(server)
+        # Announced: every worker drops the tokens it verified with the revoked key.
+        changes.record(
             actor,
             "revoke-signing-key",
             server,
             before,
             {**_key_summary(server), "revoked_kid": key.kid, "reason": reason[:500]},
+            announce=True,
         )
-        snapshot = services.republish_internal_keys(server)
-        bump_config_version()
     with _private_keys_lock:
         _private_keys.pop(key.kid, None)
     logger.warning(
@@ -409,7 +407,7 @@ def rotate_signing_key_if_due(server: AuthorizationServer) -> SigningKey | None:
     if active.activated_at is not None and active.activated_at <= cutoff:
         return rotate_signing_key(server)
     if prune_signing_keys(server):
-        services.refresh_jwks(server)
+        keysets.refresh_jwks(server)
     return None
 
 
@@ -433,19 +431,6 @@ def _key_summary(server: AuthorizationServer) -> dict:
         )
         for state in SigningKeyState.values
     }
-
-
-def published_jwks(server: AuthorizationServer) -> list[dict]:
-    """Public JWKs of the active, next and still-needed retired keys, active first."""
-    keys = SigningKey.objects.filter(server=server).filter(
-        Q(state__in=[SigningKeyState.ACTIVE, SigningKeyState.NEXT])
-        | Q(state=SigningKeyState.RETIRED, published_until__gt=timezone.now())
-    )
-    ordered = sorted(keys, key=lambda key: (_STATE_ORDER[key.state], -key.created_at.timestamp()))
-    if not ordered:
-        raise KeyRejected("The internal issuer has no signing keys yet.")
-    # public_signing_key() keeps only public members: a last guard against leaking `d`.
-    return [public_signing_key(key.public_jwk) for key in ordered]
 
 
 # --- issuing ----------------------------------------------------------------------

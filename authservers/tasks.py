@@ -3,8 +3,8 @@ from django.utils import timezone
 
 from authservers import signing
 from authservers.choices import ServerKind
+from authservers.keysets import refresh_jwks_by_id
 from authservers.models import AuthorizationServer
-from authservers.services import refresh_jwks_by_id
 
 
 @shared_task(ignore_result=True)

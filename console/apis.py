@@ -384,7 +384,7 @@ def policy_save(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.save_policy(
                 form.save(commit=False),
-                servers=form.cleaned_data["authorization_servers"],
+                authorization_servers=form.cleaned_data["authorization_servers"],
                 actor=request.user,
             )
         except ValidationError as exc:

@@ -18,6 +18,7 @@ from console.access import role_required
 from console.common import apply_errors, confirm, paginate, query_without_page
 from console.forms import ApplicationForm, TestTokenForm
 from core.http import never_store
+from issuer import test_tokens
 from issuer.tokens import allowed_audiences
 
 # The plain client secret travels from the POST that made it to the next page view
@@ -148,7 +149,7 @@ def application_test_token(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            token = services.issue_test_token(
+            token = test_tokens.issue_test_token(
                 application,
                 data["server"],
                 audience=data["audience"].strip(),

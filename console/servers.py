@@ -71,24 +71,20 @@ def server_create(request: HttpRequest) -> HttpResponse:
 
 
 def _start_keys(request: HttpRequest, server: AuthorizationServer) -> None:
-    """Create an internal server's keys; report the fetch save_server queued for an
-    external one (done already when Celery runs tasks inline, else in the background)."""
-    if server.kind == ServerKind.EXTERNAL:
-        snapshot = _snapshot(server)
-        if snapshot is not None and snapshot.fetched_at is not None:
-            keys = ", ".join(snapshot.key_ids) or "none"
-            messages.success(request, f"Keys of {server} fetched: {keys}.")
-        elif snapshot is not None and snapshot.last_error:
-            messages.error(request, f"Could not fetch the keys of {server}: {snapshot.last_error}")
-        else:
-            messages.info(
-                request, f"Fetching the keys of {server} in the background; reload to see them."
-            )
+    """Report the key fetch save_server queued for an external server (done already when
+    Celery runs tasks inline, else in the background); an internal one made its keys."""
+    if server.kind != ServerKind.EXTERNAL:
         return
-    try:
-        signing.ensure_signing_keys(server)
-    except signing.SigningKeyError as exc:
-        messages.error(request, f"No signing key was created: {exc}")
+    snapshot = _snapshot(server)
+    if snapshot is not None and snapshot.fetched_at is not None:
+        keys = ", ".join(snapshot.key_ids) or "none"
+        messages.success(request, f"Keys of {server} fetched: {keys}.")
+    elif snapshot is not None and snapshot.last_error:
+        messages.error(request, f"Could not fetch the keys of {server}: {snapshot.last_error}")
+    else:
+        messages.info(
+            request, f"Fetching the keys of {server} in the background; reload to see them."
+        )
 
 
 @require_GET

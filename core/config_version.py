@@ -16,6 +16,7 @@ import uuid
 from django.core.cache import cache
 from django.db import transaction
 
+from core.models import ConfigRevision
 from core.shared_cache import cache_is_shared
 
 CONFIG_VERSION_KEY = "gatekeep:config-version"
@@ -23,13 +24,20 @@ logger = logging.getLogger(__name__)
 
 
 def bump_config_version() -> None:
-    """Publish a new version once the surrounding transaction commits."""
+    """Publish a new version once the surrounding transaction commits.
+
+    Once per transaction: a change that saves many rows (an import, an apply) and the
+    signals of those saves all publish one version together.
+    """
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and any(
+        callback is _publish_new_version for _, callback, _ in connection.run_on_commit
+    ):
+        return
     transaction.on_commit(_publish_new_version)
 
 
 def _publish_new_version() -> None:
-    from core.models import ConfigRevision
-
     version = uuid.uuid4().hex
     try:
         ConfigRevision.objects.update_or_create(pk=1, defaults={"version": version})
@@ -62,8 +70,6 @@ def read_config_version() -> str | None:
 
 
 def _database_version() -> str | None:
-    from core.models import ConfigRevision
-
     try:
         revision, _ = ConfigRevision.objects.get_or_create(
             pk=1, defaults={"version": uuid.uuid4().hex}

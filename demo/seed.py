@@ -16,11 +16,12 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
-from apis.services import activate_api
+from apis.services import activate_api, save_api, save_policy, save_route
 from applications.models import Application
-from applications.services import create_application, rotate_secret
+from applications.services import create_application, rotate_secret, save_application
 from authservers.choices import ServerKind
 from authservers.models import AuthorizationServer
+from authservers.services import save_server
 from authservers.signing import ensure_signing_keys
 from authservers.validators import validate_issuer_url
 
@@ -64,18 +65,27 @@ def echo(request: HttpRequest, rest: str = "") -> JsonResponse:
     )
 
 
+# Audit events of the demo name this actor.
+ACTOR = "gateway_demo"
+
+
 def ensure_demo(base_url: str, reset_password: bool = False, new_secret: bool = False) -> Demo:
+    """Create (or bring back) the demo through the services every other entry point uses;
+    running it again changes only what differs."""
     base_url = base_url.rstrip("/")
     try:
         validate_issuer_url(base_url)
     except ValidationError as exc:
         raise DemoError(f"--base-url {base_url}: {' '.join(exc.messages)}") from None
-    with transaction.atomic():
-        server, previous_issuer = _issuer(base_url)
-        api = _api(base_url, server)
-        application, secret = _application(api, new_secret)
-        password = _admin(reset_password)
-    ensure_signing_keys(server)
+    try:
+        with transaction.atomic():
+            server, previous_issuer = _issuer(base_url)
+            api = _api(base_url, server)
+            application, secret = _application(api, new_secret)
+            password = _admin(reset_password)
+        ensure_signing_keys(server)  # a server made before the write path made its keys
+    except ValidationError as exc:
+        raise DemoError(" ".join(exc.messages)) from None
     return Demo(server, api, application, secret, password, previous_issuer)
 
 
@@ -89,60 +99,74 @@ def _issuer(base_url: str) -> tuple[AuthorizationServer, str | None]:
             required_typ="at+jwt",
             default_audience=DEMO_AUDIENCE,
         )
-        _save(server)
-        return server, None
+        return save_server(server, ACTOR), None
     previous = server.issuer if server.issuer != base_url else None
     if previous:
         # The issuer is the URL clients reach this gateway at; follow --base-url.
         server.issuer = base_url
-        _save(server)
+        save_server(server, ACTOR)
     return server, previous
 
 
 def _api(base_url: str, server: AuthorizationServer) -> Api:
     api = Api.objects.filter(base_path=DEMO_BASE_PATH).first() or Api(base_path=DEMO_BASE_PATH)
-    api.name, api.version = "Demo echo", "v1"
-    # The echo lives on the control plane's internal listener (GATEWAY_DEMO=true).
-    api.upstream_url = f"{settings.GATEWAY_INTERNAL_URL}/demo/echo"
-    api.description = "Created by manage.py gateway_demo: echoes what the gateway forwards."
-    _save(api)
+    if _assign(
+        api,
+        name="Demo echo",
+        version="v1",
+        # The echo lives on the control plane's internal listener (GATEWAY_DEMO=true).
+        upstream_url=f"{settings.GATEWAY_INTERNAL_URL}/demo/echo",
+        description="Created by manage.py gateway_demo: echoes what the gateway forwards.",
+    ):
+        save_api(api, ACTOR)
     for method, path, scopes, anonymous in (
         ("GET", "/hello", ["demo:read"], False),
         ("POST", "/hello", ["demo:write"], False),
         ("GET", "/public", [], True),
     ):
-        Route.objects.update_or_create(
-            api=api,
-            method=method,
-            path=path,
-            defaults={"required_scopes": scopes, "anonymous": anonymous},
-        )
-    policy, _ = IdentifyAndAuthorizePolicy.objects.get_or_create(
-        api=api, defaults={"audiences": [DEMO_AUDIENCE]}
-    )
-    if DEMO_AUDIENCE not in policy.audiences:
-        policy.audiences = [*policy.audiences, DEMO_AUDIENCE]
-        policy.save(update_fields=["audiences"])
-    policy.authorization_servers.add(server)
+        route = Route.objects.filter(api=api, method=method, path=path).first()
+        route = route or Route(api=api, method=method, path=path)
+        if _assign(route, required_scopes=scopes, anonymous=anonymous):
+            save_route(route, ACTOR)
+    policy = IdentifyAndAuthorizePolicy.objects.filter(api=api).first()
+    policy = policy or IdentifyAndAuthorizePolicy(api=api, audiences=[])
+    servers = list(policy.authorization_servers.all()) if policy.pk else []
+    audiences = policy.audiences
+    if policy.pk is None or DEMO_AUDIENCE not in audiences or server not in servers:
+        policy.audiences = audiences if DEMO_AUDIENCE in audiences else [*audiences, DEMO_AUDIENCE]
+        save_policy(policy, ACTOR, authorization_servers=[*servers, server])
     if not api.is_active:
-        problems = activate_api(api)
+        problems = activate_api(api, ACTOR)
         if problems:
             raise DemoError("The demo API cannot be activated: " + " ".join(problems))
     return api
+
+
+def _assign(instance, **values) -> bool:
+    """Set `values` on `instance`; True when it is new or any of them changed."""
+    changed = instance.pk is None
+    for name, value in values.items():
+        if getattr(instance, name) != value:
+            setattr(instance, name, value)
+            changed = True
+    return changed
 
 
 def _application(api: Api, new_secret: bool) -> tuple[Application, str | None]:
     application = Application.objects.filter(name=DEMO_APPLICATION).first()
     if application is None:
         return create_application(
+            ACTOR,
             name=DEMO_APPLICATION,
             description="Created by manage.py gateway_demo.",
             apis=[api],
             custom_claims={"plan": "demo"},
         )
-    application.apis.add(api)
+    apis = list(application.apis.all())
+    if api not in apis:
+        save_application(application, ACTOR, apis=[*apis, api])
     if new_secret or application.oauth_client is None:
-        return application, rotate_secret(application)
+        return application, rotate_secret(application, ACTOR)
     return application, None
 
 
@@ -159,11 +183,3 @@ def _admin(reset_password: bool) -> str | None:
         user.is_active = user.is_staff = user.is_superuser = True
         user.save()
     return password
-
-
-def _save(instance) -> None:
-    try:
-        instance.full_clean()
-    except ValidationError as exc:
-        raise DemoError(f"{instance._meta.verbose_name}: {exc.messages}") from None
-    instance.save()

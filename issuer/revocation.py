@@ -9,7 +9,7 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
-from core.audit import record_event
+from core import changes
 
 
 def revoke_user_tokens(user, actor=None) -> dict[str, int]:
@@ -33,5 +33,5 @@ def revoke_user_tokens(user, actor=None) -> dict[str, int]:
             "authorization_codes": sum(codes.values()),
         }
         if any(counts.values()):
-            record_event(actor, "revoke-tokens", user, None, counts)
+            changes.record(actor, "revoke-tokens", user, after=counts)
     return counts

@@ -16,7 +16,7 @@ from oauth2_provider import views as dot_views
 from authservers.choices import ServerKind
 from authservers.jwks import KeyRejected
 from authservers.models import AuthorizationServer
-from authservers.signing import published_jwks
+from authservers.published_keys import published_jwks
 from issuer import throttle
 from issuer.scopes import ApiScopes
 from issuer.tokens import ISSUER_ENVIRON_KEY

@@ -1,6 +1,8 @@
 """Bases for the admin-API views: staff only, allowed by role, JSON only, audited writes."""
 
-from django.db import transaction
+from collections.abc import Callable
+
+from django.db.models import Model
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import filters, mixins, viewsets
 from rest_framework.exceptions import ValidationError
@@ -8,7 +10,6 @@ from rest_framework.permissions import BasePermission, IsAdminUser
 from rest_framework.response import Response
 
 from accounts import roles
-from core.audit import record_event, snapshot
 from rest_api.exceptions import RoleRequired, exception_handler
 from rest_api.parsers import JSONParser
 from rest_api.schema import GatekeepAutoSchema
@@ -95,7 +96,7 @@ class PartialUpdateModelMixin:
         return Response(serializer.data)
 
 
-class AuditedModelViewSet(
+class ResourceViewSet(
     AdminAPIMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -104,35 +105,42 @@ class AuditedModelViewSet(
     mixins.ListModelMixin,
     viewsets.GenericViewSet,
 ):
-    """CRUD where every write records an AuditEvent in the same transaction.
+    """CRUD whose writes go through the resource's services (core/changes.py).
 
-    Viewsets whose writes go through a service that audits by itself override the
-    perform_* hooks and call the service instead.
+    The serializer validates and reports field errors; the service it names in
+    `save_resource` / `delete_resource` validates again, writes, audits and moves
+    the config version, exactly as for the console and the Django admin.
     """
 
     lookup_value_regex = "[0-9]+"
     # Each resource names its actions: {"create": ..., "partial_update": ..., "destroy": ...}.
     role_actions: dict = {}
+    # The resource's services, as staticmethods: save(instance, actor, **many_to_many)
+    # and delete(instance, actor).
+    save_resource: Callable[..., Model]
+    delete_resource: Callable[..., None]
 
     def save_kwargs(self) -> dict:
         """Values the URL decides rather than the body (e.g. the API of a route)."""
         return {}
 
-    def audited_save(self, serializer, **kwargs):
-        with transaction.atomic():
-            before = snapshot(serializer.instance)
-            instance = serializer.save(**kwargs)
-            action = "update" if before is not None else "create"
-            record_event(self.request.user, action, instance, before, snapshot(instance))
-        return instance
+    def write(self, serializer, instance: Model) -> Model:
+        """Apply the validated values to `instance` and save it through the service."""
+        many_to_many = {field.name for field in instance._meta.many_to_many}
+        related = {}
+        for name, value in {**serializer.validated_data, **self.save_kwargs()}.items():
+            if name in many_to_many:
+                related[name] = value
+            else:
+                setattr(instance, name, value)
+        serializer.instance = self.save_resource(instance, self.request.user, **related)
+        return serializer.instance
 
     def perform_create(self, serializer) -> None:
-        self.audited_save(serializer, **self.save_kwargs())
+        self.write(serializer, serializer.Meta.model())
 
     def perform_update(self, serializer) -> None:
-        self.audited_save(serializer, **self.save_kwargs())
+        self.write(serializer, serializer.instance)
 
     def perform_destroy(self, instance) -> None:
-        with transaction.atomic():
-            record_event(self.request.user, "delete", instance, snapshot(instance), None)
-            instance.delete()
+        self.delete_resource(instance, self.request.user)

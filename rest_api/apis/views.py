@@ -6,6 +6,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from accounts.roles import Action
+from apis import services
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from apis.openapi_import import DocumentTooLarge, import_openapi, max_document_bytes
 from apis.services import activate_api, deactivate_api
@@ -19,7 +20,7 @@ from rest_api.apis.serializers import (
     RouteSerializer,
 )
 from rest_api.exceptions import Problem
-from rest_api.viewsets import AuditedModelViewSet
+from rest_api.viewsets import ResourceViewSet
 
 
 class ActivationRefused(Problem):
@@ -42,11 +43,13 @@ def _content_length(request) -> int:
         return 0
 
 
-class ApiViewSet(AuditedModelViewSet):
+class ApiViewSet(ResourceViewSet):
     """APIs published through the gateway."""
 
     queryset = Api.objects.all()
     serializer_class = ApiSerializer
+    save_resource = staticmethod(services.save_api)
+    delete_resource = staticmethod(services.delete_api)
     filterset_fields = ["name", "status", "kind", "base_path"]
     search_fields = ["name", "base_path", "description"]
     ordering_fields = ["name", "base_path", "status", "created_at", "updated_at"]
@@ -102,14 +105,21 @@ class ApiViewSet(AuditedModelViewSet):
             return Response(PolicySerializer(policy, context={"api": api}).data)
         serializer = PolicySerializer(policy, data=request.data, context={"api": api})
         serializer.is_valid(raise_exception=True)
-        self.audited_save(serializer, api=api)
-        return Response(serializer.data)
+        fields = dict(serializer.validated_data)
+        servers = fields.pop("authorization_servers", None)
+        policy = policy or IdentifyAndAuthorizePolicy(api=api)
+        for name, value in fields.items():
+            setattr(policy, name, value)
+        services.save_policy(policy, request.user, authorization_servers=servers)
+        return Response(PolicySerializer(policy, context={"api": api}).data)
 
 
-class RouteViewSet(AuditedModelViewSet):
+class RouteViewSet(ResourceViewSet):
     """The routes of one API: /apis/{api_pk}/routes/."""
 
     serializer_class = RouteSerializer
+    save_resource = staticmethod(services.save_route)
+    delete_resource = staticmethod(services.delete_route)
     filterset_fields = ["method", "path", "anonymous"]
     ordering_fields = ["path", "method"]
     read_action = Action.VIEW_ROUTES

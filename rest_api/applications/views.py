@@ -17,10 +17,10 @@ from rest_api.applications.serializers import (
     ApplicationSerializer,
     ClientSecretSerializer,
 )
-from rest_api.viewsets import AuditedModelViewSet
+from rest_api.viewsets import ResourceViewSet
 
 
-class ApplicationViewSet(AuditedModelViewSet):
+class ApplicationViewSet(ResourceViewSet):
     """Applications (gateway clients) and their OAuth2 credentials."""
 
     # Their services write the audit events and manage the OAuth2 client.

@@ -4,9 +4,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.roles import Action
+from authservers import services
+from authservers.keysets import refresh_jwks
 from authservers.models import AuthorizationServer
-from authservers.services import refresh_jwks, schedule_jwks_refresh
-from core.audit import snapshot
+from authservers.signing import SigningKeyError, revoke_signing_key, rotate_signing_key
 from rest_api.authservers.serializers import (
     AuthorizationServerSerializer,
     JwksFetchProblemSerializer,
@@ -17,7 +18,7 @@ from rest_api.authservers.serializers import (
 )
 from rest_api.exceptions import Problem, Refused
 from rest_api.serializers import ProblemSerializer
-from rest_api.viewsets import AuditedModelViewSet
+from rest_api.viewsets import ResourceViewSet
 
 
 class JwksFetchFailed(Problem):
@@ -27,11 +28,13 @@ class JwksFetchFailed(Problem):
     default_code = "jwks_fetch_failed"
 
 
-class AuthorizationServerViewSet(AuditedModelViewSet):
+class AuthorizationServerViewSet(ResourceViewSet):
     """Authorization servers (token issuers) APIs may trust."""
 
     queryset = AuthorizationServer.objects.select_related("jwks_snapshot")
     serializer_class = AuthorizationServerSerializer
+    save_resource = staticmethod(services.save_server)
+    delete_resource = staticmethod(services.delete_server)
     filterset_fields = ["name", "kind", "issuer"]
     search_fields = ["name", "issuer"]
     ordering_fields = ["name", "kind", "issuer", "created_at", "updated_at"]
@@ -44,13 +47,6 @@ class AuthorizationServerViewSet(AuditedModelViewSet):
         "rotate_key": Action.ROTATE_SIGNING_KEYS,
         "revoke_key": Action.REVOKE_SIGNING_KEYS,
     }
-
-    def audited_save(self, serializer, **kwargs):
-        before = snapshot(serializer.instance)
-        server = super().audited_save(serializer, **kwargs)
-        # A new issuer (or a new key source) gets its keys without a manual refresh.
-        schedule_jwks_refresh(server, before)
-        return server
 
     @extend_schema(
         request=None, responses={200: JwksRefreshSerializer, 502: JwksFetchProblemSerializer}
@@ -76,9 +72,6 @@ class AuthorizationServerViewSet(AuditedModelViewSet):
     @extend_schema(request=None, responses={200: RotatedKeySerializer, 400: ProblemSerializer})
     @action(detail=True, methods=["post"], url_path="rotate-key")
     def rotate_key(self, request, pk=None):
-        # Imported on use: the signing-key module belongs to the internal issuer.
-        from authservers.signing import SigningKeyError, rotate_signing_key
-
         try:
             key = rotate_signing_key(self.get_object(), request.user)
         except SigningKeyError as exc:  # e.g. an external server, which has no signing keys
@@ -91,8 +84,6 @@ class AuthorizationServerViewSet(AuditedModelViewSet):
     @action(detail=True, methods=["post"], url_path="revoke-key")
     def revoke_key(self, request, pk=None):
         """Emergency: withdraw a signing key from the JWKS and the gateway at once."""
-        from authservers.signing import SigningKeyError, revoke_signing_key
-
         serializer = RevokeKeySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:

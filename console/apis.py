@@ -29,7 +29,7 @@ from console.forms import (
     PolicyForm,
     RouteForm,
 )
-from gateway_admin.planes import public_url
+from core.hosts import public_url
 
 MAX_IMPORT_WARNINGS_SHOWN = 10
 

@@ -17,7 +17,7 @@ from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey, Si
 from console.access import role_required
 from console.common import apply_errors, confirm
 from console.forms import ServerForm
-from gateway_admin.planes import public_url
+from core.hosts import public_url
 
 # The internal issuer's endpoints (issuer/urls.py), by URL name.
 INTERNAL_ENDPOINTS = (

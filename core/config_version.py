@@ -27,14 +27,23 @@ def bump_config_version() -> None:
     """Publish a new version once the surrounding transaction commits.
 
     Once per transaction: a change that saves many rows (an import, an apply) and the
-    signals of those saves all publish one version together.
+    signals of those saves register several callbacks that share one batch, and only
+    the first of the batch to run publishes.
     """
     connection = transaction.get_connection()
-    if connection.in_atomic_block and any(
-        callback is _publish_new_version for _, callback, _ in connection.run_on_commit
-    ):
-        return
-    transaction.on_commit(_publish_new_version)
+    batch = None
+    if connection.in_atomic_block:
+        pending = (getattr(callback, "batch", None) for _, callback, _ in connection.run_on_commit)
+        batch = next((found for found in pending if found is not None), None)
+    batch = batch if batch is not None else {"published": False}
+
+    def publish() -> None:
+        if not batch["published"]:
+            batch["published"] = True
+            _publish_new_version()
+
+    publish.batch = batch
+    transaction.on_commit(publish)
 
 
 def _publish_new_version() -> None:

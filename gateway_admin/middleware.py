@@ -7,30 +7,15 @@ console and REST API need the database; while it is unreachable they answer
 """
 
 import logging
-import uuid
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.template import loader
 
-from proxy.headers import safe_request_id
+from core.request_ids import DATABASE_UNAVAILABLE_DETAIL, RETRY_AFTER_SECONDS, request_id_of
+from rest_api.exceptions import problem_response
 
 logger = logging.getLogger(__name__)
-RETRY_AFTER_SECONDS = 30
-DATABASE_UNAVAILABLE_DETAIL = "The gateway's database cannot be reached; try again shortly."
-
-
-def request_id_of(request: HttpRequest) -> str:
-    """The request's id: the client's X-Request-Id when it is safe to echo, else a new one.
-
-    Set once per request (by RequestIdMiddleware, or here on first use), so an error
-    body and the X-Request-Id header always carry the same value.
-    """
-    request_id = getattr(request, "request_id", None)
-    if request_id is None:
-        request_id = safe_request_id(request.META.get("HTTP_X_REQUEST_ID")) or uuid.uuid4().hex
-        request.request_id = request_id
-    return request_id
 
 
 class RequestIdMiddleware:
@@ -58,8 +43,6 @@ class DatabaseUnavailableMiddleware:
             return None
         logger.error("Database unavailable while serving %s: %s", request.path, exception)
         if request.path.startswith("/api/"):
-            from rest_api.exceptions import problem_response
-
             response = problem_response(
                 request, 503, "database_unavailable", DATABASE_UNAVAILABLE_DETAIL
             )

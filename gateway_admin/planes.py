@@ -17,6 +17,8 @@ from http.cookies import Morsel
 from django.conf import settings
 from django.http import HttpResponseNotFound
 
+from core.hosts import host_listed
+
 ENVIRON_KEY = "gatekeep.plane"
 ADMIN, PUBLIC = "admin", "public"
 URLCONFS = {ADMIN: "gateway_admin.urls_admin", PUBLIC: "gateway_admin.urls_public"}
@@ -68,18 +70,5 @@ class PlaneMiddleware:
         return response
 
 
-def public_url(path: str) -> str:
-    """An absolute URL on the public origin (the console shows where clients call)."""
-    return settings.GATEWAY_PUBLIC_URL.rstrip("/") + path
-
-
 def _host_allowed(request, hosts: list[str]) -> bool:
     return host_listed(request.META.get("HTTP_HOST", ""), hosts)
-
-
-def host_listed(host: str, hosts) -> bool:
-    """True when no host names are configured, or `host` (with or without port) is one."""
-    if not hosts:
-        return True
-    host = host.lower()
-    return host in hosts or host.rsplit(":", 1)[0] in hosts

@@ -19,7 +19,8 @@ from django.conf import settings
 
 from authservers.keystore import NeedsBlockingIO
 from core.client_address import client_from, is_trusted_proxy, trusted_proxies
-from gateway_admin.planes import host_listed
+from core.hosts import host_listed
+from core.request_ids import request_id_for
 from proxy.body import ClientBody, ClientGone, ClientTooSlow
 from proxy.config import config_holder
 from proxy.errors import (
@@ -40,7 +41,7 @@ from proxy.forward import (
     upstream_client,
     upstream_path,
 )
-from proxy.headers import claim_header_value, request_id_for
+from proxy.headers import claim_header_value
 from proxy.identify import FORM_PEEK_BYTES, is_form
 from proxy.pipeline import Decision, decide
 from proxy.responses import send_error

@@ -25,7 +25,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402 - needs django.setup()
 
-from gateway_admin.health import readiness  # noqa: E402
+from core.readiness import readiness  # noqa: E402
 from proxy.app import GatewayApp, wsgi_like_environ  # noqa: E402
 from proxy.config import config_holder  # noqa: E402
 from proxy.errors import ApiNotFound  # noqa: E402

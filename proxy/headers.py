@@ -1,7 +1,5 @@
 """Header hygiene for both directions of the proxy (RFC 9110 §7.6)."""
 
-import itertools
-import os
 import re
 from urllib.parse import quote
 
@@ -20,7 +18,6 @@ HOP_BY_HOP = frozenset(
     }
 )
 GATEWAY_HEADER_PREFIX = "x-gateway-"
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # fullmatch: "$" allows a final "\n"
 MAX_CLAIM_HEADER_LENGTH = 1024
 
 
@@ -34,25 +31,6 @@ def connection_listed(value: str | None) -> set[str]:
 def is_hop_by_hop(name: str, listed: set[str]) -> bool:
     lowered = name.lower()
     return lowered in HOP_BY_HOP or lowered in listed
-
-
-def safe_request_id(value: str | None) -> str | None:
-    return value if value and _REQUEST_ID.fullmatch(value) else None
-
-
-# A random prefix per process and a counter: unique across processes and nodes, and a
-# fraction of uuid4's cost on the hot path (it reads the OS random source per call).
-_ID_PREFIX = os.urandom(10).hex()
-_ID_COUNTER = itertools.count(1)
-
-
-def new_request_id() -> str:
-    return f"{_ID_PREFIX}{next(_ID_COUNTER):012x}"
-
-
-def request_id_for(client_value: str | None) -> str:
-    """The client's X-Request-Id when it is safe to echo, else a new one."""
-    return safe_request_id(client_value) or new_request_id()
 
 
 # Printable ASCII without '%': already what quote() below would return.

@@ -11,6 +11,7 @@ import logging
 
 from django.conf import settings
 
+from core.request_ids import request_id_for
 from proxy.body import ClientBody, ClientGone, ClientTooSlow
 from proxy.config import Upstream
 from proxy.cookies import is_reserved_cookie
@@ -25,7 +26,6 @@ from proxy.forward import (
     send_to,
     upstream_client,
 )
-from proxy.headers import request_id_for
 from proxy.responses import send_error
 from proxy.upstream import UpstreamFailure
 

@@ -21,7 +21,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
 from apis.openapi_import import DocumentTooLarge
-from gateway_admin.middleware import (
+from core.request_ids import (
     DATABASE_UNAVAILABLE_DETAIL,
     RETRY_AFTER_SECONDS,
     request_id_of,

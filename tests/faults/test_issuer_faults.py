@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 from django.core.cache import cache
 
+from authservers.keysets import SNAPSHOT_CACHE_KEY
 from authservers.models import AuthorizationServer, JwksSnapshot
-from authservers.services import SNAPSHOT_CACHE_KEY
 from authservers.tasks import refresh_jwks as refresh_task
 from tests.faults.upstreams import ScriptedUpstream, read_request_head
 from tests.tokens import new_rsa_key

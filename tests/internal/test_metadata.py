@@ -4,8 +4,8 @@ import requests
 
 from authservers import http
 from authservers.jwks import parse_jwks
+from authservers.keysets import discover_jwks_uri
 from authservers.models import SigningKey
-from authservers.services import discover_jwks_uri
 from authservers.signing import ensure_signing_keys
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}

@@ -14,8 +14,8 @@ from django.core.cache import cache
 
 from authservers.choices import DEFAULT_ALGORITHMS
 from authservers.jwks import keyset_version, parse_jwks
+from authservers.keysets import SNAPSHOT_CACHE_KEY
 from authservers.keystore import ServerKeyPolicy
-from authservers.services import SNAPSHOT_CACHE_KEY
 from proxy.config import PolicyConfig, ServerConfig
 from tests.servers import call_gateway_in_thread
 from tests.tokens import claims_for, sign

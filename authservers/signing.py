@@ -1,7 +1,7 @@
 """Signing keys of the internal authorization server: creation, encryption at rest, rotation.
 
 A key is born `next` and is published in the JWKS before it signs anything
-(SECURITY.md E4). Rotation promotes next → active, retires the active key and
+(docs/security.md, Token rules E4). Rotation promotes next → active, retires the active key and
 creates a new next key. A retired key stays published until every token it
 signed has expired (`published_until`); pruning then deletes it, private half
 and all. After every change the JWKS snapshot is rebuilt, because the proxy's

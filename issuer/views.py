@@ -1,4 +1,4 @@
-"""HTTP endpoints of the internal authorization server (DESIGN.md §4).
+"""HTTP endpoints of the internal authorization server (docs/architecture.md, URL map).
 
 The grant flows are DOT's views; these subclasses only pick the issuing server,
 refuse grants the gateway does not serve, and keep every answer OAuth2 JSON.

@@ -235,7 +235,7 @@ def wsgi_like_environ(scope: dict) -> dict:
     """The CGI-style view of the request the decision functions read (headers as HTTP_*).
 
     Repeated headers are joined with ", " as WSGI servers do, so a second
-    Authorization header is visible as a comma (SECURITY.md A2).
+    Authorization header is visible as a comma (docs/security.md, Token rules A2).
     """
     client = scope.get("client")
     environ = {

@@ -127,8 +127,8 @@ def _application_indexes(apis: list[Api]) -> dict[int, ApplicationIndex]:
     straight into the compact index instead.
     """
     # An application's own client_id identifies it to the internal issuer without
-    # extra claims (DESIGN.md §5); bound to internal servers, so an external IdP
-    # minting a token with that client_id cannot impersonate it.
+    # extra claims (docs/architecture.md, REST admin API); bound to internal servers, so
+    # an external IdP minting a token with that client_id cannot impersonate it.
     internal_issuers = {
         api.id: [
             server.issuer

@@ -2,7 +2,7 @@
 
 The token is already strictly parsed by proxy.tokens, and the key is bound to its
 algorithms by the key store, so all that is left is the primitive. Skipping
-jwcrypto here saves its per-call deepcopy on the hot path (DESIGN §7).
+jwcrypto here saves its per-call deepcopy on the hot path (docs/architecture.md, Measurements).
 """
 
 from cryptography.exceptions import InvalidSignature

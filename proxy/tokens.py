@@ -1,6 +1,6 @@
 """Validation of a bearer JWT against the servers an API's policy trusts.
 
-The rules are SECURITY.md §1 B-E. Parsing is ours and strict (jwcrypto accepts
+The rules are B-E of docs/security.md, Token rules. Parsing is ours and strict (jwcrypto accepts
 non-canonical base64 and "last one wins" JSON); the key comes only from the
 trusted issuer's cached key set, bound to its algorithms; time claims must be
 finite numbers. A verified token is cached per process until it expires, keyed

@@ -1,4 +1,4 @@
-"""The one place the admin API turns exceptions into responses (STYLE.md §2.8).
+"""The one place the admin API turns exceptions into responses (docs/architecture.md, Errors).
 
 Every error under /api/v1/ is problem details (RFC 9457, `application/problem+json`):
 `type`, `title`, `status`, a `detail` that says what to do, a stable `code` and the

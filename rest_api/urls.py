@@ -1,4 +1,5 @@
-"""The REST admin API under /api/v1/ (DESIGN.md §5), its OpenAPI schema and Swagger UI."""
+"""The REST admin API under /api/v1/ (docs/architecture.md, REST admin API), its OpenAPI
+schema and Swagger UI."""
 
 from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter

@@ -84,7 +84,7 @@ class AdminAPIMixin:
 
 
 class PartialUpdateModelMixin:
-    """PATCH only: the contract (DESIGN.md §5) has no PUT on resources."""
+    """PATCH only: the contract (docs/architecture.md, REST admin API) has no PUT on resources."""
 
     def partial_update(self, request, *args, **kwargs):
         instance = self.get_object()

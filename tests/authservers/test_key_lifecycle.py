@@ -1,4 +1,5 @@
-"""Keys over time: IdP rotation, unknown-kid refreshes, outages and staleness (SECURITY §4)."""
+"""Keys over time: IdP rotation, unknown-kid refreshes, outages and staleness
+(docs/security.md, Token rules E and Fault behaviour)."""
 
 import threading
 import time

@@ -1,4 +1,5 @@
-"""Issuer faults of SECURITY.md §4 that tests/authservers/test_key_lifecycle.py leaves open.
+"""Issuer faults (docs/security.md, Fault behaviour) that
+tests/authservers/test_key_lifecycle.py leaves open.
 
 (That module covers: JWKS answering 500/HTML/empty/3 MB/hang/drip, 50 concurrent calls
 with a new kid, a key dropped from a fresh JWKS, never-fetched and stale keys, and a

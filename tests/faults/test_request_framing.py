@@ -1,4 +1,5 @@
-"""Raw-socket requests against the data plane: smuggling, header limits, underscore headers (§5).
+"""Raw-socket requests against the data plane (docs/security.md, Proxy rules): smuggling,
+header limits, underscore headers.
 
 The last test pins why granian is not the production server."""
 
@@ -31,7 +32,7 @@ SMUGGLING = {
     "conflicting-content-length": (["Content-Length: 4", "Content-Length: 40"], b"abcd"),
     "signed-content-length": (["Content-Length: +4"], b"abcd"),
     "obs-fold": (["Content-Length: 4", "X-Folded: a", " b"], b"abcd"),
-    # The line right after the head's Authorization folds into it (SECURITY.md case 3).
+    # The line right after the head's Authorization folds into it (docs/security.md, case 3).
     "obs-fold-in-authorization": ([" folded", "Content-Length: 0"], b""),
     "bare-lf-in-chunk-size": (["Transfer-Encoding: chunked"], b"4\nabcd\r\n0\r\n\r\n"),
     "space-before-colon": (["Content-Length : 4"], b"abcd"),
@@ -83,7 +84,7 @@ def test_requests_just_over_the_header_limits_are_refused_by_gunicorn(
         "field-count": (f"GET {PATH} HTTP/1.1", [f"X-Filler-{n}: x" for n in range(101)]),
         # limit_request_field_size 8190
         "field-size": (f"GET {PATH} HTTP/1.1", ["X-Big: " + "a" * 8190]),
-        # a 9 KB bearer token (SECURITY.md case 5)
+        # a 9 KB bearer token (docs/security.md, case 5)
         "token-9k": (f"GET {PATH} HTTP/1.1", ["Authorization: Bearer " + "A" * 9000]),
     }
     statuses = {}
@@ -143,7 +144,7 @@ def test_underscore_spellings_of_gateway_headers_never_reach_the_upstream(
     assert published.upstream.hits == len(spoofs)
 
 
-# granian (hyper) frames these differently from llhttp. Each one is a SECURITY.md §5 case,
+# granian (hyper) frames these differently from llhttp, against docs/security.md (Request framing),
 # which is why granian is not the production server. When a granian upgrade makes this
 # test fail, re-run the table above under it and reconsider.
 GRANIAN_GAPS = {

@@ -1,4 +1,5 @@
-"""Upstream faults under the production server (SECURITY.md §5): gunicorn, real sockets."""
+"""Upstream faults under the production server (docs/security.md, Fault behaviour): gunicorn,
+real sockets."""
 
 import hashlib
 import threading

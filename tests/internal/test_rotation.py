@@ -1,4 +1,4 @@
-"""Signing-key rotation without a failed call (SECURITY.md E4)."""
+"""Signing-key rotation without a failed call (docs/security.md, Token rules E4)."""
 
 import time
 from concurrent.futures import ThreadPoolExecutor

@@ -1,4 +1,5 @@
-"""Every wrong token gets the status and code of DESIGN §3 and never reaches the upstream."""
+"""Every wrong token gets the status and code of docs/architecture.md (Errors) and
+never reaches the upstream."""
 
 import base64
 import time

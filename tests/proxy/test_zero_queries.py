@@ -1,4 +1,5 @@
-"""Steady state: an authorized call costs no database query (DESIGN §2).
+"""Steady state: an authorized call costs no database query (docs/architecture.md, The path
+of a proxied call).
 
 The data plane's event loop runs in this thread here, so every query it made
 would be counted; config polls and key reloads run in other threads by design.

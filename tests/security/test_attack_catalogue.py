@@ -1,4 +1,5 @@
-"""SECURITY.md §2, cases 1-40, end to end: real HTTP through the gateway to a counting upstream.
+"""docs/security.md, Attack catalogue round 1, cases 1-40, end to end: real HTTP through
+the gateway to a counting upstream.
 
 Every variant asserts the status and problem `code`, that the upstream's hit
 counter did not move (or moved by one for the variants that must pass), that no
@@ -297,7 +298,7 @@ def c05(t: Target):
         assert grown_kb < 20 * 1024, f"peak RSS grew {grown_kb} KB"
 
     t.after(memory_flat)
-    # Over 8190 bytes a header field is refused by the data plane's parser (SECURITY A5);
+    # Over 8190 bytes a header field is refused by the data plane's parser (rule A5);
     # the token cap (8 KiB) answers 401 for shorter ones (tests/security/test_rules_a_b.py).
     yield "9-kb", Attack(token=huge(9 * 1024)), Expect(431)
     # With 1 MB still in flight the server may reset the connection instead (status 0).

@@ -1,4 +1,5 @@
-"""SECURITY.md §1 A (getting the token out) and B (parsing): one test or more per rule."""
+"""docs/security.md, Token rules A (getting the token out) and B (parsing): one test or
+more per rule."""
 
 import base64
 import json

@@ -1,4 +1,4 @@
-"""SECURITY.md §1 C (algorithm and key): one test or more per rule."""
+"""docs/security.md, Token rules C (algorithm and key): one test or more per rule."""
 
 import json
 import re

@@ -1,4 +1,4 @@
-"""SECURITY.md §1 D (claims): one test or more per rule."""
+"""docs/security.md, Token rules D (claims): one test or more per rule."""
 
 import json
 import time

@@ -1,4 +1,4 @@
-"""SECURITY.md §1 E (keys over time) and F (OWASP): one test or more per rule."""
+"""docs/security.md, Token rules E (keys over time) and F (OWASP): one test or more per rule."""
 
 import datetime
 import hashlib

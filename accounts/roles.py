@@ -17,7 +17,7 @@ same permissions through its has_*_permission hooks. Superusers hold every
 permission (Django's rule), so they are administrators. Staff status is still
 required: a non-staff user in a role group can do nothing.
 
-The groups are created by a migration and re-synced from this module after every
+The groups are created and re-synced from this module after every
 `migrate`, so they always hold exactly what is written here; give people extra
 rights with groups of your own, not by editing these.
 """

@@ -22,6 +22,10 @@ class HttpMethod(models.TextChoices):
     OPTIONS = "OPTIONS", "OPTIONS"
 
 
+# The methods a call can have: what a route's ANY stands for, and what the inspector offers.
+CALL_METHODS = tuple(method for method in HttpMethod.values if method != HttpMethod.ANY)
+
+
 class IdentitySource(models.TextChoices):
     HEADER = "header", "HTTP header"
     QUERY = "query", "Query parameter"

@@ -88,3 +88,19 @@ def route_shape(value: str) -> tuple[str, ...]:
         segment.value if segment.kind == "literal" else shape[segment.kind]
         for segment in parse_route_template(value)
     )
+
+
+# What an example path puts for each parameter: any value matches, these read as examples.
+EXAMPLE_VALUES = {"param": "1", "greedy": "example"}
+
+
+def example_path(template: str) -> str:
+    """A concrete path the template matches: `/pets/{id}/files/{path+}` → `/pets/1/files/example`.
+
+    The curl example (console/apis.py) and the inspector link of an application
+    (console/applications.py) both use it; tests/apis check the proxy's router agrees.
+    """
+    return "/" + "/".join(
+        segment.value if segment.kind == "literal" else EXAMPLE_VALUES[segment.kind]
+        for segment in parse_route_template(template)
+    )

@@ -4,6 +4,7 @@ import re
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 
 from core.outbound_policy import check_url, refusal_for_gateway_listener
 
@@ -82,3 +83,14 @@ def validate_claims_object(value: object) -> None:
             raise ValidationError(f"{claim!r} is not a valid claim name.")
         if not isinstance(claim_value, str) or not claim_value or len(claim_value) > 500:
             raise ValidationError(f"The value of {claim!r} must be a non-empty string.")
+
+
+# --- the token inspector's call (console form and REST serializer alike) -------------
+
+INSPECTED_PATH_MAX_LENGTH = 2000
+INSPECTED_TOKEN_MAX_LENGTH = 65536
+
+# The path after the API's base path: no query, fragment, space or control character.
+validate_inspected_path = RegexValidator(
+    r"^/[^\x00-\x20\x7f?#]*$", "Give a path starting with '/', without query or spaces."
+)

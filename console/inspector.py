@@ -1,26 +1,17 @@
-"""The token inspector: what the proxy decides for a token and a call, check by check.
+"""The token inspector page: what the proxy decides for a token and a call, check by check.
 
-The decision is the proxy's own `decide()` (through apis.services.inspect_token);
-the decoded header and claims are for reading only and never trust the signature.
+The decision and the decoded header and claims come from proxy/inspector.py; this
+view adds what an admin can do about a refusal and lays the facts out as rows.
 """
-
-from datetime import UTC, datetime
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
-from django.utils.timesince import timesince, timeuntil
 from django.views.decorators.http import require_http_methods
 
 from accounts.roles import Action
-from apis.services import inspect_token
-from authservers.models import AuthorizationServer
 from console.access import role_required
 from console.forms import InspectorForm
-from proxy.errors import InvalidToken
-from proxy.tokens import decode_segment, parse_json_object
-
-TIME_CLAIMS = (("exp", "Expires"), ("nbf", "Not before"), ("iat", "Issued"))
+from proxy.inspector import decode_for_display, inspect_token
 
 # What an admin can do about each refusal; the proxy's detail says what exactly failed.
 HINTS = {
@@ -86,51 +77,3 @@ def _fact(value) -> str:
     if isinstance(value, list):
         return ", ".join(str(item) for item in value) or "(none)"
     return str(value)
-
-
-def decode_for_display(token: str) -> dict:
-    """Header and claims as written in the token, with readable times; never verified."""
-    result = {"header": None, "claims": None, "errors": [], "times": [], "issuer": None}
-    parts = token.split(".")
-    if len(parts) != 3:
-        result["errors"].append(
-            f"Not a compact JWT: expected 3 dot-separated parts, found {len(parts)}."
-        )
-        return result
-    for key, what, segment in (("header", "header", parts[0]), ("claims", "payload", parts[1])):
-        try:
-            result[key] = parse_json_object(decode_segment(segment), what, "format")
-        except ValueError:
-            result["errors"].append(f"The {what} is not canonical base64url.")
-        except InvalidToken as exc:
-            result["errors"].append(exc.detail)
-    claims = result["claims"] or {}
-    now = timezone.now()
-    for name, label in TIME_CLAIMS:
-        value = claims.get(name)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            try:
-                moment = datetime.fromtimestamp(value, tz=UTC)
-            except (OverflowError, OSError, ValueError):
-                continue
-            relative = _relative(moment, now)
-            result["times"].append(
-                {
-                    "name": name,
-                    "label": label,
-                    "moment": moment,
-                    "relative": relative,
-                    "past": moment <= now,
-                }
-            )
-    if isinstance(claims.get("iss"), str):
-        result["issuer"] = AuthorizationServer.objects.filter(issuer=claims["iss"]).first()
-    return result
-
-
-def _relative(moment: datetime, now: datetime) -> str:
-    if abs((moment - now).total_seconds()) < 60:
-        return "just now"
-    if moment > now:
-        return f"in {timeuntil(moment, now)}"
-    return f"{timesince(moment, now)} ago"

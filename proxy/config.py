@@ -13,7 +13,7 @@ import gc
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -21,6 +21,7 @@ from django.conf import settings
 from apis.choices import ApiKind, ApiStatus
 from apis.models import Api
 from apis.paths import split_path
+from apis.token_location import TokenLocation
 from applications.choices import ApplicationStatus
 from applications.models import Application
 from authservers.choices import ServerKind
@@ -56,6 +57,11 @@ class PolicyConfig:
     allow_anonymous: bool
     forward_claims: tuple[tuple[str, str], ...]
     forward_authorization: bool
+    # Where the token travels, from identity_source and identity_name (apis/token_location.py).
+    token_location: TokenLocation = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "token_location", TokenLocation.of(self))
 
 
 @dataclass(frozen=True, slots=True)

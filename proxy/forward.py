@@ -1,4 +1,10 @@
-"""Step 6: the call to the upstream, streamed both ways over pooled connections.
+"""Step 6: the call to the upstream, built here and streamed both ways over pooled connections.
+
+The upstream request is assembled in this module only: for a proxied call
+(`proxied_request`: target URL, the client's end-to-end headers minus hop-by-hop,
+forwarding, override and gateway headers, the token where the policy keeps it
+from the upstream, the gateway's own cookies, then X-Forwarded-*, Via and the
+identity headers) and for the relay to the control plane (`relayed_request`).
 
 All upstream HTTP goes through here: one asynchronous keep-alive client per
 event loop (proxy/upstream.py), connect and read timeouts from the API, failures
@@ -10,25 +16,34 @@ a truncated 200.
 """
 
 import asyncio
+import hashlib
 import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from http import HTTPStatus
-from urllib.parse import quote
+from urllib.parse import quote, unquote_plus
 
 from django.conf import settings
 
+from core.client_address import TrustedProxies, is_trusted_proxy, trusted_proxies
+from core.hosts import host_listed
 from core.outbound_policy import refusal_for_address, refusal_for_host
 from proxy.config import ApiConfig, Upstream
-from proxy.cookies import is_reserved_cookie, without_cookies
+from proxy.cookies import console_cookie_names, is_reserved_cookie, without_cookies
 from proxy.errors import GatewayError, UpstreamTimeout, UpstreamUnavailable
-from proxy.headers import GATEWAY_HEADER_PREFIX, connection_listed, is_hop_by_hop
+from proxy.headers import (
+    GATEWAY_HEADER_PREFIX,
+    claim_header_value,
+    connection_listed,
+    is_hop_by_hop,
+)
+from proxy.pipeline import Decision
 from proxy.upstream import UpstreamClient, UpstreamFailure, UpstreamResponse
 
 logger = logging.getLogger(__name__)
 # Headers that carry where a request came from. Only the gateway writes them
-# (proxy/app.py); a client's own values are never passed on.
+# (Forwarding.headers below); a client's own values are never passed on.
 FORWARDING_HEADERS = frozenset(
     {
         "x-forwarded-for",
@@ -64,6 +79,9 @@ FRAMING_HEADERS = frozenset({"host", "content-length", "x-request-id"})
 # client's response (or make the server refuse to send it).
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(r"[ \t\x21-\x7e\x80-\xff]*")
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
+)
 
 _clients: dict[int, UpstreamClient] = {}
 
@@ -139,6 +157,152 @@ def request_headers(
                 continue
         headers.append((name, value))
     return headers
+
+
+def via_pseudonym() -> str:
+    """This deployment's name in Via: seeing it on an incoming request means a loop.
+
+    Derived from SECRET_KEY, so every node of one deployment shares it and another
+    Gatekeep deployment in front or behind does not.
+    """
+    digest = hashlib.sha256(("gatekeep-via:" + settings.SECRET_KEY).encode()).hexdigest()
+    return f"gatekeep-{digest[:10]}"
+
+
+@dataclass(frozen=True)
+class Forwarding:
+    """What the gateway tells an upstream about the client, and the name it passes under."""
+
+    trusted_proxies: TrustedProxies
+    public_hosts: frozenset[str]
+    via: str
+
+    @classmethod
+    def from_settings(cls) -> "Forwarding":
+        return cls(
+            trusted_proxies(),
+            frozenset(host.lower() for host in settings.GATEWAY_PUBLIC_HOSTS),
+            via_pseudonym(),
+        )
+
+    def acceptable_host(self, host: str) -> bool:
+        """A Host worth telling the upstream: well-formed and, when configured, one of ours."""
+        return (
+            bool(host)
+            and _HOST.fullmatch(host) is not None
+            and host_listed(host, self.public_hosts)
+        )
+
+    def headers(self, scope: dict, environ: dict, request_id: str) -> list[tuple[str, str]]:
+        """X-Forwarded-For/-Proto/-Host, X-Request-Id and Via, as this gateway states them."""
+        remote = environ["REMOTE_ADDR"]
+        forwarded_for = remote
+        scheme = scope.get("scheme", "http")
+        host = environ.get("HTTP_HOST", "")
+        if is_trusted_proxy(remote, self.trusted_proxies):
+            # Only a configured load balancer may tell us who the client was.
+            prior = environ.get("HTTP_X_FORWARDED_FOR")
+            forwarded_for = f"{prior}, {remote}" if prior else remote
+            proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[-1].strip().lower()
+            scheme = proto if proto in {"http", "https"} else scheme
+            host = environ.get("HTTP_X_FORWARDED_HOST", host).split(",")[-1].strip()
+        prior_via = environ.get("HTTP_VIA")
+        via = f"1.1 {self.via}"
+        headers = [
+            ("x-forwarded-for", forwarded_for),
+            ("x-forwarded-proto", scheme),
+            ("x-request-id", request_id),
+            ("via", f"{prior_via}, {via}" if prior_via else via),
+        ]
+        if self.acceptable_host(host):
+            headers.append(("x-forwarded-host", host))
+        return headers
+
+
+def proxied_request(
+    scope: dict,
+    environ: dict,
+    decision: Decision,
+    path: str,
+    request_id: str,
+    forwarding: Forwarding,
+    framing: tuple[list[tuple[str, str]], bool],
+    body: AsyncIterator[bytes] | None,
+) -> UpstreamRequest:
+    """The request the upstream gets for an allowed call (`framing` from ClientBody.framing())."""
+    api, policy = decision.api, decision.api.policy
+    # Claim headers are the gateway's to set: a client's copy never passes, even
+    # when the token lacks the claim and the gateway sets nothing in its place.
+    drop = {header.lower() for _, header in policy.forward_claims}
+    drop_cookies = set()
+    query = environ["QUERY_STRING"]
+    if not policy.forward_authorization:
+        location = policy.token_location
+        if location.in_query:
+            query = _without_param(query, location.name)
+        elif location.in_cookie:
+            drop_cookies.add(location.name)
+        else:
+            drop.add(location.name.lower())
+    headers = request_headers(scope["headers"], drop, drop_cookies)
+    headers.extend(forwarding.headers(scope, environ, request_id))
+    headers.extend(identity_headers(decision))
+    framing_headers, chunked = framing
+    headers.extend(framing_headers)
+    target = upstream_path(
+        api, decision.segments, path.endswith("/") and bool(decision.segments), query
+    )
+    return UpstreamRequest(scope["method"], target, headers, body, chunked)
+
+
+def identity_headers(decision: Decision) -> list[tuple[str, str]]:
+    """X-Gateway-Application, X-Gateway-Subject and the policy's forwarded claims."""
+    headers = []
+    if decision.application is not None:
+        name = claim_header_value(decision.application.name) or ""
+        headers.append(("x-gateway-application", name))
+    if decision.token is None:
+        return headers
+    subject = claim_header_value(decision.token.claims.get("sub"))
+    if subject:
+        headers.append(("x-gateway-subject", subject))
+    for claim, header in decision.api.policy.forward_claims:
+        value = claim_header_value(decision.token.claims.get(claim))
+        if value is not None:
+            headers.append((header.lower(), value))
+    return headers
+
+
+def relayed_request(
+    scope: dict,
+    environ: dict,
+    request_id: str,
+    client_address: str,
+    framing: tuple[list[tuple[str, str]], bool],
+    body: AsyncIterator[bytes] | None,
+) -> UpstreamRequest:
+    """The request the control plane gets for a relayed OAuth2/OpenID call: the raw
+    target, the client's headers with the gateway's cookies but not the console's."""
+    console_cookies = console_cookie_names(environ.get("HTTP_COOKIE", ""))
+    headers = request_headers(scope["headers"], set(), console_cookies, own_cookies=True)
+    headers += [
+        ("x-forwarded-for", client_address),
+        ("x-forwarded-proto", scope.get("scheme", "http")),
+        ("x-request-id", request_id),
+    ]
+    framing_headers, chunked = framing
+    headers += framing_headers
+    target = scope["raw_path"].decode("latin-1")
+    if scope["query_string"]:
+        target += "?" + scope["query_string"].decode("latin-1")
+    return UpstreamRequest(scope["method"], target, headers, body, chunked)
+
+
+def _without_param(query: str, name: str) -> str:
+    """The query without `name`, however its name is spelled (`gk%2Dtoken`, `gk+token`…)."""
+    return "&".join(
+        part for part in query.split("&") if unquote_plus(part.split("=", 1)[0]) != name
+    )
 
 
 async def send(client: UpstreamClient, api: ApiConfig, request: UpstreamRequest):

@@ -6,27 +6,23 @@ from urllib.parse import parse_qsl
 from django.conf import settings
 from django.http.cookie import parse_cookie
 
-from apis.choices import IdentitySource
 from proxy.config import PolicyConfig
 from proxy.errors import InvalidRequest, InvalidToken, MissingToken
-
-
-def _header_key(name: str) -> str:
-    return "HTTP_" + name.upper().replace("-", "_")
 
 
 def extract_token(environ: dict, policy: PolicyConfig) -> str | None:
     """The raw token, None when the request carries none, or an error."""
     query_tokens = _query_values(environ, "access_token")
-    if policy.identity_source == IdentitySource.QUERY:
-        values = _query_values(environ, policy.identity_name)
+    location = policy.token_location
+    if location.in_query:
+        values = _query_values(environ, location.name)
         if len(values) > 1:
             raise InvalidRequest("The token appears more than once in the query.", check="identify")
         token = values[0] if values else None
-    elif policy.identity_source == IdentitySource.COOKIE:
-        token = parse_cookie(environ.get("HTTP_COOKIE", "")).get(policy.identity_name) or None
+    elif location.in_cookie:
+        token = parse_cookie(environ.get("HTTP_COOKIE", "")).get(location.name) or None
     else:
-        token = _from_header(environ.get(_header_key(policy.identity_name)))
+        token = _from_header(environ.get(location.environ_key))
         if token is not None and query_tokens:
             raise InvalidRequest(
                 "Send the token once: in the header or the query, not both.", check="identify"

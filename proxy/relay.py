@@ -14,14 +14,12 @@ from django.conf import settings
 from core.request_ids import request_id_for
 from proxy.body import ClientBody, ClientGone, ClientTooSlow
 from proxy.config import Upstream
-from proxy.cookies import is_reserved_cookie
 from proxy.errors import GatewayError, RequestTimeout
 from proxy.forward import (
-    UpstreamRequest,
     check_status,
     first_chunk,
     relay_body,
-    request_headers,
+    relayed_request,
     response_headers,
     send_to,
     upstream_client,
@@ -42,23 +40,11 @@ class ControlPlaneRelay:
     async def __call__(self, scope: dict, receive, send_message, environ: dict) -> None:
         request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID"))
         body = ClientBody(receive, environ, settings.GATEWAY_CLIENT_BODY_TIMEOUT)
-        console_cookies = {
-            name for name in _cookie_names(environ.get("HTTP_COOKIE", "")) if _is_admin(name)
-        }
-        headers = request_headers(scope["headers"], set(), console_cookies, own_cookies=True)
-        headers += [
-            ("x-forwarded-for", self.client_address(scope, environ)),
-            ("x-forwarded-proto", scope.get("scheme", "http")),
-            ("x-request-id", request_id),
-        ]
-        framing, chunked = body.framing()
-        headers += framing
-        target = scope["raw_path"].decode("latin-1")
-        if scope["query_string"]:
-            target += "?" + scope["query_string"].decode("latin-1")
+        client_address = self.client_address(scope, environ)
+        framing = body.framing()
         try:
             stream = await body.stream() if body.expected else None
-            request = UpstreamRequest(scope["method"], target, headers, stream, chunked)
+            request = relayed_request(scope, environ, request_id, client_address, framing, stream)
             response = await send_to(
                 upstream_client(),
                 self.upstream,
@@ -85,13 +71,3 @@ class ControlPlaneRelay:
             await send_error(send_message, error, request_id, None, close=True)
         except (ClientGone, UpstreamFailure):
             pass
-
-
-def _cookie_names(header: str) -> list[str]:
-    return [pair.split("=", 1)[0].strip() for pair in header.split(";") if pair.strip()]
-
-
-def _is_admin(name: str) -> bool:
-    return name in {settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME} or (
-        is_reserved_cookie(name) and "admin" in name.lower()
-    )

@@ -8,6 +8,7 @@ template but none with that method is a 405 listing the allowed methods.
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from apis.choices import CALL_METHODS
 from apis.paths import parse_route_template
 from proxy.errors import InvalidRequest, MethodNotAllowed, RouteNotFound
 
@@ -99,7 +100,7 @@ class RouteTrie:
 # Never proxied, even by an ANY route: CONNECT would open a tunnel through the upstream
 # connection, TRACE echoes the request (and its credentials) back (cross-site tracing).
 NEVER_PROXIED = frozenset({"CONNECT", "TRACE"})
-ANY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+ANY_METHODS = frozenset(CALL_METHODS)
 
 
 def _pick_method(candidates: dict[str, RouteConfig], method: str) -> RouteConfig | None:

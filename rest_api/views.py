@@ -9,8 +9,8 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
 from accounts.roles import Action
-from apis.services import inspect_token
 from core.models import AuditEvent
+from proxy.inspector import inspect_token
 from rest_api.exceptions import exception_handler, problem_response
 from rest_api.serializers import (
     AuditEventSerializer,

@@ -19,12 +19,13 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains, assertRedirects
 
 from accounts.roles import Role
-from apis.services import activate_api, inspect_token
+from apis.services import activate_api
 from authservers.models import AuthorizationServer, SigningKey
 from authservers.signing import SigningKeyError, issue_access_token, revoke_signing_key
 from core.models import AuditEvent, ConfigRevision
 from proxy.config import config_holder
 from proxy.errors import InvalidToken
+from proxy.inspector import inspect_token
 from proxy.pipeline import decide
 from proxy.tokens import verified_tokens
 from tests.personas import staff_member

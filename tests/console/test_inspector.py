@@ -7,8 +7,8 @@ from pytest_django.asserts import assertContains
 
 from apis.models import Api
 from apis.services import activate_api, deactivate_api
-from console.inspector import decode_for_display
 from proxy.config import config_holder
+from proxy.inspector import decode_for_display
 from tests.conftest import publish_api
 from tests.tokens import claims_for, raw_token, sign
 

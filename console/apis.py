@@ -14,9 +14,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.roles import Action
 from apis import services
-from apis.choices import HttpMethod, IdentitySource
+from apis.choices import HttpMethod
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from apis.openapi_import import import_openapi
+from apis.paths import example_path
+from apis.token_location import TokenLocation
 from applications.models import Application
 from applications.services import update_application
 from console.access import role_required
@@ -184,24 +186,18 @@ def _curl_example(request, api: Api, routes: list[Route], policy) -> str:
     if not routes:
         return ""
     route = next((r for r in routes if not r.anonymous), routes[0])
-    path = "/".join(
-        "example" if part.endswith("+}") else "1" if part.startswith("{") else part
-        for part in route.path.split("/")
-    )
-    url = public_url(settings.GATEWAY_PREFIX + api.base_path + path)
+    url = public_url(settings.GATEWAY_PREFIX + api.base_path + example_path(route.path))
     parts = ["curl", "-i"]
     if route.method not in (HttpMethod.ANY, HttpMethod.GET):
         parts += ["-X", route.method]
     if not route.anonymous:
-        source = policy.identity_source if policy else IdentitySource.HEADER
-        name = policy.identity_name if policy else "Authorization"
-        if source == IdentitySource.QUERY:
-            url += f"?{name}=$TOKEN"
-        elif source == IdentitySource.COOKIE:
-            parts += ["--cookie", f"{name}=$TOKEN"]
+        location = TokenLocation.of(policy)
+        if location.in_query:
+            url += "?" + location.pair("$TOKEN")
+        elif location.in_cookie:
+            parts += ["--cookie", location.pair("$TOKEN")]
         else:
-            value = "Bearer $TOKEN" if name.lower() == "authorization" else "$TOKEN"
-            parts += ["-H", f"{name}: {value}"]
+            parts += ["-H", f"{location.name}: {location.header_value('$TOKEN')}"]
     # Double quotes keep $TOKEN expandable in the shell; shlex quotes everything else.
     quoted = [f'"{p}"' if "$TOKEN" in p else shlex.quote(p) for p in [*parts, url]]
     return " ".join(quoted)

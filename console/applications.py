@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Action
+from apis.paths import example_path
 from applications import services
 from applications.choices import ApplicationStatus
 from applications.models import Application
@@ -130,9 +131,7 @@ def _render_detail(
 def _example_path(apis: list) -> str:
     """A path of the first API's first route, to prefill "Inspect a call" with."""
     route = apis[0].routes.first() if apis else None
-    if route is None:
-        return "/"
-    return "/".join("1" if part.startswith("{") else part for part in route.path.split("/"))
+    return example_path(route.path) if route is not None else "/"
 
 
 def _audiences(servers, application: Application) -> set[str]:

@@ -9,14 +9,21 @@ from itertools import zip_longest
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
 from django.template.loader import render_to_string
 
-from apis.choices import HttpMethod
+from apis.choices import CALL_METHODS
+from apis.fields import API_FIELDS, POLICY_FIELDS, ROUTE_FIELDS
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from apis.openapi_import import DocumentTooLarge, max_document_bytes
+from apis.validators import (
+    INSPECTED_PATH_MAX_LENGTH,
+    INSPECTED_TOKEN_MAX_LENGTH,
+    validate_inspected_path,
+)
+from applications.fields import APPLICATION_FIELDS
 from applications.models import Application
 from authservers.choices import SUPPORTED_ALGORITHMS
+from authservers.fields import SERVER_FIELDS
 from authservers.models import AuthorizationServer, default_algorithms
 from console.labels import object_label
 from core.models import AuditEvent
@@ -138,16 +145,7 @@ class ConsoleModelForm(forms.ModelForm):
 class ApiForm(ConsoleModelForm):
     class Meta:
         model = Api
-        fields = [
-            "name",
-            "version",
-            "base_path",
-            "upstream_url",
-            "kind",
-            "connect_timeout",
-            "read_timeout",
-            "description",
-        ]
+        fields = API_FIELDS
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),
             "base_path": forms.TextInput(attrs={"placeholder": "/petstore/v1"}),
@@ -171,7 +169,7 @@ class RouteForm(ConsoleModelForm):
 
     class Meta:
         model = Route
-        fields = ["method", "path", "required_scopes", "anonymous"]
+        fields = ROUTE_FIELDS
         widgets = {"path": forms.TextInput(attrs={"placeholder": "/pets/{id}"})}
         labels = {"anonymous": "Public (no token)"}
         help_texts = {"path": "Templates: {id} matches one segment, {path+} the rest."}
@@ -211,16 +209,7 @@ class PolicyForm(ConsoleModelForm):
 
     class Meta:
         model = IdentifyAndAuthorizePolicy
-        fields = [
-            "authorization_servers",
-            "identity_source",
-            "identity_name",
-            "audiences",
-            "required_scopes",
-            "allow_anonymous",
-            "forward_claims",
-            "forward_authorization",
-        ]
+        fields = POLICY_FIELDS
         labels = {
             "identity_source": "Token location",
             "identity_name": "Header, parameter or cookie name",
@@ -321,7 +310,7 @@ class ApplicationForm(ConsoleModelForm):
 
     class Meta:
         model = Application
-        fields = ["name", "description", "identifying_claims", "custom_claims", "apis"]
+        fields = APPLICATION_FIELDS
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
     def __init__(self, *args, **kwargs):
@@ -363,21 +352,7 @@ class ServerForm(ConsoleModelForm):
 
     class Meta:
         model = AuthorizationServer
-        fields = [
-            "name",
-            "kind",
-            "issuer",
-            "discovery_url",
-            "jwks_uri",
-            "public_certificate",
-            "allowed_algorithms",
-            "required_typ",
-            "leeway_seconds",
-            "jwks_refresh_seconds",
-            "max_stale_seconds",
-            "token_lifetime_seconds",
-            "default_audience",
-        ]
+        fields = SERVER_FIELDS
         widgets = {
             "issuer": forms.TextInput(attrs={"placeholder": "https://login.example.com/realms/x"}),
             "public_certificate": forms.Textarea(attrs={"rows": 4, "class": "mono"}),
@@ -411,7 +386,7 @@ class InspectorForm(forms.Form):
     token = forms.CharField(
         required=False,
         strip=True,
-        max_length=65536,
+        max_length=INSPECTED_TOKEN_MAX_LENGTH,
         widget=forms.Textarea(
             attrs={"rows": 5, "class": "mono", "spellcheck": "false", "placeholder": "eyJhbGci…"}
         ),
@@ -419,17 +394,11 @@ class InspectorForm(forms.Form):
         "a call without a token.",
     )
     api = forms.ModelChoiceField(queryset=Api.objects.all(), label="API", empty_label=None)
-    method = forms.ChoiceField(
-        choices=[(m, m) for m in HttpMethod.values if m != HttpMethod.ANY], initial="GET"
-    )
+    method = forms.ChoiceField(choices=[(m, m) for m in CALL_METHODS], initial="GET")
     path = forms.CharField(
-        max_length=2000,
+        max_length=INSPECTED_PATH_MAX_LENGTH,
         initial="/",
-        validators=[
-            RegexValidator(
-                r"^/[^\x00-\x20\x7f?#]*$", "Give a path starting with '/', without query or spaces."
-            )
-        ],
+        validators=[validate_inspected_path],
         help_text="The path after the API's base path, e.g. /pets/42.",
     )
 

@@ -8,7 +8,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
+from apis.choices import CALL_METHODS
 from apis.models import Api
+from apis.validators import (
+    INSPECTED_PATH_MAX_LENGTH,
+    INSPECTED_TOKEN_MAX_LENGTH,
+    validate_inspected_path,
+)
 from core.models import AuditEvent
 from rest_api.fields import StorableJSONField
 
@@ -131,21 +137,18 @@ class InspectedCallSerializer(serializers.Serializer):
         allow_blank=True,
         default="",
         trim_whitespace=True,
-        max_length=65536,
+        max_length=INSPECTED_TOKEN_MAX_LENGTH,
         help_text="The bearer token, without the 'Bearer ' prefix; blank inspects an "
         "anonymous call.",
     )
     api = serializers.PrimaryKeyRelatedField(
         queryset=Api.objects.all(), help_text="Id of the API the call is for."
     )
-    method = serializers.ChoiceField(
-        choices=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-    )
-    path = serializers.RegexField(
-        r"^/[^\x00-\x20\x7f?#]*$",
-        max_length=2000,
+    method = serializers.ChoiceField(choices=CALL_METHODS)
+    path = serializers.CharField(
+        max_length=INSPECTED_PATH_MAX_LENGTH,
+        validators=[validate_inspected_path],
         help_text="The path after the API's base path, e.g. /pets/42.",
-        error_messages={"invalid": "Give a path starting with '/', without query or spaces."},
     )
 
 

@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apis.choices import ApiStatus
+from apis.fields import API_FIELDS, POLICY_FIELDS, ROUTE_FIELDS
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from authservers.models import AuthorizationServer
 from rest_api.fields import StorableJSONField, StringListField, StringMapField
@@ -13,20 +14,7 @@ class ApiSerializer(ValidatedModelSerializer):
 
     class Meta:
         model = Api
-        fields = [
-            "id",
-            "name",
-            "version",
-            "base_path",
-            "upstream_url",
-            "kind",
-            "status",
-            "connect_timeout",
-            "read_timeout",
-            "description",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *API_FIELDS, "status", "created_at", "updated_at"]
         read_only_fields = ["status", "created_at", "updated_at"]
         # Api.clean() checks uniqueness on the normalised path, with a message that names
         # the API already there; DRF's UniqueValidator would answer first, and vaguely.
@@ -38,7 +26,7 @@ class RouteSerializer(ValidatedModelSerializer):
 
     class Meta:
         model = Route
-        fields = ["id", "api", "method", "path", "required_scopes", "anonymous"]
+        fields = ["id", "api", *ROUTE_FIELDS]
         read_only_fields = ["api"]
         json_fields = {"required_scopes": StringListField}
 
@@ -58,17 +46,7 @@ class PolicySerializer(ValidatedModelSerializer):
 
     class Meta:
         model = IdentifyAndAuthorizePolicy
-        fields = [
-            "api",
-            "authorization_servers",
-            "identity_source",
-            "identity_name",
-            "audiences",
-            "required_scopes",
-            "allow_anonymous",
-            "forward_claims",
-            "forward_authorization",
-        ]
+        fields = ["api", *POLICY_FIELDS]
         read_only_fields = ["api"]
         json_fields = {
             "audiences": StringListField,

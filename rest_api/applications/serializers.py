@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from apis.models import Api
+from applications.fields import APPLICATION_FIELDS
 from applications.models import Application
 from rest_api.fields import StringMapField
 from rest_api.serializers import ValidatedModelSerializer
@@ -21,18 +22,7 @@ class ApplicationSerializer(ValidatedModelSerializer):
 
     class Meta:
         model = Application
-        fields = [
-            "id",
-            "name",
-            "description",
-            "status",
-            "identifying_claims",
-            "custom_claims",
-            "apis",
-            "client_id",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *APPLICATION_FIELDS, "status", "client_id", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
         json_fields = {"identifying_claims": StringMapField, "custom_claims": StringMapField}
 

@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from authservers.choices import SUPPORTED_ALGORITHMS
+from authservers.fields import SERVER_FIELDS
 from authservers.models import AuthorizationServer
 from rest_api.fields import StorableJSONField
 from rest_api.serializers import ProblemSerializer, ValidatedModelSerializer
@@ -30,25 +31,7 @@ class AuthorizationServerSerializer(ValidatedModelSerializer):
 
     class Meta:
         model = AuthorizationServer
-        fields = [
-            "id",
-            "name",
-            "kind",
-            "issuer",
-            "discovery_url",
-            "jwks_uri",
-            "public_certificate",
-            "allowed_algorithms",
-            "leeway_seconds",
-            "jwks_refresh_seconds",
-            "max_stale_seconds",
-            "required_typ",
-            "token_lifetime_seconds",
-            "default_audience",
-            "jwks_status",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *SERVER_FIELDS, "jwks_status", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
         json_fields = {"allowed_algorithms": AlgorithmListField}
 

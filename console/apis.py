@@ -23,7 +23,7 @@ from applications.models import Application
 from applications.services import update_application
 from console.access import role_required
 from console.common import apply_errors, confirm, paginate, query_without_page
-from console.forms import (
+from console.forms.apis import (
     ApiFilterForm,
     ApiForm,
     AssociateApplicationForm,

@@ -17,7 +17,7 @@ from authservers.choices import ServerKind
 from authservers.models import AuthorizationServer
 from console.access import role_required
 from console.common import apply_errors, confirm, paginate, query_without_page
-from console.forms import ApplicationForm, TestTokenForm
+from console.forms.applications import ApplicationForm, TestTokenForm
 from core.http import never_store
 from issuer import test_tokens
 from issuer.tokens import allowed_audiences

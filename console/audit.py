@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 from accounts.roles import Action
 from console.access import role_required
 from console.common import paginate, query_without_page
-from console.forms import AuditFilterForm
+from console.forms.audit import AuditFilterForm
 from core.models import AuditEvent
 
 

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.roles import Action
 from console.access import role_required
-from console.forms import InspectorForm
+from console.forms.inspector import InspectorForm
 from proxy.inspector import decode_for_display, inspect_token
 
 # What an admin can do about each refusal; the proxy's detail says what exactly failed.

@@ -16,7 +16,7 @@ from authservers.choices import ServerKind
 from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey, SigningKeyState
 from console.access import role_required
 from console.common import apply_errors, confirm
-from console.forms import ServerForm
+from console.forms.servers import ServerForm
 from core.hosts import public_url
 
 # The internal issuer's endpoints (issuer/urls.py), by URL name.

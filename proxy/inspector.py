@@ -7,6 +7,7 @@ shows what a token says, for reading only: it never trusts the signature.
 """
 
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote_plus
@@ -42,8 +43,18 @@ class Inspection:
     admin_detail: str | None = None
 
 
+_BEARER_PREFIX = re.compile(r"^bearer\s+", re.IGNORECASE)
+
+
+def bare_token(pasted: str) -> str:
+    """A pasted token with or without its 'Bearer ' prefix, as the inspector takes it."""
+    return _BEARER_PREFIX.sub("", pasted.strip()).strip()
+
+
 def inspect_token(api: Api, method: str, path: str, token: str = "") -> Inspection:
-    """Run the proxy's own decide() on a synthetic request carrying `token` for `api`."""
+    """Run the proxy's own decide() on a synthetic request carrying `token` for `api`
+    (pasted with or without 'Bearer ')."""
+    token = bare_token(token)
     full_path = api.base_path + path
     gateway_path = settings.GATEWAY_PREFIX + full_path
     trace: list[dict] = []

@@ -138,7 +138,7 @@ class InspectedCallSerializer(serializers.Serializer):
         default="",
         trim_whitespace=True,
         max_length=INSPECTED_TOKEN_MAX_LENGTH,
-        help_text="The bearer token, without the 'Bearer ' prefix; blank inspects an "
+        help_text="The access token, with or without the 'Bearer ' prefix; blank inspects an "
         "anonymous call.",
     )
     api = serializers.PrimaryKeyRelatedField(

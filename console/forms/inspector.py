@@ -1,7 +1,5 @@
 """The token inspector's form: a token, an API, a method and a path under the API."""
 
-import re
-
 from django import forms
 
 from apis.choices import CALL_METHODS
@@ -11,8 +9,7 @@ from apis.validators import (
     INSPECTED_TOKEN_MAX_LENGTH,
     validate_inspected_path,
 )
-
-_BEARER_PREFIX = re.compile(r"^bearer\s+", re.IGNORECASE)
+from proxy.inspector import bare_token
 
 
 class InspectorForm(forms.Form):
@@ -39,4 +36,4 @@ class InspectorForm(forms.Form):
         super().__init__(*args, auto_id="inspect-%s", **kwargs)
 
     def clean_token(self) -> str:
-        return _BEARER_PREFIX.sub("", self.cleaned_data["token"]).strip()
+        return bare_token(self.cleaned_data["token"])

@@ -50,6 +50,14 @@ def test_a_valid_token_is_allowed_with_every_check_passed_in_order(published, in
     assert published.get("/pets", published.token()).status_code == 200
 
 
+@pytest.mark.parametrize("prefix", ["Bearer ", "bearer  ", " BEARER "])
+def test_a_token_pasted_with_its_bearer_prefix_is_inspected_as_the_console_does(
+    published, inspect, prefix
+):
+    result = inspect(prefix + published.token())
+    assert (result["allowed"], result["application"]) == (True, "Petstore client")
+
+
 @pytest.mark.parametrize(
     ("claims", "status", "code", "failed_check"),
     [

@@ -1,10 +1,12 @@
 """Domain operations on APIs, shared by the admin, the REST API and the console."""
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from apis.choices import ApiStatus
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from apis.validators import validate_upstream_url
+from authservers.models import AuthorizationServer
 from authservers.services import ensure_usable_keys, missing_keys_problem
 from core import changes
 
@@ -96,3 +98,43 @@ def save_policy(
         {} if authorization_servers is None else {"authorization_servers": authorization_servers}
     )
     return changes.save(policy, actor, related=related)
+
+
+# --- deleting an authorization server: it spans both apps, so it lives above both ---
+
+
+class ServerInUse(Exception):
+    """Active APIs trust the server: deleting it would fail every call they get."""
+
+    def __init__(self, server: AuthorizationServer, apis: list[Api]):
+        self.apis = apis
+        names = ", ".join(str(api) for api in apis)
+        plural = "s" if len(apis) != 1 else ""
+        super().__init__(
+            f"{server} is trusted by {len(apis)} active API{plural} ({names}): deleting it "
+            "would fail every call to them. Deactivate them first, or delete with "
+            "deactivate_apis to deactivate them in the same change."
+        )
+
+
+def active_apis_trusting(server: AuthorizationServer) -> list[Api]:
+    return list(
+        Api.objects.filter(status=ApiStatus.ACTIVE, policy__authorization_servers=server).distinct()
+    )
+
+
+def delete_server(
+    server: AuthorizationServer, actor=None, *, deactivate_apis: bool = False
+) -> None:
+    """Delete an authorization server; policies that trusted it stop accepting its tokens.
+
+    Refused (ServerInUse) while active APIs trust it, unless `deactivate_apis`: then
+    they are deactivated first, each audited, in the same transaction.
+    """
+    with transaction.atomic():
+        dependents = active_apis_trusting(server)
+        if dependents and not deactivate_apis:
+            raise ServerInUse(server, dependents)
+        for api in dependents:
+            deactivate_api(api, actor)
+        changes.delete(server, actor)

@@ -21,3 +21,9 @@ SUPPORTED_ALGORITHMS = (
     "EdDSA",
 )
 DEFAULT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256"]
+
+# Upper bounds of a server's durations: each must fit every clock and column it reaches
+# (an unbounded lifetime overflowed the token's expiry date).
+DAY = 86400
+MAX_STALE_SECONDS = 30 * DAY
+MAX_TOKEN_LIFETIME_SECONDS = 30 * DAY

@@ -1,6 +1,13 @@
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from authservers.choices import DEFAULT_ALGORITHMS, ServerKind
+from authservers.choices import (
+    DAY,
+    DEFAULT_ALGORITHMS,
+    MAX_STALE_SECONDS,
+    MAX_TOKEN_LIFETIME_SECONDS,
+    ServerKind,
+)
 from authservers.validation import validate_server_config
 from authservers.validators import validate_algorithms, validate_issuer_url
 
@@ -38,13 +45,38 @@ class AuthorizationServer(models.Model):
     allowed_algorithms = models.JSONField(
         default=default_algorithms, validators=[validate_algorithms]
     )
-    leeway_seconds = models.PositiveIntegerField(default=60)
-    jwks_refresh_seconds = models.PositiveIntegerField(default=300)
-    max_stale_seconds = models.PositiveIntegerField(default=86400)
+    leeway_seconds = models.PositiveIntegerField(
+        default=60,
+        validators=[MaxValueValidator(300, "Keep the leeway at 300 seconds or less.")],
+    )
+    jwks_refresh_seconds = models.PositiveIntegerField(
+        default=300,
+        validators=[
+            MinValueValidator(30, "Refresh at most every 30 seconds."),
+            MaxValueValidator(DAY, "Refresh at least once a day (86400 seconds)."),
+        ],
+    )
+    max_stale_seconds = models.PositiveIntegerField(
+        default=86400,
+        validators=[
+            MaxValueValidator(
+                MAX_STALE_SECONDS, "Keep stale keys at most 30 days (2592000 seconds)."
+            )
+        ],
+    )
     required_typ = models.CharField(
         max_length=50, blank=True, help_text="Required JOSE header typ; blank accepts any."
     )
-    token_lifetime_seconds = models.PositiveIntegerField(default=3600)
+    # GATEWAY_MAX_TOKEN_LIFETIME_SECONDS (at most MAX_TOKEN_LIFETIME_SECONDS) caps it further.
+    token_lifetime_seconds = models.PositiveIntegerField(
+        default=3600,
+        validators=[
+            MaxValueValidator(
+                MAX_TOKEN_LIFETIME_SECONDS,
+                "Keep token lifetimes at most 30 days (2592000 seconds).",
+            ),
+        ],
+    )
     default_audience = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

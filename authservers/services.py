@@ -36,11 +36,6 @@ def save_server(server: AuthorizationServer, actor=None) -> AuthorizationServer:
     return server
 
 
-def delete_server(server: AuthorizationServer, actor=None) -> None:
-    """Delete the server; policies that trusted it stop accepting its tokens."""
-    changes.delete(server, actor)
-
-
 # Fields that decide where an external server's keys come from and which are usable.
 KEY_SOURCE_FIELDS = ("issuer", "discovery_url", "jwks_uri", "public_certificate")
 

@@ -24,10 +24,7 @@ def validate_server_config(server, stored_kind: str | None = None) -> None:
             jwk_from_pem(server.public_certificate)
         except KeyRejected as exc:
             errors["public_certificate"] = [str(exc)]
-    if server.leeway_seconds > 300:
-        errors["leeway_seconds"] = ["Keep the leeway at 300 seconds or less."]
-    if server.jwks_refresh_seconds < 30:
-        errors["jwks_refresh_seconds"] = ["Refresh at most every 30 seconds."]
+    # The bounds of each duration are its field's validators (authservers/models.py).
     if server.max_stale_seconds < server.jwks_refresh_seconds:
         errors["max_stale_seconds"] = ["Must be at least the refresh interval."]
     if server.kind == ServerKind.EXTERNAL:

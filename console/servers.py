@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.roles import Action
 from apis.models import Api
+from apis.services import active_apis_trusting, delete_server
 from authservers import services, signing
 from authservers.choices import ServerKind
 from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey, SigningKeyState
@@ -236,6 +237,10 @@ def server_delete_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     server = _get_server(pk)
     apis = list(Api.objects.filter(policy__authorization_servers=server).distinct())
     consequences = [f"{len(apis)} APIs trust it and stop accepting its tokens."] if apis else []
+    active = active_apis_trusting(server)
+    if active:
+        names = ", ".join(str(api) for api in active)
+        consequences.append(f"These active APIs are deactivated with it: {names}.")
     if server.kind == ServerKind.INTERNAL:
         consequences.append("Its signing keys are deleted: tokens it issued stop verifying.")
     return confirm(
@@ -254,6 +259,7 @@ def server_delete_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 def server_delete(request: HttpRequest, pk: int) -> HttpResponse:
     server = _get_server(pk)
     name = str(server)
-    services.delete_server(server, actor=request.user)
+    # The confirmation listed the active APIs that trust it: they are deactivated with it.
+    delete_server(server, actor=request.user, deactivate_apis=True)
     messages.success(request, f"{name} deleted.")
     return redirect("console:server-list")

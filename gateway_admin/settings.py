@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "issuer",
     "rest_api",
     "console",
+    "admin_site",
     "demo",
     "gateway_admin",
 ]
@@ -425,8 +426,10 @@ GATEWAY_TOKEN_CLIENT_FAILURES = envint("GATEWAY_TOKEN_CLIENT_FAILURES", 10)
 # Upper bound of an internal issuer's access-token lifetime: enforced when an admin
 # sets it (model validation) and when a token is minted. A day by default.
 GATEWAY_MAX_TOKEN_LIFETIME_SECONDS = envint("GATEWAY_MAX_TOKEN_LIFETIME_SECONDS", 86400)
-if GATEWAY_MAX_TOKEN_LIFETIME_SECONDS < 60:
-    raise ImproperlyConfigured("GATEWAY_MAX_TOKEN_LIFETIME_SECONDS must be at least 60")
+if not 60 <= GATEWAY_MAX_TOKEN_LIFETIME_SECONDS <= 30 * 86400:
+    raise ImproperlyConfigured(
+        "GATEWAY_MAX_TOKEN_LIFETIME_SECONDS must be between 60 and 2592000 (30 days)"
+    )
 
 # --- REST contract (issue 12) ---------------------------------------------------------
 import tempfile  # noqa: E402 - kept inside this block, which owns every change below

@@ -101,3 +101,14 @@ class RotatedKeySerializer(serializers.Serializer):
     kid = serializers.CharField(help_text="The key id that signs tokens from now on.")
     alg = serializers.CharField()
     state = serializers.CharField(help_text="active")
+
+
+class DependentApiSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class ServerInUseProblemSerializer(ProblemSerializer):
+    """Deleting a server active APIs trust (code server_in_use): the APIs that trust it."""
+
+    apis = DependentApiSerializer(many=True, help_text="The active APIs that trust the server.")

@@ -1,9 +1,11 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
+from rest_framework.fields import BooleanField
 from rest_framework.response import Response
 
 from accounts.roles import Action
+from apis.services import ServerInUse, delete_server
 from authservers import services
 from authservers.keysets import refresh_jwks
 from authservers.models import AuthorizationServer
@@ -15,8 +17,9 @@ from rest_api.authservers.serializers import (
     RevokedKeySerializer,
     RevokeKeySerializer,
     RotatedKeySerializer,
+    ServerInUseProblemSerializer,
 )
-from rest_api.exceptions import Problem, Refused
+from rest_api.exceptions import Conflict, Problem, Refused
 from rest_api.serializers import ProblemSerializer
 from rest_api.viewsets import ResourceViewSet
 
@@ -34,7 +37,7 @@ class AuthorizationServerViewSet(ResourceViewSet):
     queryset = AuthorizationServer.objects.select_related("jwks_snapshot")
     serializer_class = AuthorizationServerSerializer
     save_resource = staticmethod(services.save_server)
-    delete_resource = staticmethod(services.delete_server)
+    delete_resource = staticmethod(delete_server)
     filterset_fields = ["name", "kind", "issuer"]
     search_fields = ["name", "issuer"]
     ordering_fields = ["name", "kind", "issuer", "created_at", "updated_at"]
@@ -47,6 +50,33 @@ class AuthorizationServerViewSet(ResourceViewSet):
         "rotate_key": Action.ROTATE_SIGNING_KEYS,
         "revoke_key": Action.REVOKE_SIGNING_KEYS,
     }
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "deactivate_apis",
+                bool,
+                description="Also deactivate the active APIs that trust the server (audited); "
+                "without it, deleting a server active APIs trust is refused with 409.",
+            )
+        ],
+        responses={204: None, 409: ServerInUseProblemSerializer},
+    )
+    def destroy(self, request, *args, **kwargs):
+        return super().destroy(request, *args, **kwargs)
+
+    def perform_destroy(self, instance) -> None:
+        flag = BooleanField().to_internal_value(
+            self.request.query_params.get("deactivate_apis", "false")
+        )
+        try:
+            delete_server(instance, self.request.user, deactivate_apis=flag)
+        except ServerInUse as exc:
+            raise Conflict(
+                str(exc),
+                code="server_in_use",
+                apis=[{"id": api.pk, "name": str(api)} for api in exc.apis],
+            ) from None
 
     @extend_schema(
         request=None, responses={200: JwksRefreshSerializer, 502: JwksFetchProblemSerializer}

@@ -1,12 +1,15 @@
+from functools import partial
+
 from django.contrib import admin, messages
 
-from accounts.admin import RoleAdminMixin
 from accounts.roles import Action
+from admin_site.access import RoleAdminMixin
+from admin_site.writes import ServiceAdminMixin
+from apis.services import delete_server
 from authservers import services
 from authservers.keysets import refresh_jwks
 from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey
 from authservers.signing import SigningKeyError, rotate_signing_key
-from core.admin_base import ServiceAdminMixin
 
 
 class JwksSnapshotInline(RoleAdminMixin, admin.StackedInline):
@@ -38,7 +41,9 @@ class AuthorizationServerAdmin(ServiceAdminMixin, RoleAdminMixin, admin.ModelAdm
     search_fields = ("name", "issuer")
     inlines = [JwksSnapshotInline, SigningKeyInline]  # read-only
     save_resource = staticmethod(services.save_server)
-    delete_resource = staticmethod(services.delete_server)
+    # The admin's delete confirmation lists what goes; active APIs that trust the server
+    # are deactivated with it, audited, rather than left failing every call.
+    delete_resource = staticmethod(partial(delete_server, deactivate_apis=True))
     actions = ["refresh_keys", "rotate_signing_keys"]
     role_actions = {
         "view": Action.VIEW_SERVERS,

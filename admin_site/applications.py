@@ -1,10 +1,10 @@
 from django.contrib import admin
 
-from accounts.admin import RoleAdminMixin
 from accounts.roles import Action
+from admin_site.access import RoleAdminMixin
+from admin_site.writes import ServiceAdminMixin
 from applications import services
 from applications.models import Application
-from core.admin_base import ServiceAdminMixin
 
 
 @admin.register(Application)

@@ -1,7 +1,6 @@
-from django.contrib import admin
+"""Django admin permissions come from the roles, as in the console and the REST API."""
 
 from accounts import roles
-from core.models import AuditEvent
 
 
 class RoleAdminMixin:
@@ -28,13 +27,3 @@ class RoleAdminMixin:
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return self.role_allows(request, "delete")
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(RoleAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "actor_name", "action", "object_type", "object_repr")
-    list_filter = ("action", "object_type")
-    search_fields = ("actor_name", "object_repr")
-    readonly_fields = [field.name for field in AuditEvent._meta.fields]
-    # Read-only for everyone, superusers included: the trail is only ever appended to.
-    role_actions = {"view": roles.Action.VIEW_AUDIT}

@@ -1,11 +1,11 @@
 from django.contrib import admin, messages
 
-from accounts.admin import RoleAdminMixin
 from accounts.roles import Action
+from admin_site.access import RoleAdminMixin
+from admin_site.writes import ServiceAdminMixin
 from apis import services
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from apis.services import activate_api, deactivate_api
-from core.admin_base import ServiceAdminMixin
 
 ROUTE_ACTIONS = {
     "view": Action.VIEW_ROUTES,

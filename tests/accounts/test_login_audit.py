@@ -12,7 +12,7 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains
 
 from core.models import AuditEvent
-from tests.credentials.conftest import ALICE_PASSWORD, LOGIN_PAGES, sign_in
+from tests.accounts.conftest import ALICE_PASSWORD, LOGIN_PAGES, sign_in
 
 
 def events(action: str) -> list[AuditEvent]:

@@ -10,7 +10,7 @@ from django.contrib.auth import authenticate
 from django.test import Client
 from pytest_django.asserts import assertContains
 
-from tests.credentials.conftest import LOGIN_PAGES, end_cool_off, sign_in, signed_in
+from tests.accounts.conftest import LOGIN_PAGES, end_cool_off, sign_in, signed_in
 
 PAGES = list(LOGIN_PAGES)
 

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from apis.models import Api
 from rest_api.viewsets import AdminAPIMixin
-from tests.api.crud import assert_field_errors, assert_problem
+from tests.rest_api.crud import assert_field_errors, assert_problem
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -87,7 +87,7 @@ class _Failing(AdminAPIMixin, APIView):
     """A view that fails in the ways no endpoint can be made to fail on demand."""
 
     failure: Exception = RuntimeError()
-    permission_classes = []  # error rendering under test, not roles (tests/api/test_roles.py)
+    permission_classes = []  # error rendering under test, not roles (tests/rest_api/test_roles.py)
 
     def get(self, request):
         raise self.failure

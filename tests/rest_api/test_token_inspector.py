@@ -8,7 +8,7 @@ import requests
 
 from apis.models import IdentifyAndAuthorizePolicy
 from apis.services import deactivate_api
-from tests.api.crud import assert_field_errors
+from tests.rest_api.crud import assert_field_errors
 from tests.tokens import new_rsa_key
 
 URL = "/api/v1/token-inspector/"

@@ -11,7 +11,7 @@ from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from tests.credentials.conftest import ALICE_PASSWORD, end_cool_off, oauth_error
+from tests.accounts.conftest import ALICE_PASSWORD, end_cool_off, oauth_error
 
 
 def test_honest_clients_and_users_get_tokens(issuer):

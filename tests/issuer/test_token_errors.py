@@ -6,7 +6,7 @@ import requests
 from oauth2_provider.models import get_application_model
 
 from applications.services import update_application
-from tests.internal.conftest import authorize, pkce_pair, redirect_params
+from tests.issuer.conftest import authorize, pkce_pair, redirect_params
 
 
 def assert_oauth_error(response: requests.Response, status: int, error: str) -> dict:

@@ -4,7 +4,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from tests.internal.conftest import REDIRECT_URI, authorize, pkce_pair, redirect_params
+from tests.issuer.conftest import REDIRECT_URI, authorize, pkce_pair, redirect_params
 
 
 def test_the_password_grant_issues_a_user_token_the_gateway_accepts(issuer):

@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 
 from apis.models import Api
 from rest_api.urls import SCHEMA_SETTINGS
-from tests.api.crud import assert_problem
+from tests.rest_api.crud import assert_problem
 
 
 def documented_operations() -> list[tuple[str, str]]:

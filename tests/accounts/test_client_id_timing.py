@@ -14,7 +14,7 @@ import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.test import Client
 
-from tests.credentials.conftest import TOKEN_URL, oauth_error
+from tests.accounts.conftest import TOKEN_URL, oauth_error
 
 TRIES = 5
 

@@ -7,7 +7,7 @@ import pytest
 
 from apis.models import Api
 from authservers.models import AuthorizationServer
-from tests.api.crud import assert_field_errors
+from tests.rest_api.crud import assert_field_errors
 
 _numbers = itertools.count(1)
 

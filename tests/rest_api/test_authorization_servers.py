@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from authservers.models import AuthorizationServer, JwksSnapshot
 from authservers.tasks import refresh_jwks as refresh_task
 from core.models import AuditEvent
-from tests.api.crud import StaffOnlyCRUDTests, assert_field_errors, assert_problem
+from tests.rest_api.crud import StaffOnlyCRUDTests, assert_field_errors, assert_problem
 
 _numbers = itertools.count(1)
 URL = "/api/v1/authorization-servers/"

@@ -16,9 +16,9 @@ from accounts.roles import Role, set_role
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from applications.models import Application
 from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey
-from tests.api.conftest import json_client
-from tests.api.test_access import OPERATIONS, concrete
 from tests.personas import staff_member
+from tests.rest_api.conftest import json_client
+from tests.rest_api.test_access import OPERATIONS, concrete
 from tests.world import World, build_world
 
 VIEWER, OPERATOR, ADMINISTRATOR = Role.VIEWER, Role.OPERATOR, Role.ADMINISTRATOR

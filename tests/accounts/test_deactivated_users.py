@@ -20,7 +20,7 @@ from oauth2_provider.models import AccessToken, Grant, RefreshToken
 from apis.models import Api, Route
 from applications.services import create_application
 from core.models import AuditEvent
-from tests.credentials.conftest import oauth_error
+from tests.accounts.conftest import oauth_error
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 

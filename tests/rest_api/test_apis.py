@@ -5,7 +5,7 @@ import pytest
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from authservers.models import AuthorizationServer
 from core.models import AuditEvent
-from tests.api.crud import StaffOnlyCRUDTests, assert_field_errors, assert_problem
+from tests.rest_api.crud import StaffOnlyCRUDTests, assert_field_errors, assert_problem
 
 _numbers = itertools.count(1)
 

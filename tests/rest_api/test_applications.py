@@ -5,8 +5,8 @@ from django.contrib.auth.hashers import check_password
 
 from applications.models import Application
 from core.models import AuditEvent
-from tests.api.crud import StaffOnlyCRUDTests, assert_field_errors
-from tests.api.test_apis import make_api
+from tests.rest_api.crud import StaffOnlyCRUDTests, assert_field_errors
+from tests.rest_api.test_apis import make_api
 
 _numbers = itertools.count(1)
 URL = "/api/v1/applications/"

@@ -3,8 +3,8 @@ problem that says which header to send."""
 
 import pytest
 
-from tests.api.conftest import json_client
-from tests.api.crud import assert_problem
+from tests.rest_api.conftest import json_client
+from tests.rest_api.crud import assert_problem
 
 
 @pytest.mark.parametrize("scheme", ["Token", "Bearer", "bearer", "BEARER", "token"])

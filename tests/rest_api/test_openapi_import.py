@@ -9,7 +9,7 @@ import yaml
 
 from apis.models import Api, Route
 from core.models import AuditEvent
-from tests.api.crud import assert_field_errors, assert_problem
+from tests.rest_api.crud import assert_field_errors, assert_problem
 
 URL = "/api/v1/apis/import-openapi/"
 PETSTORE = (Path(__file__).parent / "fixtures" / "petstore.swagger.yaml").read_text()

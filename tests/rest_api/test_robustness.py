@@ -5,7 +5,7 @@ import json
 import pytest
 
 from apis.models import Api
-from tests.api.crud import assert_field_errors, assert_problem
+from tests.rest_api.crud import assert_field_errors, assert_problem
 
 DEEP = "[" * 100_000 + "]" * 100_000
 

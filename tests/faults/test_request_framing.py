@@ -144,9 +144,9 @@ def test_underscore_spellings_of_gateway_headers_never_reach_the_upstream(
     assert published.upstream.hits == len(spoofs)
 
 
-# granian (hyper) frames these differently from llhttp, against docs/security.md (Request framing),
-# which is why granian is not the production server. When a granian upgrade makes this
-# test fail, re-run the table above under it and reconsider.
+# granian (hyper) frames these differently from llhttp, against docs/security.md (Request
+# framing), which is why granian is not the production server. When a granian upgrade makes
+# this test fail, re-run the table above under it and reconsider.
 GRANIAN_GAPS = {
     # Content-Length dropped in favour of chunked and answered, not a 400.
     "content-length-and-chunked": True,

@@ -1,4 +1,7 @@
-"""Signing-key rotation without a failed call (docs/security.md, Token rules E4)."""
+"""Signing-key rotation without a failed call: the next key is published before it signs,
+and a retired key stays published until the last token it signed has expired
+(docs/security.md, Token rules E4).
+"""
 
 import time
 from concurrent.futures import ThreadPoolExecutor

@@ -83,6 +83,20 @@ def test_the_gateway_answers_405_for_a_wrong_method(published):
     assert response.headers["Allow"] == "GET, HEAD, POST"
 
 
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT"])
+def test_trace_and_connect_are_never_proxied_even_by_an_any_route(published, method):
+    response = requests.request(
+        method,
+        published.url + "/files/a.txt",  # an ANY route
+        headers={"Authorization": f"Bearer {published.token()}"},
+        timeout=5,
+    )
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+    assert response.headers["Allow"] == "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
+    assert published.upstream.hits == 0
+
+
 def test_dot_segments_are_refused(published):
     response = requests.get(published.url + "/pets/%2e%2e/%2e%2e/admin", timeout=5)
     assert response.status_code == 400

@@ -298,8 +298,9 @@ def c05(t: Target):
         assert grown_kb < 20 * 1024, f"peak RSS grew {grown_kb} KB"
 
     t.after(memory_flat)
-    # Over 8190 bytes a header field is refused by the data plane's parser (rule A5);
-    # the token cap (8 KiB) answers 401 for shorter ones (tests/security/test_rules_a_b.py).
+    # Over 8190 bytes a header field is refused by the data plane's parser (rule A5); the
+    # token cap (8 KiB) answers 401 for shorter ones
+    # (tests/security/test_token_extraction_and_parsing.py).
     yield "9-kb", Attack(token=huge(9 * 1024)), Expect(431)
     # With 1 MB still in flight the server may reset the connection instead (status 0).
     for size, label in ((64 * 1024, "64-kb"), (1024 * 1024, "1-mb")):

@@ -1,5 +1,15 @@
-"""docs/security.md, Token rules C (algorithm and key): one test or more per rule."""
+"""Which algorithm and which key verify a token: never the token's own choice.
 
+The allowed algorithms come from the authorization server, never from the token (no
+`none`, no HMAC); each key verifies with exactly one algorithm; only the keys of the
+claimed, trusted issuer are tried; `kid` is a short string and `jku`, `x5u`, `jwk` and
+`x5c` are ignored; a hostile JWKS keeps only clean signing keys; a static certificate
+fixes the algorithm and never becomes an HMAC secret. The known JWT attacks of the
+OWASP JWT cheat sheet end the module. The rules are C1-C6 and F of docs/security.md,
+Token rules.
+"""
+
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -13,8 +23,9 @@ from authservers.keystore import key_store
 from authservers.models import AuthorizationServer
 from authservers.services import refresh_jwks
 from proxy.errors import InvalidToken
-from proxy.tokens import validate_token
+from proxy.tokens import decode_segment, validate_token
 from tests.security.forge import (
+    b64url,
     certificate_der_b64,
     certificate_pem,
     hs256,
@@ -32,10 +43,10 @@ def realm(rsa_key, ec_key):
     return make_realm([rsa_key, ec_key])
 
 
-# --- C1 ---------------------------------------------------------------------------------
+# --- Algorithms come from the server (C1) ------------------------------------------------
 
 
-def test_C1_the_allowed_algorithms_come_from_the_server_not_the_token(rsa_key, ec_key, db):
+def test_the_allowed_algorithms_come_from_the_server_not_the_token(rsa_key, ec_key, db):
     realm = make_realm([rsa_key, ec_key], allowed=["ES256"])
     assert validate_token(realm.token(key=ec_key), realm.policy).claims["sub"] == "user-42"
     with pytest.raises(InvalidToken, match="RS256 is not allowed"):
@@ -43,13 +54,13 @@ def test_C1_the_allowed_algorithms_come_from_the_server_not_the_token(rsa_key, e
 
 
 @pytest.mark.parametrize("alg", ["none", "NONE", "HS256", "HS512", "RSA-OAEP", "dir", "ES256K"])
-def test_C1_none_hmac_and_non_signature_algorithms_are_never_accepted(realm, alg, db):
+def test_none_hmac_and_non_signature_algorithms_are_never_accepted(realm, alg, db):
     token = unsigned({"alg": alg, "kid": "rsa-1"}, realm.claims(), b"signature")
     with pytest.raises(InvalidToken):
         validate_token(token, realm.policy)
 
 
-def test_C1_hmac_cannot_be_configured_for_a_server(db):
+def test_hmac_cannot_be_configured_for_a_server(db):
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError):
@@ -58,7 +69,7 @@ def test_C1_hmac_cannot_be_configured_for_a_server(db):
         ).full_clean()
 
 
-def test_C1_the_proxy_never_hands_a_token_to_jwcrypto_jwt():
+def test_the_proxy_never_hands_a_token_to_jwcrypto_jwt():
     # Tokens are parsed by proxy.tokens and verified by proxy.signatures; a jwt.JWT(...)
     # call anywhere in the request path would bring back jwcrypto's defaults.
     for path in (ROOT / "proxy").glob("*.py"):
@@ -66,10 +77,10 @@ def test_C1_the_proxy_never_hands_a_token_to_jwcrypto_jwt():
         assert not re.search(r"\bjwt\.JWT\(|JWT\(\s*jwt=", source), path.name
 
 
-# --- C2 ---------------------------------------------------------------------------------
+# --- One algorithm per key (C2) ----------------------------------------------------------
 
 
-def test_C2_a_key_is_used_with_exactly_one_algorithm():
+def test_a_key_is_used_with_exactly_one_algorithm():
     rsa = {"kty": "RSA", "n": "x", "e": "AQAB"}
     allowed = {"RS256", "RS384", "PS256", "ES256"}
     assert algorithms_for_key({**rsa, "alg": "PS256"}, allowed) == {"PS256"}
@@ -81,7 +92,7 @@ def test_C2_a_key_is_used_with_exactly_one_algorithm():
     assert algorithms_for_key({"kty": "EC", "crv": ["P-256"]}, allowed) == frozenset()
 
 
-def test_C2_a_jwk_marked_ps256_does_not_verify_rs256(db):
+def test_a_jwk_marked_ps256_does_not_verify_rs256(db):
     marked = new_rsa_key("marked", alg="PS256")
     realm = make_realm([marked])
     assert validate_token(realm.token(alg="PS256"), realm.policy)
@@ -90,7 +101,7 @@ def test_C2_a_jwk_marked_ps256_does_not_verify_rs256(db):
 
 
 @pytest.mark.parametrize("alg", ["RS384", "RS512", "PS256"])
-def test_C2_an_alg_less_rsa_key_verifies_rs256_only(alg, db):
+def test_an_alg_less_rsa_key_verifies_rs256_only(alg, db):
     plain = new_rsa_key("plain", alg=None)
     realm = make_realm([plain])
     assert validate_token(realm.token(alg="RS256"), realm.policy)
@@ -98,10 +109,10 @@ def test_C2_an_alg_less_rsa_key_verifies_rs256_only(alg, db):
         validate_token(realm.token(alg=alg), realm.policy)
 
 
-# --- C3 ---------------------------------------------------------------------------------
+# --- Only the claimed issuer's keys (C3) -------------------------------------------------
 
 
-def test_C3_only_the_claimed_issuers_keys_are_tried(db):
+def test_only_the_claimed_issuers_keys_are_tried(db):
     key_a, key_b, key_b_same_kid = new_rsa_key("a-1"), new_rsa_key("b-1"), new_rsa_key("a-1")
     server_a = make_server([key_a], issuer="https://a.example", server_id=900_101)
     server_b = make_server([key_b, key_b_same_kid], issuer="https://b.example", server_id=900_102)
@@ -116,28 +127,26 @@ def test_C3_only_the_claimed_issuers_keys_are_tried(db):
         validate_token(without_kid, policy)
 
 
-def test_C3_an_issuer_the_policy_does_not_trust_is_refused_before_any_key(realm):
+def test_an_issuer_the_policy_does_not_trust_is_refused_before_any_key(realm):
     other = new_rsa_key("rsa-1")
     token = sign(other, {"iss": "https://other.example", "aud": "petstore", "exp": 9_999_999_999})
     with pytest.raises(InvalidToken, match="not trusted"):
         validate_token(token, realm.policy)
 
 
-# --- C4 ---------------------------------------------------------------------------------
+# --- The kid and keys named by the token (C4) --------------------------------------------
 
 
 @pytest.mark.parametrize(
     "kid", [7, 1.5, True, {"a": 1}, ["rsa-1"], "", "k" * 257], ids=lambda v: type(v).__name__
 )
-def test_C4_kid_must_be_a_short_string(realm, rsa_key, kid, db):
+def test_kid_must_be_a_short_string(realm, rsa_key, kid, db):
     token = sign_raw(rsa_key, {"alg": "RS256", "kid": kid}, realm.claims())
     with pytest.raises(InvalidToken, match="kid must be a short string"):
         validate_token(token, realm.policy)
 
 
-def test_C4_an_unknown_kid_reaches_no_sql_and_costs_no_query_once_rate_limited(
-    published, monkeypatch
-):
+def test_an_unknown_kid_reaches_no_sql_and_costs_no_query_once_rate_limited(published, monkeypatch):
     from django.db.backends.utils import CursorWrapper
 
     # Every thread's SQL: the refresh runs in a worker thread, off the event loop.
@@ -167,7 +176,7 @@ def test_C4_an_unknown_kid_reaches_no_sql_and_costs_no_query_once_rate_limited(
     assert published.idp.hits == fetches + 1
 
 
-def test_C4_jku_x5u_jwk_and_x5c_are_never_used(realm, db):
+def test_jku_x5u_jwk_and_x5c_are_never_used(realm, db):
     attacker = new_rsa_key("rsa-1")
     jwk = attacker.export_public(as_dict=True)
     for header in (
@@ -181,10 +190,10 @@ def test_C4_jku_x5u_jwk_and_x5c_are_never_used(realm, db):
             validate_token(realm.token(key=attacker, header=header), realm.policy)
 
 
-# --- C5 ---------------------------------------------------------------------------------
+# --- Hostile key sets (C5) ---------------------------------------------------------------
 
 
-def test_C5_a_hostile_jwks_keeps_only_clean_signing_keys(rsa_key, ec_key):
+def test_a_hostile_jwks_keeps_only_clean_signing_keys(rsa_key, ec_key):
     good_rsa, good_ec = rsa_key.export_public(as_dict=True), ec_key.export_public(as_dict=True)
     small = new_rsa_key("small", size=1024).export_public(as_dict=True)
     private = new_rsa_key("private").export_private(as_dict=True)
@@ -238,12 +247,12 @@ def test_C5_a_hostile_jwks_keeps_only_clean_signing_keys(rsa_key, ec_key):
     assert "'weird-crv'" in reasons
 
 
-def test_C5_too_many_keys_is_refused_as_a_whole(rsa_key):
+def test_a_jwks_with_too_many_keys_is_refused_as_a_whole(rsa_key):
     with pytest.raises(KeyRejected, match="at most 3"):
         parse_jwks({"keys": [rsa_key.export_public(as_dict=True)] * 4}, max_keys=3)
 
 
-def test_C5_a_hostile_jwks_at_the_idp_leaves_the_refresh_returning_normally(idp, rsa_key, db):
+def test_a_hostile_jwks_at_the_idp_leaves_the_refresh_returning_normally(idp, rsa_key, db):
     idp.keys = [rsa_key]
     original = idp.public_keys
     idp.public_keys = lambda: [*original(), {"kty": "EC", "crv": [1]}, {"kty": {"x": 1}}]
@@ -253,11 +262,11 @@ def test_C5_a_hostile_jwks_at_the_idp_leaves_the_refresh_returning_normally(idp,
     assert outcome.key_ids == ["rsa-1"]
 
 
-# --- C6 ---------------------------------------------------------------------------------
+# --- Static certificates (C6) ------------------------------------------------------------
 
 
 @pytest.mark.parametrize("kind", ["rsa", "ec"])
-def test_C6_a_static_certificate_is_the_only_key_and_fixes_the_algorithm(kind, db):
+def test_a_static_certificate_is_the_only_key_and_fixes_the_algorithm(kind, db):
     key = new_rsa_key("static", alg=None) if kind == "rsa" else new_ec_key("static")
     server = AuthorizationServer.objects.create(
         name="static",
@@ -282,7 +291,7 @@ def test_C6_a_static_certificate_is_the_only_key_and_fixes_the_algorithm(kind, d
         assert name
 
 
-def test_C6_the_pem_never_becomes_an_hmac_secret(db):
+def test_the_pem_never_becomes_an_hmac_secret(db):
     key = new_rsa_key("static", alg=None)
     pem = certificate_pem(key)
     server = AuthorizationServer.objects.create(
@@ -299,7 +308,7 @@ def test_C6_the_pem_never_becomes_an_hmac_secret(db):
             validate_token(hs256({"alg": "HS256"}, claims, secret), make_policy(static))
 
 
-def test_C6_a_private_key_pasted_as_certificate_is_refused(db):
+def test_a_private_key_pasted_as_certificate_is_refused(db):
     from django.core.exceptions import ValidationError
 
     key = new_rsa_key("static")
@@ -311,3 +320,57 @@ def test_C6_a_private_key_pasted_as_certificate_is_refused(db):
         ).full_clean()
     with pytest.raises(KeyRejected):
         public_signing_key({**key.export_private(as_dict=True)})
+
+
+# --- Known JWT attacks, OWASP JWT cheat sheet (F) ----------------------------------------
+
+
+def test_alg_none_and_keys_supplied_by_the_token_are_refused(rsa_key, db):
+    realm = make_realm([rsa_key])
+    attacker = new_rsa_key("rsa-1")
+    for token in (
+        unsigned({"alg": "none"}, realm.claims()),
+        realm.token(key=attacker, header={"jwk": attacker.export_public(as_dict=True)}),
+        realm.token(key=attacker, header={"x5c": [certificate_der_b64(attacker)]}),
+        realm.token(key=attacker, header={"jku": "https://attacker.example/jwks"}),
+    ):
+        with pytest.raises(InvalidToken):
+            validate_token(token, realm.policy)
+
+
+def test_no_hmac_secret_exists_to_be_guessed(rsa_key, db):
+    realm = make_realm([rsa_key])
+    parsed = parse_jwks({"keys": [{"kty": "oct", "kid": "k", "k": b64url(b"s" * 64)}]}, 10)
+    assert parsed.keys == []
+    for alg in ("HS256", "HS384", "HS512"):
+        with pytest.raises(InvalidToken, match="not allowed"):
+            validate_token(
+                unsigned({"alg": alg, "kid": "rsa-1"}, realm.claims(), b"x" * 32), realm.policy
+            )
+
+
+def test_an_ecdsa_twin_is_a_different_string_with_the_same_identity(db):
+    """Why revocation must key on (iss, jti), never a hash of the token: (r, n-s) verifies too.
+
+    Both spellings verify; they hash differently; they share iss and jti; and both
+    stop verifying the moment their key leaves the key set.
+    """
+    key = new_ec_key("ec-twin")
+    realm = make_realm([key], server_id=900_901)
+    token = realm.token(alg="ES256", jti="one-jti")
+    header, payload, signature = token.split(".")
+    raw = decode_segment(signature)
+    order = int("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551", 16)
+    s = int.from_bytes(raw[32:], "big")
+    twin = f"{header}.{payload}.{b64url(raw[:32] + (order - s).to_bytes(32, 'big'))}"
+    assert hashlib.sha256(token.encode()).digest() != hashlib.sha256(twin.encode()).digest()
+    first, second = validate_token(token, realm.policy), validate_token(twin, realm.policy)
+    assert (first.claims["iss"], first.claims["jti"]) == (
+        second.claims["iss"],
+        second.claims["jti"],
+    )
+    revoked = make_realm([new_ec_key("other")], server_id=900_901)  # same server, key gone
+    key_store.forget()
+    for spelling in (token, twin):
+        with pytest.raises(InvalidToken):
+            validate_token(spelling, revoked.policy)

@@ -1,7 +1,15 @@
-"""docs/security.md, Token rules E (keys over time) and F (OWASP): one test or more per rule."""
+"""Keys over time: when the gateway fetches an issuer's keys, what a failed or hostile
+fetch changes, and how a rotation of the internal issuer's key stays seamless.
+
+An unknown kid causes one (rate-limited) fetch, a bad signature or a missing kid none;
+a failed fetch never replaces the last good keys, but keys older than max_stale are a
+503; a key dropped from a fresh JWKS is refused at once; the internal issuer publishes
+its next key before it signs with it. A key fetch never follows a redirect away from
+https, has a total deadline and a capped body. The rules are E1-E5 of docs/security.md,
+Token rules.
+"""
 
 import datetime
-import hashlib
 import ipaddress
 import ssl
 import threading
@@ -21,17 +29,13 @@ from authservers.models import AuthorizationServer, JwksSnapshot
 from authservers.signing import ensure_signing_keys, issue_access_token, rotate_signing_key
 from authservers.tasks import refresh_jwks as refresh_task
 from proxy.config import config_holder
-from proxy.errors import InvalidToken
-from proxy.tokens import decode_segment, validate_token
 from tests.faults.upstreams import ScriptedUpstream, read_request_head
-from tests.security.forge import b64url, certificate_der_b64, unsigned
-from tests.security.realm import make_realm
-from tests.tokens import new_ec_key, new_rsa_key
+from tests.tokens import new_rsa_key
 
-# --- E1 ---------------------------------------------------------------------------------
+# --- An unknown kid (E1) -----------------------------------------------------------------
 
 
-def test_E1_an_unknown_kid_causes_one_fetch_and_a_bad_signature_none(published):
+def test_an_unknown_kid_causes_one_fetch_and_a_bad_signature_none(published):
     assert published.get("/pets", published.token()).status_code == 200
     fetches = published.idp.hits
     header, payload, signature = published.token().split(".")
@@ -45,7 +49,7 @@ def test_E1_an_unknown_kid_causes_one_fetch_and_a_bad_signature_none(published):
     assert published.idp.hits == fetches + 1  # one fetch for the unknown kid, then rate-limited
 
 
-def test_E1_a_token_without_kid_never_refreshes(published):
+def test_a_token_without_kid_never_refreshes(published):
     assert published.get("/pets", published.token()).status_code == 200
     fetches = published.idp.hits
     token = published.token(key=new_rsa_key("x"), header={"kid": None})
@@ -54,11 +58,11 @@ def test_E1_a_token_without_kid_never_refreshes(published):
     assert published.idp.hits == fetches
 
 
-# --- E2 ---------------------------------------------------------------------------------
+# --- A failed fetch (E2) -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("mode", ["error", "html", "empty"])
-def test_E2_a_failed_fetch_never_replaces_the_last_good_keys(published, mode):
+def test_a_failed_fetch_never_replaces_the_last_good_keys(published, mode):
     token = published.token()
     assert published.get("/pets", token).status_code == 200
     version = JwksSnapshot.objects.get(server=published.server).version
@@ -72,7 +76,7 @@ def test_E2_a_failed_fetch_never_replaces_the_last_good_keys(published, mode):
     assert published.get("/pets", published.token(sub="fresh")).status_code == 200
 
 
-def test_E2_keys_older_than_max_stale_are_503_with_retry_after(published):
+def test_keys_older_than_max_stale_are_503_with_retry_after(published):
     token = published.token()
     assert published.get("/pets", token).status_code == 200
     # Past the validation floor on purpose, to see the limit without waiting a day.
@@ -89,10 +93,10 @@ def test_E2_keys_older_than_max_stale_are_503_with_retry_after(published):
     assert published.upstream.hits == 1
 
 
-# --- E3 ---------------------------------------------------------------------------------
+# --- A key dropped by the issuer (E3) ----------------------------------------------------
 
 
-def test_E3_a_key_dropped_from_a_fresh_jwks_is_refused_at_once(published, ec_key, settings):
+def test_a_key_dropped_from_a_fresh_jwks_is_refused_at_once(published, ec_key, settings):
     settings.GATEWAY_KEYS_POLL_SECONDS = 0  # as every worker does within its poll interval
     token = published.token()
     assert published.get("/pets", token).status_code == 200  # verified and cached
@@ -111,10 +115,10 @@ def test_E3_a_key_dropped_from_a_fresh_jwks_is_refused_at_once(published, ec_key
     assert published.get("/pets", published.token(key=ec_key, alg="ES256")).status_code == 200
 
 
-# --- E4 ---------------------------------------------------------------------------------
+# --- Rotation of the internal issuer's key (E4) ------------------------------------------
 
 
-def test_E4_the_internal_issuer_publishes_a_key_before_it_signs_with_it(published):
+def test_the_internal_issuer_publishes_a_key_before_it_signs_with_it(published):
     internal = AuthorizationServer.objects.create(
         name="Gatekeep", kind="internal", issuer="https://gatekeep.example.com"
     )
@@ -148,7 +152,7 @@ def test_E4_the_internal_issuer_publishes_a_key_before_it_signs_with_it(publishe
     assert active.kid in JwksSnapshot.objects.get(server=internal).key_ids
 
 
-# --- E5 ---------------------------------------------------------------------------------
+# --- Limits of a key fetch (E5) ----------------------------------------------------------
 
 
 @pytest.fixture
@@ -205,7 +209,7 @@ def https_redirector(tmp_path, monkeypatch):
     httpd.server_close()
 
 
-def test_E5_a_redirect_never_leaves_https(https_redirector, idp):
+def test_a_key_fetch_redirect_never_leaves_https(https_redirector, idp):
     https_redirector.location = f"{idp.url}/jwks"  # plain http, even on loopback
     with pytest.raises(FetchError, match="could not be fetched") as refused:
         fetch_json(f"{https_redirector.url}/jwks")
@@ -213,13 +217,13 @@ def test_E5_a_redirect_never_leaves_https(https_redirector, idp):
     assert idp.hits == 0
 
 
-def test_E5_a_redirect_to_a_plain_http_host_is_refused(https_redirector):
+def test_a_key_fetch_redirect_to_a_plain_http_host_is_refused(https_redirector):
     https_redirector.location = "http://169.254.169.254/latest/meta-data/"
     with pytest.raises(FetchError):
         fetch_json(f"{https_redirector.url}/jwks")
 
 
-def test_E5_the_total_deadline_covers_a_dripped_response_head(settings):
+def test_the_key_fetch_deadline_covers_a_dripped_response_head(settings):
     settings.JWKS_READ_TIMEOUT = 1.0
     settings.JWKS_TOTAL_TIMEOUT = 1.5
 
@@ -241,65 +245,9 @@ def test_E5_the_total_deadline_covers_a_dripped_response_head(settings):
         dripping.stop()
 
 
-def test_E5_the_body_is_capped(idp, settings):
+def test_the_key_fetch_body_is_capped(idp, settings):
     settings.JWKS_MAX_BYTES = 1024
     idp.keys = [new_rsa_key(f"k{n}") for n in range(3)]
     with pytest.raises(FetchError, match="could not be fetched") as failed:
         fetch_json(f"{idp.url}/jwks")
     assert "too large" in failed.value.detail
-
-
-# --- F (OWASP JWT cheat sheet) -------------------------------------------------------------
-
-
-def test_F_alg_none_and_token_supplied_keys_are_refused(rsa_key, db):
-    realm = make_realm([rsa_key])
-    attacker = new_rsa_key("rsa-1")
-    for token in (
-        unsigned({"alg": "none"}, realm.claims()),
-        realm.token(key=attacker, header={"jwk": attacker.export_public(as_dict=True)}),
-        realm.token(key=attacker, header={"x5c": [certificate_der_b64(attacker)]}),
-        realm.token(key=attacker, header={"jku": "https://attacker.example/jwks"}),
-    ):
-        with pytest.raises(InvalidToken):
-            validate_token(token, realm.policy)
-
-
-def test_F_no_hmac_secret_exists_to_be_guessed(rsa_key, db):
-    from authservers.jwks import parse_jwks
-
-    realm = make_realm([rsa_key])
-    parsed = parse_jwks({"keys": [{"kty": "oct", "kid": "k", "k": b64url(b"s" * 64)}]}, 10)
-    assert parsed.keys == []
-    for alg in ("HS256", "HS384", "HS512"):
-        with pytest.raises(InvalidToken, match="not allowed"):
-            validate_token(
-                unsigned({"alg": alg, "kid": "rsa-1"}, realm.claims(), b"x" * 32), realm.policy
-            )
-
-
-def test_F_an_ecdsa_twin_is_a_different_string_with_the_same_identity(db):
-    """Why revocation must key on (iss, jti), never a hash of the token: (r, n-s) verifies too.
-
-    Both spellings verify; they hash differently; they share iss and jti; and both
-    stop verifying the moment their key leaves the key set.
-    """
-    key = new_ec_key("ec-twin")
-    realm = make_realm([key], server_id=900_901)
-    token = realm.token(alg="ES256", jti="one-jti")
-    header, payload, signature = token.split(".")
-    raw = decode_segment(signature)
-    order = int("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551", 16)
-    s = int.from_bytes(raw[32:], "big")
-    twin = f"{header}.{payload}.{b64url(raw[:32] + (order - s).to_bytes(32, 'big'))}"
-    assert hashlib.sha256(token.encode()).digest() != hashlib.sha256(twin.encode()).digest()
-    first, second = validate_token(token, realm.policy), validate_token(twin, realm.policy)
-    assert (first.claims["iss"], first.claims["jti"]) == (
-        second.claims["iss"],
-        second.claims["jti"],
-    )
-    revoked = make_realm([new_ec_key("other")], server_id=900_901)  # same server, key gone
-    key_store.forget()
-    for spelling in (token, twin):
-        with pytest.raises(InvalidToken):
-            validate_token(spelling, revoked.policy)

@@ -1,4 +1,13 @@
-"""docs/security.md, Token rules D (claims): one test or more per rule."""
+"""The claims of a verified token: issuer, audience, time, type, scopes, forwarded headers.
+
+`iss` equals the configured issuer exactly; `aud` (or, without it, `client_id`) names
+one of the policy's audiences; `exp` is required and `exp`, `nbf` and `iat` are finite
+JSON numbers checked with the server's leeway, also for a cached token; a server may
+require `typ: at+jwt` in the header (the internal issuer always does); the route's and
+the policy's scopes must all be granted; claims forwarded as headers are printable
+ASCII and capped, and a client cannot forge them. The rules are D1-D10 of
+docs/security.md, Token rules.
+"""
 
 import json
 import time
@@ -27,7 +36,7 @@ def now() -> int:
     return int(time.time())
 
 
-# --- D1 ---------------------------------------------------------------------------------
+# --- iss (D1) ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -43,13 +52,13 @@ def now() -> int:
         ["https://idp.example.com"],
     ],
 )
-def test_D1_iss_must_equal_the_configured_issuer_exactly(realm, iss):
+def test_iss_must_equal_the_configured_issuer_exactly(realm, iss):
     with pytest.raises(InvalidToken):
         validate_token(realm.token(iss=iss), realm.policy)
     assert validate_token(realm.token(), realm.policy).server is realm.server
 
 
-def test_D1_a_discovery_document_naming_another_issuer_is_refused(idp):
+def test_a_discovery_document_naming_another_issuer_is_refused(idp):
     from authservers.services import refresh_jwks
 
     idp.discovery_issuer = idp.issuer + "/"
@@ -60,7 +69,7 @@ def test_D1_a_discovery_document_naming_another_issuer_is_refused(idp):
     assert idp.hits == 0  # the JWKS of a mismatched issuer is never even fetched
 
 
-# --- D2 ---------------------------------------------------------------------------------
+# --- aud (D2) ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -79,7 +88,7 @@ def test_D1_a_discovery_document_naming_another_issuer_is_refused(idp):
         (1, False),
     ],
 )
-def test_D2_aud_is_a_string_or_list_that_must_contain_one_of_ours(realm, aud, accepted):
+def test_aud_is_a_string_or_list_that_must_contain_one_of_ours(realm, aud, accepted):
     token = realm.token(aud=aud)
     if accepted:
         assert validate_token(token, realm.policy)
@@ -92,7 +101,7 @@ def test_D2_aud_is_a_string_or_list_that_must_contain_one_of_ours(realm, aud, ac
     ("client_id", "accepted"),
     [("petstore", True), ("petstore-client", False), (None, False), (["petstore"], False)],
 )
-def test_D2_without_aud_the_client_id_must_be_an_audience(realm, client_id, accepted):
+def test_without_aud_the_client_id_must_be_an_audience(realm, client_id, accepted):
     token = realm.token(aud=None, client_id=client_id)
     if accepted:
         assert validate_token(token, realm.policy)
@@ -101,26 +110,26 @@ def test_D2_without_aud_the_client_id_must_be_an_audience(realm, client_id, acce
             validate_token(token, realm.policy)
 
 
-def test_D2_the_client_id_rule_never_applies_when_aud_is_present(realm):
+def test_the_client_id_rule_never_applies_when_aud_is_present(realm):
     with pytest.raises(InvalidToken, match="aud"):
         validate_token(realm.token(aud="other", client_id="petstore"), realm.policy)
 
 
-# --- D3-D5, D7 -----------------------------------------------------------------------------
+# --- exp, nbf, iat and the leeway (D3-D5, D7) --------------------------------------------
 
 
-def test_D3_exp_is_required(realm):
+def test_exp_is_required(realm):
     with pytest.raises(InvalidToken, match="no exp"):
         validate_token(realm.token(exp=None), realm.policy)
 
 
-def test_D3_exp_is_compared_with_the_leeway_at_the_boundary():
+def test_exp_is_compared_with_the_leeway_at_the_boundary():
     check_time_claims({"exp": 1000}, leeway=60, now=1059.9)
     with pytest.raises(InvalidToken, match="expired"):
         check_time_claims({"exp": 1000}, leeway=60, now=1060)
 
 
-def test_D3_a_cached_token_is_still_refused_once_it_expires(realm):
+def test_a_cached_token_is_still_refused_once_it_expires(realm):
     token = realm.token(exp=now() + 2, iat=now(), nbf=now())
     server = make_realm(realm.keys, leeway=0, server_id=900_301).server
     policy = make_policy(server)
@@ -130,30 +139,30 @@ def test_D3_a_cached_token_is_still_refused_once_it_expires(realm):
         validate_token(token, policy)
 
 
-def test_D4_nbf_is_checked_by_us():
+def test_nbf_is_checked_with_the_leeway():
     check_time_claims({"exp": 5000, "nbf": 1050}, leeway=60, now=1000)
     with pytest.raises(InvalidToken, match="nbf"):
         check_time_claims({"exp": 5000, "nbf": 1061}, leeway=60, now=1000)
 
 
-def test_D4_a_future_nbf_is_refused_end_to_end(realm):
+def test_a_future_nbf_is_refused_end_to_end(realm):
     with pytest.raises(InvalidToken, match="nbf"):
         validate_token(realm.token(nbf=now() + 3600), realm.policy)
 
 
-def test_D5_iat_in_the_future_is_refused():
+def test_iat_in_the_future_is_refused():
     check_time_claims({"exp": 5000, "iat": 1060}, leeway=60, now=1000)
     with pytest.raises(InvalidToken, match="iat"):
         check_time_claims({"exp": 5000, "iat": 1061}, leeway=60, now=1000)
 
 
-def test_D5_a_token_issued_tomorrow_is_refused_end_to_end(realm):
+def test_a_token_issued_tomorrow_is_refused_end_to_end(realm):
     with pytest.raises(InvalidToken, match="iat"):
         validate_token(realm.token(iat=now() + 86400), realm.policy)
 
 
 @pytest.mark.parametrize(("leeway", "accepted"), [(0, False), (5, False), (60, True)])
-def test_D7_the_leeway_is_the_servers_setting(rsa_key, leeway, accepted):
+def test_the_leeway_is_the_servers_setting(rsa_key, leeway, accepted):
     realm = make_realm([rsa_key], leeway=leeway, server_id=900_310 + leeway)
     token = realm.token(exp=now() - 10)
     if accepted:
@@ -163,13 +172,13 @@ def test_D7_the_leeway_is_the_servers_setting(rsa_key, leeway, accepted):
             validate_token(token, realm.policy)
 
 
-def test_D7_the_leeway_is_kept_small():
+def test_the_leeway_is_kept_small():
     server = AuthorizationServer(name="x", issuer="https://idp.example.com", leeway_seconds=301)
     with pytest.raises(ValidationError, match="300 seconds"):
         server.full_clean()
 
 
-# --- D6 ---------------------------------------------------------------------------------
+# --- Numeric dates (D6) ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
@@ -200,7 +209,7 @@ def test_D7_the_leeway_is_kept_small():
         "4000-digits",
     ],
 )
-def test_D6_numeric_dates_must_be_finite_json_numbers(realm, rsa_key, claim, value_text):
+def test_numeric_dates_must_be_finite_json_numbers(realm, rsa_key, claim, value_text):
     claims = realm.claims(**{claim: None})
     if claim != "exp":
         claims["exp"] = now() + 600
@@ -213,11 +222,11 @@ def test_D6_numeric_dates_must_be_finite_json_numbers(realm, rsa_key, claim, val
         validate_token(text, realm.policy)
 
 
-def test_D6_integers_and_floats_both_work(realm):
+def test_numeric_dates_may_be_integers_or_floats(realm):
     assert validate_token(realm.token(exp=now() + 600.5, iat=float(now())), realm.policy)
 
 
-# --- D8 ---------------------------------------------------------------------------------
+# --- typ (D8) ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -234,7 +243,7 @@ def test_D6_integers_and_floats_both_work(realm):
         (["at+jwt"], False),
     ],
 )
-def test_D8_a_server_requiring_at_jwt_checks_the_header_typ(rsa_key, typ, accepted):
+def test_a_server_requiring_at_jwt_checks_the_header_typ(rsa_key, typ, accepted):
     realm = make_realm([rsa_key], required_typ="at+jwt", server_id=900_801)
     token = realm.token(header={"typ": typ})
     if accepted:
@@ -244,17 +253,17 @@ def test_D8_a_server_requiring_at_jwt_checks_the_header_typ(rsa_key, typ, accept
             validate_token(token, realm.policy)
 
 
-def test_D8_the_typ_claim_in_the_payload_does_not_count(rsa_key):
+def test_the_typ_claim_in_the_payload_does_not_count(rsa_key):
     realm = make_realm([rsa_key], required_typ="at+jwt", server_id=900_802)
     with pytest.raises(InvalidToken, match="token type"):
         validate_token(realm.token(header={"typ": "JWT"}, typ="at+jwt"), realm.policy)
 
 
-def test_D8_an_external_server_without_required_typ_accepts_keycloak_style_jwt(realm):
+def test_an_external_server_without_required_typ_accepts_keycloak_style_jwt(realm):
     assert validate_token(realm.token(header={"typ": "JWT"}), realm.policy)
 
 
-def test_D8_our_own_issuer_always_requires_at_jwt(published):
+def test_our_own_issuer_always_requires_at_jwt(published):
     internal = AuthorizationServer.objects.create(
         name="Gatekeep", kind="internal", issuer="https://gatekeep.example.com", required_typ=""
     )
@@ -265,7 +274,7 @@ def test_D8_our_own_issuer_always_requires_at_jwt(published):
     assert policy.servers_by_issuer[published.idp.issuer].required_typ == ""
 
 
-# --- D9 ---------------------------------------------------------------------------------
+# --- Scopes (D9) -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -283,12 +292,12 @@ def test_D8_our_own_issuer_always_requires_at_jwt(published):
         ({"scope": None, "scp": [1]}, 401),
     ],
 )
-def test_D9_the_routes_scopes_must_be_a_subset_of_the_tokens(published, claims, status):
+def test_the_routes_scopes_must_be_a_subset_of_the_tokens(published, claims, status):
     response = published.get("/pets", published.token(**claims))
     assert response.status_code == status, response.text
 
 
-def test_D9_policy_scopes_add_to_route_scopes(published):
+def test_policy_scopes_add_to_route_scopes(published):
     policy = IdentifyAndAuthorizePolicy.objects.get(api=published.api)
     policy.required_scopes = ["petstore:use"]
     policy.save()
@@ -301,27 +310,27 @@ def test_D9_policy_scopes_add_to_route_scopes(published):
     )
 
 
-# --- D10 --------------------------------------------------------------------------------
+# --- Claims forwarded as headers (D10) ---------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "value",
     ["a\r\nX-Admin: 1", "a\nb", "a\rb", "nul\x00", "tab\there", "del\x7f", "é\u2028\U0001f600"],
 )
-def test_D10_claim_header_values_are_printable_ascii(value):
+def test_claim_header_values_are_printable_ascii(value):
     encoded = claim_header_value(value)
     assert encoded.isascii()
     assert all(32 <= ord(char) < 127 for char in encoded), encoded
 
 
-def test_D10_claim_header_values_are_capped():
+def test_claim_header_values_are_capped():
     assert len(claim_header_value("x" * 10_000)) == MAX_CLAIM_HEADER_LENGTH
     assert claim_header_value({"nested": "object"}) is None
     assert claim_header_value(["list"]) is None
     assert claim_header_value(True) is None
 
 
-def test_D10_forwarded_claims_and_gateway_headers_cannot_be_forged(published):
+def test_forwarded_claims_and_gateway_headers_cannot_be_forged(published):
     response = published.get(
         "/pets",
         published.token(email="a@example.com\r\nX-Admin: 1", sub="svc\r\nX-Gateway-Application: x"),
@@ -344,7 +353,7 @@ def test_D10_forwarded_claims_and_gateway_headers_cannot_be_forged(published):
     assert "x-gateway-subject" not in {n.lower() for n, _ in received if "_" in n}
 
 
-def test_D10_a_configured_claim_header_is_dropped_when_the_token_lacks_the_claim(published):
+def test_a_configured_claim_header_is_dropped_when_the_token_lacks_the_claim(published):
     response = published.get(
         "/pets", published.token(), headers={"X-User-Email": "spoofed@example.com"}
     )

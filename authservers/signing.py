@@ -13,7 +13,6 @@ import functools
 import json
 import logging
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,7 +32,7 @@ from authservers import keysets
 from authservers.choices import ServerKind
 from authservers.jwks import public_signing_key
 from authservers.models import AuthorizationServer, SigningAlgorithm, SigningKey, SigningKeyState
-from core import changes
+from core import changes, clock
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +241,7 @@ def _promote(key: SigningKey) -> SigningKey:
 
 
 def _retire(key: SigningKey, server: AuthorizationServer) -> None:
-    now = timezone.now()
+    now = clock.now()
     key.state = SigningKeyState.RETIRED
     key.retired_at = now
     # The last token it signed expires at most one lifetime from now, plus the
@@ -419,7 +418,7 @@ def prune_signing_keys(server: AuthorizationServer) -> int:
 
 def _prune(server: AuthorizationServer) -> int:
     deleted, _ = SigningKey.objects.filter(
-        server=server, state=SigningKeyState.RETIRED, published_until__lte=timezone.now()
+        server=server, state=SigningKeyState.RETIRED, published_until__lte=clock.now()
     ).delete()
     return deleted
 
@@ -459,7 +458,7 @@ def issue_access_token(
     key = SigningKey.objects.filter(server=server, state=SigningKeyState.ACTIVE).first()
     if key is None:
         key = ensure_signing_keys(server)
-    now = int(time.time())
+    now = int(clock.time())
     claims = {
         "iss": server.issuer,
         "sub": subject,

@@ -9,10 +9,11 @@ concurrent processes never lose a hit the way a get-then-set would.
 import hashlib
 import logging
 import math
-import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
+
+from core import clock
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def hit(limit: Limit, subject: str) -> Exceeded | None:
     """Count one event for `subject`; Exceeded once the count passes the limit."""
     if limit.limit <= 0:
         return None
-    now = time.time()
+    now = clock.time()
     start, end = _window(limit, now)
     key = _key(limit, subject, start)
     # The key outlives its window by a second, so a late incr never restarts a count.
@@ -76,7 +77,7 @@ def peek(limit: Limit, subject: str) -> Exceeded | None:
     """Exceeded if `subject` has already used up this window, without counting anything."""
     if limit.limit <= 0:
         return None
-    now = time.time()
+    now = clock.time()
     start, end = _window(limit, now)
     try:
         count = cache.get(_key(limit, subject, start), 0)

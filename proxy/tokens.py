@@ -15,7 +15,6 @@ import json
 import math
 import re
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 
 from authservers.keystore import KeysUnavailable, key_store
+from core import clock
 from proxy import signatures
 from proxy.config import PolicyConfig, ServerConfig
 from proxy.errors import InvalidToken, IssuerUnavailable
@@ -354,7 +354,7 @@ def validate_token(token: str, policy: PolicyConfig, trace: list | None = None) 
         raise InvalidToken(
             "The token is not a compact JWS (three base64url segments).", check="format"
         )
-    now = time.time()
+    now = clock.time()
     digest = hashlib.sha256(token.encode()).digest()
     cached = verified_tokens.get(digest)
     if cached is not None and trace is None:

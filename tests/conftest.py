@@ -2,6 +2,7 @@
 
 import os
 import re
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -70,6 +71,29 @@ def fresh_gateway_state():
     reset_gateway_state()
 
 
+class FixedClock:
+    """core.clock stopped at one instant (whole seconds since the epoch); advance() moves it."""
+
+    def __init__(self, start: float):
+        self.seconds = start
+
+    def time(self) -> float:
+        return self.seconds
+
+    def advance(self, seconds: float) -> None:
+        self.seconds += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch) -> FixedClock:
+    """A fixed wall clock for token lifetimes, key publication and rate-limit windows
+    (core/clock.py), starting at the current second: tests see an exact expiry without
+    sleeping, whatever the machine's load. Loopback servers run in this process and see it."""
+    fixed = FixedClock(float(int(time.time())))
+    monkeypatch.setattr("core.clock.time", fixed.time)
+    return fixed
+
+
 @pytest.fixture(scope="session")
 def rsa_key():
     return new_rsa_key("rsa-1")
@@ -123,8 +147,6 @@ class PublishedApi:
 
     def gateway_wait_for_reload(self) -> None:
         """Wait until the gateway's poll interval has passed, so a config change is live."""
-        import time
-
         from django.conf import settings
 
         time.sleep(settings.GATEWAY_CONFIG_POLL_SECONDS + 0.1)

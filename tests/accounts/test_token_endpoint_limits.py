@@ -5,8 +5,6 @@ every address has a request budget per window and every client_id a budget of fa
 client authentications; over either, the answer is 429 with Retry-After and OAuth2 JSON.
 """
 
-import time
-
 from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -99,17 +97,17 @@ def test_even_malformed_requests_count_against_the_address(issuer, settings):
     oauth_error(issuer.post(grant_type="client_credentials"), 429, "too_many_requests")
 
 
-def test_the_address_budget_comes_back_with_the_next_window(issuer, settings):
+def test_the_address_budget_comes_back_with_the_next_window(issuer, settings, clock):
     settings.GATEWAY_TOKEN_REQUESTS_PER_ADDRESS = 1
-    settings.GATEWAY_TOKEN_RATE_WINDOW_SECONDS = 2
-    # Windows are fixed (multiples of 2 s): start right after a boundary, so both calls
-    # below fall into the same window however long a token takes to issue.
-    time.sleep(2 - time.time() % 2 + 0.01)
-    issuer.post(grant_type="client_credentials")
+    settings.GATEWAY_TOKEN_RATE_WINDOW_SECONDS = 60
+    clock.seconds -= clock.seconds % 60  # windows are fixed: the first second of one
+    assert issuer.post(grant_type="client_credentials").status_code == 200
+    clock.advance(59)
     refused = issuer.post(grant_type="client_credentials")
     assert refused.status_code == 429
+    assert refused["Retry-After"] == "1"
 
-    time.sleep(int(refused["Retry-After"]) + 0.05)
+    clock.advance(1)
 
     assert issuer.post(grant_type="client_credentials").status_code == 200
 

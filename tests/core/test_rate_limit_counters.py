@@ -54,14 +54,16 @@ def test_concurrent_hits_in_one_process_are_all_counted():
     assert admitted_in_threads(threads=8, hits_each=25) == LIMIT.limit
 
 
-def test_the_refusal_says_when_the_window_ends():
+def test_the_refusal_says_when_the_window_ends(clock):
+    clock.seconds -= clock.seconds % LIMIT.window
     for _ in range(LIMIT.limit):
         assert hit(LIMIT, "one client") is None
+    clock.advance(LIMIT.window - 100.5)
 
     exceeded = hit(LIMIT, "one client")
 
     assert exceeded.limit == LIMIT
-    assert 1 <= exceeded.retry_after <= LIMIT.window
+    assert exceeded.retry_after == 101  # whole seconds, rounded up
     assert peek(LIMIT, "one client") is not None
     assert peek(LIMIT, "another client") is None
     assert hit(LIMIT, "another client") is None

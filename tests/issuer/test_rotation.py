@@ -3,7 +3,6 @@ and a retired key stays published until the last token it signed has expired
 (docs/security.md, Token rules E4).
 """
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -37,14 +36,16 @@ def test_the_next_key_is_published_before_it_signs(issuer):
     assert published == [active.kid, upcoming.kid]
 
 
-def test_rotation_keeps_old_tokens_valid_until_they_expire(issuer):
-    issuer.server.token_lifetime_seconds = 4
-    issuer.server.leeway_seconds = 0
+def test_rotation_keeps_old_tokens_valid_until_they_expire(issuer, clock):
+    issuer.server.leeway_seconds = leeway = 30
     issuer.server.save()
+    lifetime = issuer.server.token_lifetime_seconds
     old = issuer.token()["access_token"]
     old_exp = issuer.verify(old)["exp"]
+    assert old_exp == clock.time() + lifetime
     cached_by_a_verifier = kids(issuer)
 
+    clock.advance(1)
     promoted = rotate_signing_key(issuer.server)
     new = issuer.token()["access_token"]
 
@@ -60,12 +61,23 @@ def test_rotation_keeps_old_tokens_valid_until_they_expire(issuer):
     assert kid_of(old) in published
     assert len(published) == 3  # active, next, retired
 
-    # The retired key leaves the JWKS only once every token it signed has expired.
-    while kid_of(old) in kids(issuer):
-        assert time.time() < old_exp + 10, "the retired key was never unpublished"
-        time.sleep(0.2)
-    assert time.time() >= old_exp
+    # The old token expires on time (with the leeway verifiers grant), while the retired
+    # key stays published for the last token it could have signed: one issued at the
+    # very moment of the rotation.
+    clock.seconds = old_exp + leeway - 1
+    assert issuer.call(old).status_code == 200
+    clock.seconds = old_exp + leeway
     assert issuer.call(old).status_code == 401
+    retired = SigningKey.objects.get(kid=kid_of(old))
+    assert retired.published_until == retired.retired_at + timedelta(seconds=lifetime + leeway)
+    unpublished_at = retired.published_until.timestamp()
+    assert unpublished_at == old_exp + 1 + leeway
+    clock.seconds = unpublished_at - 1
+    assert kid_of(old) in kids(issuer)
+
+    # The retired key leaves the JWKS once every token it signed has expired.
+    clock.seconds = unpublished_at
+    assert kid_of(old) not in kids(issuer)
     assert issuer.call(issuer.token()["access_token"]).status_code == 200
 
 

@@ -33,7 +33,7 @@ from apis.services import activate_api  # noqa: E402
 from applications.models import Application  # noqa: E402
 from authservers.models import AuthorizationServer  # noqa: E402
 from authservers.services import refresh_jwks  # noqa: E402
-from tests.security.forge import certificate_pem  # noqa: E402
+from tests.tokens import certificate_pem  # noqa: E402
 
 ISSUER = "https://bench-idp.example.com"
 

@@ -33,12 +33,12 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.production import ProductionGateway, free_port, launch  # noqa: E402
+from tests.servers import LoopbackServer, QuietHandler  # noqa: E402
 
 RSS_LIMIT_MB = 20
 KEYS_POLL_SECONDS = 1.0
@@ -50,14 +50,14 @@ SETTLE_SECONDS = 1.5  # margin after a poll interval before a change counts as e
 # --- loopback services -------------------------------------------------------------------
 
 
-class _Upstream(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Upstream(QuietHandler):
+    """Answers at once and keeps nothing but a count: a soak sends millions of requests."""
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
-        self.server.hits += 1
+        self.server.owner.count_hit()
         body = json.dumps({"path": self.path, "app": self.headers.get("X-Gateway-Application")})
         data = body.encode()
         self.send_response(200)
@@ -67,17 +67,6 @@ class _Upstream(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     do_GET = do_POST = _answer
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-def start_upstream() -> ThreadingHTTPServer:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
-    httpd.daemon_threads = True
-    httpd.hits = 0
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
-    return httpd
 
 
 def start_redis(workdir: Path) -> tuple[subprocess.Popen | None, str]:
@@ -196,7 +185,7 @@ class Soak:
         from tests.servers import JwksServer
         from tests.tokens import new_rsa_key
 
-        self.upstream = start_upstream()
+        self.upstream = LoopbackServer(_Upstream)
         self.idp = JwksServer()
         first = new_rsa_key(f"soak-{uuid.uuid4().hex[:6]}")
         self.idp.keys = [first]
@@ -213,7 +202,7 @@ class Soak:
                 name=base_path.strip("/").split("/")[0],
                 version="v1",
                 base_path=base_path,
-                upstream_url=f"http://127.0.0.1:{self.upstream.server_address[1]}/backend",
+                upstream_url=f"{self.upstream.url}/backend",
                 read_timeout=10,
                 connect_timeout=2,
             )
@@ -451,7 +440,7 @@ class Soak:
             self.stop.set()
             self.gunicorn.stop()
             self.idp.stop()
-            self.upstream.shutdown()
+            self.upstream.stop()
             if self.redis is not None:
                 self.redis.terminate()
                 self.redis.wait(10)

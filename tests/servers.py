@@ -1,15 +1,26 @@
-"""Real loopback servers for tests: an upstream, an identity provider, the gateway."""
+"""Real loopback servers for tests and bench/: an upstream, an identity provider, the gateway.
 
+Every server of the tests is built from the pieces here: LoopbackServer (a threaded HTTP or
+HTTPS server around a handler class), ScriptedServer (raw TCP, a function per connection),
+WsgiServer (a WSGI app) and DataPlaneServer (the ASGI data plane on uvicorn).
+"""
+
+import contextlib
 import json
+import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from django.core.servers.basehttp import ServerHandler, ThreadedWSGIServer
 from django.test.testcases import QuietWSGIRequestHandler
 
+from tests.tokens import certificate_pem, new_ec_key
 
-class _QuietHandler(BaseHTTPRequestHandler):
+
+class QuietHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format, *args) -> None:
@@ -26,13 +37,21 @@ class _BigBacklogWSGIServer(ThreadedWSGIServer):
     request_queue_size = 128
 
 
-class _Server:
-    def __init__(self, handler_class):
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 answering with `handler_class`, whose handlers
+    reach this object as `self.server.owner`. With `tls` (a certificate and key file, see
+    tls_files) it speaks HTTPS."""
+
+    def __init__(self, handler_class, tls: tuple[Path, Path] | None = None):
         self.httpd = _BigBacklogHTTPServer(("127.0.0.1", 0), handler_class)
         self.httpd.daemon_threads = True
         self.httpd.owner = self
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.hits = 0
         self._lock = threading.Lock()
         threading.Thread(
@@ -48,7 +67,7 @@ class _Server:
         self.httpd.server_close()
 
 
-class _UpstreamHandler(_QuietHandler):
+class _UpstreamHandler(QuietHandler):
     def _handle(self) -> None:
         server: UpstreamServer = self.server.owner
         server.count_hit()
@@ -91,7 +110,7 @@ class _UpstreamHandler(_QuietHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
 
-class UpstreamServer(_Server):
+class UpstreamServer(LoopbackServer):
     """Answers every request with a small JSON body and records what it received."""
 
     def __init__(self):
@@ -106,7 +125,7 @@ class UpstreamServer(_Server):
         return self.requests[-1]
 
 
-class _IdpHandler(_QuietHandler):
+class _IdpHandler(QuietHandler):
     def do_GET(self) -> None:
         idp: JwksServer = self.server.owner
         if self.path == "/.well-known/openid-configuration":
@@ -151,7 +170,7 @@ class _IdpHandler(_QuietHandler):
         self.wfile.write(body)
 
 
-class JwksServer(_Server):
+class JwksServer(LoopbackServer):
     """An OpenID provider on loopback: discovery document plus a JWKS whose keys tests change."""
 
     def __init__(self):
@@ -172,6 +191,85 @@ class JwksServer(_Server):
             "jwks_uri": f"{self.url}/jwks",
             "token_endpoint": f"{self.url}/token",
         }
+
+
+class _RedirectHandler(QuietHandler):
+    def do_GET(self) -> None:
+        server: RedirectServer = self.server.owner
+        server.count_hit()
+        self.send_response(302)
+        self.send_header("Location", server.location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+class RedirectServer(LoopbackServer):
+    """Answers every GET with 302 to `location`; over HTTPS when given `tls`."""
+
+    def __init__(self, location: str = "", tls: tuple[Path, Path] | None = None):
+        self.location = location
+        super().__init__(_RedirectHandler, tls)
+
+
+def tls_files(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, written to `directory`: pass
+    them as `tls` to a LoopbackServer; clients trust the certificate through
+    REQUESTS_CA_BUNDLE."""
+    key = new_ec_key("tls")
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate_pem(key, "127.0.0.1", ip="127.0.0.1"))
+    key_file.write_bytes(key.export_to_pem(private_key=True, password=None))
+    return cert_file, key_file
+
+
+class ScriptedServer:
+    """A raw TCP server on 127.0.0.1 running `behaviour(conn, server)` for every accepted
+    connection, each in a thread of its own; `stopping` is set by stop()."""
+
+    def __init__(self, behaviour):
+        self.behaviour = behaviour
+        self.accepted = 0
+        self.stopping = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._connections: list[socket.socket] = []
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    def _accept_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            self._connections.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            self.behaviour(conn, self)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._listener.close()
+        for conn in self._connections:
+            with contextlib.suppress(OSError):
+                conn.close()
+
+
+def read_request_head(conn: socket.socket) -> bytes:
+    conn.settimeout(10)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 class _ClosingServerHandler(ServerHandler):
@@ -202,7 +300,7 @@ class _OneRequestPerConnection(QuietWSGIRequestHandler):
         handler.run(self.server.get_app())
 
 
-class _WsgiServer:
+class WsgiServer:
     """A WSGI app on a threaded loopback server (one request per connection)."""
 
     def __init__(self, app):
@@ -262,13 +360,17 @@ class DataPlaneServer:
 class GatewayServer:
     """Both planes in this process: the data plane on uvicorn (`url`, proxied APIs and the
     relayed OAuth2 endpoints), the control plane's admin listener (`admin_url`: console,
-    REST API, Django admin) and its internal listener (`internal_url`)."""
+    REST API, Django admin) and its internal listener (`internal_url`). With
+    `static_files`, the admin listener serves static files as runserver does."""
 
-    def __init__(self):
+    def __init__(self, static_files: bool = False):
+        from django.contrib.staticfiles.handlers import StaticFilesHandler
+
         from gateway_admin.wsgi import admin_application, public_application
 
-        self.admin = _WsgiServer(admin_application)
-        self.internal = _WsgiServer(public_application)
+        admin = StaticFilesHandler(admin_application) if static_files else admin_application
+        self.admin = WsgiServer(admin)
+        self.internal = WsgiServer(public_application)
         self.data = DataPlaneServer(self.internal.url)
         self.port = self.data.port
         self.url = self.data.url

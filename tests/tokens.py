@@ -1,9 +1,14 @@
 """Signing test tokens with jwcrypto: independent of the gateway's own verifier."""
 
+import datetime
+import ipaddress
 import json
 import time
 import uuid
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
 from jwcrypto import jwk, jws
 from jwcrypto.common import base64url_encode
 
@@ -80,3 +85,27 @@ def sign_raw(key: jwk.JWK, header: dict | str, claims: dict | str | bytes) -> st
     body = signed["payload"]
     body = body.decode() if isinstance(body, bytes) else body
     return f"{signed['protected']}.{body}.{signed['signature']}"
+
+
+def certificate_pem(key: jwk.JWK, common_name: str = "idp.example.com", ip: str = "") -> bytes:
+    """A self-signed certificate for `key`, valid for a day. With `ip`, a certificate a TLS
+    server on that address can present and a client can trust as its own CA."""
+    private = key.get_op_key("sign")
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+    )
+    if ip:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]),
+            critical=False,
+        ).add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    cert = builder.sign(private, hashes.SHA256())
+    return cert.public_bytes(serialization.Encoding.PEM)

@@ -3,8 +3,6 @@ after discovery, on every redirect hop and on the address DNS returns at connect
 and their errors read the same whether a port is closed, hangs or answers 404."""
 
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -12,7 +10,7 @@ from authservers.http import FetchError, fetch_json
 from authservers.models import AuthorizationServer
 from authservers.services import refresh_jwks
 from core import outbound
-from tests.servers import JwksServer
+from tests.servers import JwksServer, RedirectServer
 
 pytestmark = pytest.mark.django_db
 
@@ -68,25 +66,9 @@ def fake_dns(monkeypatch):
 @pytest.fixture
 def redirector():
     """A loopback server answering every GET with 302 to `redirector.location`."""
-
-    class Redirect(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.server.hits += 1
-            self.send_response(302)
-            self.send_header("Location", self.server.location)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    httpd.hits, httpd.location = 0, ""
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    server = RedirectServer()
+    yield server
+    server.stop()
 
 
 def external(**fields) -> AuthorizationServer:
@@ -125,13 +107,13 @@ def test_a_redirect_to_a_denied_address_is_refused_without_following_it(
         fetch_json(f"{redirector.url}/jwks")
     # The admin cannot read where the redirect pointed; the log can.
     assert str(refused.value) == (
-        f"The key set could not be fetched from 127.0.0.1:{redirector.server_address[1]} "
+        f"The key set could not be fetched from 127.0.0.1:{redirector.port} "
         "(connection failed or the answer was not a key set)."
     )
     assert "redirect to a refused URL" in refused.value.detail
     assert "metadata" in refused.value.detail
     assert redirector.hits == 1
-    assert connections == [("127.0.0.1", redirector.server_address[1])]
+    assert connections == [("127.0.0.1", redirector.port)]
 
 
 def test_a_redirect_to_a_name_resolving_to_metadata_is_refused_without_connecting(
@@ -142,7 +124,7 @@ def test_a_redirect_to_a_name_resolving_to_metadata_is_refused_without_connectin
     with pytest.raises(FetchError, match="could not be fetched") as refused:
         fetch_json(f"{redirector.url}/jwks")
     assert "redirect to a refused address" in refused.value.detail
-    assert connections == [("127.0.0.1", redirector.server_address[1])]
+    assert connections == [("127.0.0.1", redirector.port)]
 
 
 # --- at connect time: DNS rebinding ------------------------------------------------------------

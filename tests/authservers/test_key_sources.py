@@ -1,16 +1,11 @@
 """Where an external server's keys come from: discovery, a JWKS URI, or a static certificate."""
 
-import datetime
-
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
 from django.core.exceptions import ValidationError
 
 from authservers.models import AuthorizationServer
 from authservers.services import refresh_jwks
-from tests.tokens import new_rsa_key
+from tests.tokens import certificate_pem, new_rsa_key
 
 pytestmark = pytest.mark.django_db
 
@@ -65,28 +60,11 @@ def test_non_signing_and_unsupported_keys_are_skipped_with_a_reason(idp, rsa_key
     assert all("d" not in key for key in server.jwks_snapshot.keys)
 
 
-def self_signed_certificate(key) -> str:
-    private = key.get_op_key("sign")
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "idp.example.com")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(private, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
 def test_a_static_certificate_provides_the_key(rsa_key):
     server = AuthorizationServer(
         name="static",
         issuer="https://static.example.com",
-        public_certificate=self_signed_certificate(rsa_key),
+        public_certificate=certificate_pem(rsa_key).decode(),
     )
     server.full_clean()
     server.save()

@@ -3,7 +3,8 @@
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.staticfiles.handlers import StaticFilesHandler
+
+from tests.servers import GatewayServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -18,24 +19,14 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "console"
 
 
-class ConsoleServer:
+class ConsoleServer(GatewayServer):
     """Both planes as in production: the console (admin listener, with static files as
     runserver serves them) at `url`, proxied APIs on the data plane at `public_url`."""
 
     def __init__(self):
-        from gateway_admin.wsgi import admin_application, public_application
-        from tests.servers import DataPlaneServer, _WsgiServer
-
-        self.admin = _WsgiServer(StaticFilesHandler(admin_application))
-        self.internal = _WsgiServer(public_application)
-        self.data = DataPlaneServer(self.internal.url)
-        self.url = self.admin.url
+        super().__init__(static_files=True)
         self.public_url = self.data.url
-
-    def stop(self) -> None:
-        self.data.stop()
-        self.admin.stop()
-        self.internal.stop()
+        self.url = self.admin_url
 
 
 def screenshot(page, name: str) -> Path:

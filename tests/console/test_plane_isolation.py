@@ -3,8 +3,6 @@ the page can neither read the console's cookies, nor use the admin API with them
 plant a session of its own (issue 11: cookies and headers at the boundary)."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler
 
 from django.conf import settings
 from playwright.sync_api import expect
@@ -16,7 +14,7 @@ from applications.services import create_application
 from core.models import AuditEvent
 from tests.console.browser import ConsoleServer
 from tests.personas import staff_member
-from tests.servers import _BigBacklogHTTPServer
+from tests.servers import LoopbackServer, QuietHandler
 
 TIMEOUT_MS = 30_000
 # The attacker's page: what a script on the public origin tries against the admin origin.
@@ -38,36 +36,31 @@ EVIL_PAGE = """<!doctype html><html><body><h1>Totally harmless</h1><script>
 </script></body></html>"""
 
 
-class EvilUpstream:
+class _EvilHandler(QuietHandler):
+    protocol_version = "HTTP/1.0"
+
+    def do_GET(self) -> None:
+        upstream: EvilUpstream = self.server.owner
+        upstream.cookies_seen.append(self.headers.get("Cookie", ""))
+        body = upstream.page.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
+            self.send_header("Set-Cookie", f"{name}=planted; Path=/")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class EvilUpstream(LoopbackServer):
     """Serves the page, records the cookies it receives, tries to plant the console's."""
 
     def __init__(self, admin_url: str, application_id: int):
-        page = EVIL_PAGE.replace("ADMIN", json.dumps(admin_url)).replace("APP", str(application_id))
+        self.page = EVIL_PAGE.replace("ADMIN", json.dumps(admin_url)).replace(
+            "APP", str(application_id)
+        )
         self.cookies_seen: list[str] = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                owner.cookies_seen.append(self.headers.get("Cookie", ""))
-                body = page.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(body)))
-                for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
-                    self.send_header("Set-Cookie", f"{name}=planted; Path=/")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = _BigBacklogHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(_EvilHandler)
 
 
 def test_a_page_served_through_the_gateway_cannot_use_the_console_session(

@@ -18,7 +18,8 @@ from django.core.cache import cache
 from authservers.keysets import SNAPSHOT_CACHE_KEY
 from authservers.models import AuthorizationServer, JwksSnapshot
 from authservers.tasks import refresh_jwks as refresh_task
-from tests.faults.upstreams import ScriptedUpstream, read_request_head
+from tests.faults.upstreams import drip_json_head
+from tests.servers import ScriptedServer
 from tests.tokens import new_rsa_key
 
 
@@ -90,14 +91,7 @@ def test_an_idp_dripping_its_headers_cannot_hold_the_refresh(published, settings
     token = published.token()
     assert published.get("/pets", token).status_code == 200
 
-    def drip_head(conn, upstream):
-        read_request_head(conn)
-        for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}":
-            if upstream.stopping.wait(0.5):
-                return
-            conn.sendall(bytes([byte]))
-
-    dripping = ScriptedUpstream(drip_head)
+    dripping = ScriptedServer(drip_json_head)
     try:
         AuthorizationServer.objects.filter(pk=published.server.pk).update(
             jwks_uri=f"{dripping.url}/jwks"

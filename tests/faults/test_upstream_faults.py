@@ -9,7 +9,6 @@ import pytest
 import requests
 
 from tests.faults.upstreams import (
-    ScriptedUpstream,
     StreamingUpstream,
     drip,
     hang,
@@ -18,6 +17,7 @@ from tests.faults.upstreams import (
     pattern_block,
 )
 from tests.production import add_api, free_port
+from tests.servers import ScriptedServer
 
 MB = 1024 * 1024
 
@@ -60,7 +60,7 @@ def call(gateway, base_path: str, token: str, path: str = "/anything", **kwargs)
 def test_upstream_failures_are_502_or_504_under_gunicorn(
     published, production_gateway, behaviour, status, code, max_seconds
 ):
-    scripted = None if behaviour == "closed" else ScriptedUpstream(behaviour)
+    scripted = None if behaviour == "closed" else ScriptedServer(behaviour)
     try:
         upstream_url = scripted.url if scripted else f"http://127.0.0.1:{free_port()}"
         add_api(published, "/faulty/v1", upstream_url, read_timeout=2.0)

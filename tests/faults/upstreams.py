@@ -1,74 +1,23 @@
-"""Upstreams that misbehave on purpose, on real loopback sockets."""
+"""Upstreams that misbehave on purpose, on real loopback sockets: behaviours for a
+ScriptedServer (tests/servers.py), and an upstream that streams large bodies."""
 
-import contextlib
 import hashlib
 import json
 import socket
 import struct
-import threading
 import time
-from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from tests.servers import _QuietHandler
+from tests.servers import LoopbackServer, QuietHandler, ScriptedServer, read_request_head
 
 
-class ScriptedUpstream:
-    """A raw TCP upstream running `behaviour(conn, upstream)` on every accepted connection."""
-
-    def __init__(self, behaviour):
-        self.behaviour = behaviour
-        self.accepted = 0
-        self.stopping = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
-        self.port = self._listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._connections: list[socket.socket] = []
-        threading.Thread(target=self._accept_loop, daemon=True).start()
-
-    def _accept_loop(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            self._connections.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            self.behaviour(conn, self)
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self._listener.close()
-        for conn in self._connections:
-            with contextlib.suppress(OSError):
-                conn.close()
-
-
-def read_request_head(conn: socket.socket) -> bytes:
-    conn.settimeout(10)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def hang(conn: socket.socket, upstream: ScriptedUpstream) -> None:
+def hang(conn: socket.socket, upstream: ScriptedServer) -> None:
     """Accept, read the request, never answer."""
     read_request_head(conn)
     upstream.stopping.wait(60)
 
 
-def headers_then_reset(conn: socket.socket, upstream: ScriptedUpstream) -> None:
+def headers_then_reset(conn: socket.socket, upstream: ScriptedServer) -> None:
     """Send a complete response head promising a body, then reset the connection."""
     read_request_head(conn)
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n")
@@ -77,14 +26,14 @@ def headers_then_reset(conn: socket.socket, upstream: ScriptedUpstream) -> None:
     conn.close()  # SO_LINGER 0: RST instead of FIN
 
 
-def headers_then_hang(conn: socket.socket, upstream: ScriptedUpstream) -> None:
+def headers_then_hang(conn: socket.socket, upstream: ScriptedServer) -> None:
     """Send a complete response head promising a body, then go silent."""
     read_request_head(conn)
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n")
     upstream.stopping.wait(60)
 
 
-def drip(conn: socket.socket, upstream: ScriptedUpstream) -> None:
+def drip(conn: socket.socket, upstream: ScriptedServer) -> None:
     """Answer one byte per second: each read is quick, the response never completes in time."""
     read_request_head(conn)
     response = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
@@ -94,12 +43,21 @@ def drip(conn: socket.socket, upstream: ScriptedUpstream) -> None:
         conn.sendall(bytes([byte]))
 
 
-class _StreamingHandler(_QuietHandler):
+def drip_json_head(conn: socket.socket, upstream: ScriptedServer) -> None:
+    """Answer a JSON 200 one byte every half second: a response head that never ends in time."""
+    read_request_head(conn)
+    for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}":
+        if upstream.stopping.wait(0.5):
+            return
+        conn.sendall(bytes([byte]))
+
+
+class _StreamingHandler(QuietHandler):
     """POST: hash the body as it streams in. GET ?size=N: stream N bytes out."""
 
     def do_POST(self) -> None:
         upstream: StreamingUpstream = self.server.owner
-        upstream.hits += 1
+        upstream.count_hit()
         upstream.last_headers = {k.lower(): v for k, v in self.headers.items()}
         digest, size = hashlib.sha256(), 0
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -134,7 +92,7 @@ class _StreamingHandler(_QuietHandler):
 
     def do_GET(self) -> None:
         upstream: StreamingUpstream = self.server.owner
-        upstream.hits += 1
+        upstream.count_hit()
         upstream.last_headers = {k.lower(): v for k, v in self.headers.items()}
         query = parse_qs(urlsplit(self.path).query)
         size = int(query.get("size", ["0"])[0])
@@ -155,19 +113,10 @@ def pattern_block() -> bytes:
     return bytes(range(256)) * 256  # 64 KiB, not all zeros
 
 
-class StreamingUpstream:
+class StreamingUpstream(LoopbackServer):
+    """Hashes request bodies as they stream in and streams out bodies of any size."""
+
     def __init__(self):
-        self.hits = 0
         self.last_headers: dict[str, str] = {}
         self.extra_headers: list[tuple[str, str]] = []
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _StreamingHandler)
-        self.httpd.daemon_threads = True
-        self.httpd.owner = self
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(_StreamingHandler)

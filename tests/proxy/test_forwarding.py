@@ -1,11 +1,12 @@
 """What the upstream receives, and how upstream failures reach the client."""
 
 import socket
-import threading
 
 import requests
 
 from apis.models import Api
+from tests.faults.upstreams import hang
+from tests.servers import ScriptedServer
 
 
 def test_the_upstream_receives_method_path_query_and_body(published):
@@ -138,13 +139,8 @@ def test_a_slow_upstream_is_504_and_the_gateway_keeps_serving(published):
 
 
 def test_an_upstream_that_hangs_after_accepting_is_504(published):
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    accepted = []
-    threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True).start()
-    port = listener.getsockname()[1]
-    Api.objects.filter(pk=published.api.pk).update(upstream_url=f"http://127.0.0.1:{port}")
+    silent = ScriptedServer(hang)
+    Api.objects.filter(pk=published.api.pk).update(upstream_url=silent.url)
     published.api.refresh_from_db()
     published.api.save()
     published.gateway_wait_for_reload()
@@ -152,4 +148,4 @@ def test_an_upstream_that_hangs_after_accepting_is_504(published):
         response = published.get("/pets", published.token())
         assert response.status_code == 504
     finally:
-        listener.close()
+        silent.stop()

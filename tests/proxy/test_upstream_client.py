@@ -6,12 +6,12 @@ reads as the exchange it scripts.
 
 import asyncio
 import socket
-import threading
 import time
 
 import pytest
 
 from proxy.upstream import UpstreamClient, UpstreamFailure
+from tests.servers import ScriptedServer
 
 
 class SyncResponse:
@@ -51,29 +51,16 @@ async def _async_iter(chunks):
         yield chunk
 
 
-class ScriptedServer:
-    """Accepts connections; `respond(conn, request_bytes)` decides what each request gets."""
+class RequestServer(ScriptedServer):
+    """Reads whole requests off each connection; `respond(conn, request_bytes)` decides what
+    each gets, "close" ending the connection."""
 
     def __init__(self, respond):
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.port = self.listener.getsockname()[1]
-        self.accepts = 0
         self.requests: list[bytes] = []
         self.respond = respond
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__(self._handle)
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.accepts += 1
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
+    def _handle(self, conn: socket.socket, _server) -> None:
         buffer = b""
         with conn:
             while True:
@@ -104,9 +91,6 @@ class ScriptedServer:
                     if self.respond(conn, self.requests[-1]) == "close":
                         return
 
-    def stop(self) -> None:
-        self.listener.close()
-
 
 def ok(conn, request) -> None:
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Up: 1\r\n\r\nhello")
@@ -131,17 +115,17 @@ def fetch(client, server, method="GET", **kwargs) -> tuple[int, list, bytes]:
 
 
 def test_it_reuses_one_keep_alive_connection(client):
-    server = ScriptedServer(ok)
+    server = RequestServer(ok)
     for _ in range(20):
         status, headers, body = fetch(client, server)
         assert (status, body) == (200, b"hello")
         assert ("X-Up", "1") in headers
-    assert server.accepts == 1
+    assert server.accepted == 1
     server.stop()
 
 
 def test_it_sends_host_and_headers_exactly(client):
-    server = ScriptedServer(ok)
+    server = RequestServer(ok)
     client.request("http", "127.0.0.1", server.port, "GET", "/a?b=1", [("X-One", "1")]).close()
     time.sleep(0.1)
     assert server.requests[0].startswith(
@@ -155,10 +139,10 @@ def test_a_connection_closed_by_the_upstream_is_replaced_transparently(client):
         ok(conn, request)
         return "close"
 
-    server = ScriptedServer(close_after)
+    server = RequestServer(close_after)
     for _ in range(5):
         assert fetch(client, server)[0] == 200
-    assert server.accepts == 5
+    assert server.accepted == 5
     server.stop()
 
 
@@ -169,10 +153,10 @@ def test_it_decodes_a_chunked_response(client):
             b"3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n"
         )
 
-    server = ScriptedServer(chunked)
+    server = RequestServer(chunked)
     assert fetch(client, server)[2] == b"abcdefg"
     assert fetch(client, server)[2] == b"abcdefg"
-    assert server.accepts == 1
+    assert server.accepted == 1
     server.stop()
 
 
@@ -181,7 +165,7 @@ def test_a_body_delimited_by_close_is_read_to_the_end(client):
         conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of it")
         return "close"
 
-    server = ScriptedServer(until_close)
+    server = RequestServer(until_close)
     assert fetch(client, server)[2] == b"all of it"
     server.stop()
 
@@ -190,7 +174,7 @@ def test_head_and_204_have_no_body(client):
     def head(conn, request):
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
 
-    server = ScriptedServer(head)
+    server = RequestServer(head)
     assert fetch(client, server, "HEAD") == (200, [("Content-Length", "100")], b"")
     server.stop()
 
@@ -201,13 +185,13 @@ def test_an_interim_100_continue_is_skipped(client):
             b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"
         )
 
-    server = ScriptedServer(cont)
+    server = RequestServer(cont)
     assert fetch(client, server)[::2] == (201, b"ok")
     server.stop()
 
 
 def test_request_bodies_are_sent_with_length_or_chunked(client):
-    server = ScriptedServer(ok)
+    server = RequestServer(ok)
     client.request(
         "http", "127.0.0.1", server.port, "POST", "/x", [("Content-Length", "6")], [b"abc", b"def"]
     ).close()
@@ -237,7 +221,7 @@ def test_a_dripping_upstream_hits_the_header_deadline(client):
                 return "close"
             time.sleep(0.2)
 
-    server = ScriptedServer(drip)
+    server = RequestServer(drip)
     started = time.monotonic()
     with pytest.raises(UpstreamFailure) as caught:
         fetch(client, server, read_timeout=1, header_deadline=1)
@@ -252,7 +236,7 @@ def test_headers_then_reset_fails_the_body(client):
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         return "close"
 
-    server = ScriptedServer(reset)
+    server = RequestServer(reset)
     response = client.request("http", "127.0.0.1", server.port, "GET", "/", [], read_timeout=2)
     with pytest.raises(UpstreamFailure) as caught:
         b"".join(response.stream())
@@ -266,7 +250,7 @@ def test_a_garbage_response_is_a_protocol_failure(client):
         conn.sendall(b"SMTP ready\r\n\r\n")
         return "close"
 
-    server = ScriptedServer(garbage)
+    server = RequestServer(garbage)
     with pytest.raises(UpstreamFailure) as caught:
         fetch(client, server)
     assert caught.value.kind == "protocol"
@@ -275,7 +259,7 @@ def test_a_garbage_response_is_a_protocol_failure(client):
 
 @pytest.mark.parametrize("value", ["a\r\nX-Admin: 1", "a\nb", "a\x00"])
 def test_header_values_with_control_characters_are_never_sent(client, value):
-    server = ScriptedServer(ok)
+    server = RequestServer(ok)
     with pytest.raises(UpstreamFailure):
         client.request("http", "127.0.0.1", server.port, "GET", "/", [("X-Claim", value)])
     assert server.requests == []

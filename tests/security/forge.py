@@ -5,15 +5,15 @@ case never depends on a library agreeing to produce something malformed.
 """
 
 import base64
-import datetime
 import hashlib
 import hmac
 import json
 import zlib
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
+
+from tests.tokens import certificate_pem
 
 
 def b64url(data: bytes | str) -> str:
@@ -51,23 +51,6 @@ def public_key_forms(key) -> dict[str, bytes]:
         "jwk-json": json.dumps(key.export_public(as_dict=True)).encode(),
         "certificate-pem": certificate_pem(key),
     }
-
-
-def certificate_pem(key, common_name: str = "idp.example.com") -> bytes:
-    private = key.get_op_key("sign")
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private.public_key())
-        .serial_number(1)
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(private, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 def certificate_der_b64(key) -> str:

@@ -25,7 +25,6 @@ from requests.structures import CaseInsensitiveDict
 
 from authservers.models import AuthorizationServer, JwksSnapshot
 from authservers.services import refresh_jwks
-from tests.faults.upstreams import ScriptedUpstream, read_request_head
 from tests.production import raw_exchange
 from tests.security.forge import (
     b64url,
@@ -38,7 +37,7 @@ from tests.security.forge import (
     unsigned,
 )
 from tests.security.realm import call_in_thread
-from tests.servers import JwksServer
+from tests.servers import JwksServer, ScriptedServer, read_request_head
 from tests.tokens import claims_for, new_ec_key, new_rsa_key, sign, sign_raw
 
 # --- the harness ---------------------------------------------------------------------
@@ -180,7 +179,7 @@ def listener():
             + document
         )
 
-    server = ScriptedUpstream(serve)
+    server = ScriptedServer(serve)
     server.attacker_key = attacker
     yield server
     server.stop()

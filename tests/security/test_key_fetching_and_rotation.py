@@ -9,18 +9,9 @@ https, has a total deadline and a capped body. The rules are E1-E5 of docs/secur
 Token rules.
 """
 
-import datetime
-import ipaddress
-import ssl
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from apis.models import IdentifyAndAuthorizePolicy
 from authservers.http import FetchError, fetch_json
@@ -29,7 +20,8 @@ from authservers.models import AuthorizationServer, JwksSnapshot
 from authservers.signing import ensure_signing_keys, issue_access_token, rotate_signing_key
 from authservers.tasks import refresh_jwks as refresh_task
 from proxy.config import config_holder
-from tests.faults.upstreams import ScriptedUpstream, read_request_head
+from tests.faults.upstreams import drip_json_head
+from tests.servers import RedirectServer, ScriptedServer, tls_files
 from tests.tokens import new_rsa_key
 
 # --- An unknown kid (E1) -----------------------------------------------------------------
@@ -158,55 +150,11 @@ def test_the_internal_issuer_publishes_a_key_before_it_signs_with_it(published):
 @pytest.fixture
 def https_redirector(tmp_path, monkeypatch):
     """A loopback HTTPS server (self-signed, trusted via REQUESTS_CA_BUNDLE) that redirects."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    cert_file, key_file = tls_files(tmp_path)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_file))
-
-    class Redirect(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(302)
-            self.send_header("Location", self.server.location)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_file, key_file)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    httpd.location = ""
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    httpd.url = f"https://127.0.0.1:{httpd.server_address[1]}"
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    server = RedirectServer(tls=(cert_file, key_file))
+    yield server
+    server.stop()
 
 
 def test_a_key_fetch_redirect_never_leaves_https(https_redirector, idp):
@@ -227,14 +175,7 @@ def test_the_key_fetch_deadline_covers_a_dripped_response_head(settings):
     settings.JWKS_READ_TIMEOUT = 1.0
     settings.JWKS_TOTAL_TIMEOUT = 1.5
 
-    def drip_head(conn, upstream):
-        read_request_head(conn)
-        for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}":
-            if upstream.stopping.wait(0.5):
-                return
-            conn.sendall(bytes([byte]))
-
-    dripping = ScriptedUpstream(drip_head)
+    dripping = ScriptedServer(drip_json_head)
     try:
         started = time.monotonic()
         with pytest.raises(FetchError, match="could not be fetched") as failed:

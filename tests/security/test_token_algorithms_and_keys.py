@@ -27,13 +27,12 @@ from proxy.tokens import decode_segment, validate_token
 from tests.security.forge import (
     b64url,
     certificate_der_b64,
-    certificate_pem,
     hs256,
     public_key_forms,
     unsigned,
 )
 from tests.security.realm import call_in_thread, make_policy, make_realm, make_server
-from tests.tokens import new_ec_key, new_rsa_key, sign, sign_raw
+from tests.tokens import certificate_pem, new_ec_key, new_rsa_key, sign, sign_raw
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,5 +1,5 @@
-"""Accounts in process: roles and their groups, the Django admin's role checks, and the
-sign-in surfaces (console, admin, OAuth2 login page, password grant) with their lockouts.
+"""Accounts in process: roles and their groups, and the sign-in surfaces (console, admin,
+OAuth2 login page, password grant) with their lockouts.
 
 Ada is staff (console, admin), Alice an end user of the issuer. Passwords and client
 secrets are hashed with MD5 here so that dozens of failed attempts stay fast; the timing

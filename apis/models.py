@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -97,6 +98,11 @@ class Api(models.Model):
             if mine[:shorter] == theirs[:shorter]:
                 return other
         return None
+
+    @property
+    def gateway_path(self) -> str:
+        """Where clients call this API on the public listener (GATEWAY_PREFIX + base path)."""
+        return settings.GATEWAY_PREFIX + self.base_path
 
     @property
     def is_active(self) -> bool:

@@ -57,15 +57,29 @@ def validate_header_name(value: str) -> None:
         raise ValidationError("Use letters, digits and '-' only.")
 
 
-def validate_forward_claims(value: object) -> None:
-    """A flat {claim: header name} object; gateway identity headers are reserved."""
+MAX_CLAIMS = 20
+
+
+def _claim_object(value: object, not_an_object: str, too_many: str) -> dict:
+    """A JSON object of at most MAX_CLAIMS entries keyed by valid claim names."""
     if not isinstance(value, dict):
-        raise ValidationError("Give an object mapping claim names to header names.")
-    if len(value) > 20:
-        raise ValidationError("Forward at most 20 claims.")
-    for claim, header in value.items():
+        raise ValidationError(not_an_object)
+    if len(value) > MAX_CLAIMS:
+        raise ValidationError(too_many)
+    for claim in value:
         if not _CLAIM_NAME.match(claim):
             raise ValidationError(f"{claim!r} is not a valid claim name.")
+    return value
+
+
+def validate_forward_claims(value: object) -> None:
+    """A flat {claim: header name} object; gateway identity headers are reserved."""
+    claims = _claim_object(
+        value,
+        "Give an object mapping claim names to header names.",
+        f"Forward at most {MAX_CLAIMS} claims.",
+    )
+    for header in claims.values():
         if not isinstance(header, str) or not _HEADER_NAME.match(header):
             raise ValidationError(f"{header!r} is not a valid header name.")
         if not header.lower().startswith("x-"):
@@ -74,13 +88,12 @@ def validate_forward_claims(value: object) -> None:
 
 def validate_claims_object(value: object) -> None:
     """Identifying/custom claims: a flat JSON object of string → string."""
-    if not isinstance(value, dict):
-        raise ValidationError("Give a flat JSON object of claim names to string values.")
-    if len(value) > 20:
-        raise ValidationError("At most 20 claims.")
-    for claim, claim_value in value.items():
-        if not _CLAIM_NAME.match(claim):
-            raise ValidationError(f"{claim!r} is not a valid claim name.")
+    claims = _claim_object(
+        value,
+        "Give a flat JSON object of claim names to string values.",
+        f"At most {MAX_CLAIMS} claims.",
+    )
+    for claim, claim_value in claims.items():
         if not isinstance(claim_value, str) or not claim_value or len(claim_value) > 500:
             raise ValidationError(f"The value of {claim!r} must be a non-empty string.")
 

@@ -3,7 +3,6 @@ applications and activation."""
 
 import shlex
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
@@ -175,7 +174,7 @@ def _render_detail(
         "applications": applications,
         "associate_form": AssociateApplicationForm(api=api),
         "problems": services.activation_problems(api),
-        "gateway_url": public_url(settings.GATEWAY_PREFIX + api.base_path),
+        "gateway_url": public_url(api.gateway_path),
         "curl": _curl_example(request, api, routes, policy),
     }
     return render(request, "console/apis/detail.html", context)
@@ -186,7 +185,7 @@ def _curl_example(request, api: Api, routes: list[Route], policy) -> str:
     if not routes:
         return ""
     route = next((r for r in routes if not r.anonymous), routes[0])
-    url = public_url(settings.GATEWAY_PREFIX + api.base_path + example_path(route.path))
+    url = public_url(api.gateway_path + example_path(route.path))
     parts = ["curl", "-i"]
     if route.method not in (HttpMethod.ANY, HttpMethod.GET):
         parts += ["-X", route.method]
@@ -223,7 +222,7 @@ def api_activate(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            f"{api} is active: calls to {settings.GATEWAY_PREFIX}{api.base_path} are served.",
+            f"{api} is active: calls to {api.gateway_path} are served.",
         )
     return redirect("console:api-detail", api.pk)
 
@@ -237,7 +236,7 @@ def api_deactivate_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         title=f"Deactivate {api}?",
         question="The gateway stops serving this API within a second.",
         consequences=[
-            f"Calls to {settings.GATEWAY_PREFIX}{api.base_path}/… get 404 api_not_found.",
+            f"Calls to {api.gateway_path}/… get 404 api_not_found.",
             "Routes, policy and applications are kept; you can activate it again.",
         ],
         action_url=reverse("console:api-deactivate", args=[api.pk]),

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote_plus
 
-from django.conf import settings
 from django.utils import timezone
 from django.utils.timesince import timesince, timeuntil
 
@@ -56,7 +55,7 @@ def inspect_token(api: Api, method: str, path: str, token: str = "") -> Inspecti
     (pasted with or without 'Bearer ')."""
     token = bare_token(token)
     full_path = api.base_path + path
-    gateway_path = settings.GATEWAY_PREFIX + full_path
+    gateway_path = api.gateway_path + path
     trace: list[dict] = []
     try:
         decision = decide(

@@ -36,7 +36,7 @@ class Command(BaseCommand):
 
     def _report(self, demo: Demo) -> str:
         base = demo.server.issuer.rstrip("/")
-        api_url = f"{base}{settings.GATEWAY_PREFIX}{demo.api.base_path}"
+        api_url = f"{base}{demo.api.gateway_path}"
         secret = demo.client_secret or "<secret>"
         lines = [
             f"Issuer       {demo.server.issuer}",

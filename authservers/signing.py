@@ -76,9 +76,9 @@ class RotationTooSoon(SigningKeyError):
     would sign, `retry_after` the whole seconds until it may, `safe_at` that instant.
     """
 
-    def __init__(self, server: AuthorizationServer, kid: str, retry_after: int, published: bool):
-        self.kid = kid
-        self.retry_after = retry_after
+    def __init__(self, server: AuthorizationServer, key: SigningKey, published: bool):
+        self.kid = kid = key.kid
+        self.retry_after = retry_after = seconds_until_safe(key)
         self.safe_at = clock.now() + timedelta(seconds=retry_after)
         if published:
             why = (
@@ -88,15 +88,21 @@ class RotationTooSoon(SigningKeyError):
         else:
             why = f"the next key {kid} of {server} was published less than {_max_age()} s ago"
         super().__init__(
-            f"Too soon to rotate: {why}. Verifiers cache the key set for {_max_age()} s, "
-            f"so it may sign from {self.safe_at:%Y-%m-%d %H:%M:%S} UTC: rotate again in "
-            f"{retry_after} s. (A leaked key is revoked, not rotated: revocation replaces "
-            "it at once.)"
+            f"Too soon to rotate: {why}. Verifiers cache the key set for {_max_age()} s "
+            f"(plus {FETCH_MARGIN_SECONDS} s for the fetch), so it may sign from "
+            f"{self.safe_at:%Y-%m-%d %H:%M:%S} UTC: rotate again in {retry_after} s. "
+            "(A leaked key is revoked, not rotated: revocation replaces it at once.)"
         )
 
 
 def _max_age() -> int:
     return settings.GATEWAY_JWKS_MAX_AGE_SECONDS
+
+
+# A key's created_at is a moment before its transaction commits (only then is it in the
+# JWKS), and a verifier starts its cache lifetime when the response arrives, not when it
+# was made: a next key signs this much later than the bare max-age allows.
+FETCH_MARGIN_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -290,13 +296,14 @@ def _retire(key: SigningKey, server: AuthorizationServer) -> None:
 
 
 def seconds_until_safe(key: SigningKey) -> int:
-    """Whole seconds until `key` has been published for the JWKS cache lifetime; 0 when it has.
+    """Whole seconds until `key` may sign; 0 when it may now.
 
     Verifiers cache the JWKS for GATEWAY_JWKS_MAX_AGE_SECONDS, so a key may start
-    signing only once every cached copy is at least as new as its publication.
+    signing only once every cached copy is newer than its publication: after it has
+    been published that long, plus FETCH_MARGIN_SECONDS.
     """
     published_for = (clock.now() - key.created_at).total_seconds()
-    return max(0, math.ceil(_max_age() - published_for))
+    return max(0, math.ceil(_max_age() + FETCH_MARGIN_SECONDS - published_for))
 
 
 def rotate_signing_key(
@@ -305,17 +312,17 @@ def rotate_signing_key(
     """Promote the next key, retire the active one, publish a new next key; return the new active.
 
     Never too soon (issue 20): the next key must have been published for at least
-    GATEWAY_JWKS_MAX_AGE_SECONDS, or verifiers still holding an older cached JWKS
-    would meet tokens signed by a key they do not know. Otherwise RotationTooSoon
-    is raised and nothing changes; it says when to retry. When there is no next key
-    at all (deleted by hand) while an active key signs, the refusal publishes one,
-    so that the retry succeeds once it has been published long enough. Only a
-    brand-new issuer, with no active key, gets a key that signs at once: nobody can
-    have cached its key set.
+    GATEWAY_JWKS_MAX_AGE_SECONDS (plus FETCH_MARGIN_SECONDS), or verifiers still
+    holding an older cached JWKS would meet tokens signed by a key they do not know.
+    Otherwise RotationTooSoon is raised and nothing changes; it says when to retry.
+    When there is no next key at all (deleted by hand) while an active key signs,
+    the refusal publishes one, so that the retry succeeds once it has been published
+    long enough. Only a brand-new issuer, with no active key, gets a key that signs
+    at once: nobody can have cached its key set.
 
-    There is deliberately no override: the emergency, a leaked key, is handled by
-    revoke_signing_key, which withdraws the key and lets the published next key sign
-    at once. A routine rotation can always wait a few minutes.
+    There is deliberately no override (no `force`): the emergency, a leaked key, is
+    handled by revoke_signing_key, which withdraws the key at once and lets the
+    published next key sign. A routine rotation can always wait a few minutes.
 
     `algorithm` applies to the new next key, so a change of algorithm signs only
     after the following rotation, once verifiers have had time to fetch the key.
@@ -334,15 +341,14 @@ def rotate_signing_key(
             upcoming = _new_key(server, alg, SigningKeyState.NEXT)
             changes.record(actor, "create-signing-keys", server, before, _key_summary(server))
             published = True
-            refused = RotationTooSoon(server, upcoming.kid, _max_age(), published=True)
+            refused = RotationTooSoon(server, upcoming, published=True)
         elif keys.next is None:
             # A brand-new issuer: nobody can have cached its key set yet.
             promoted = _new_key(server, alg, SigningKeyState.NEXT)
         else:
             promoted = keys.next
-            wait = seconds_until_safe(promoted)
-            if wait > 0:
-                refused = RotationTooSoon(server, promoted.kid, wait, published=False)
+            if seconds_until_safe(promoted) > 0:
+                refused = RotationTooSoon(server, promoted, published=False)
         if refused is None:
             if keys.active is not None:
                 _retire(keys.active, server)

@@ -10,6 +10,7 @@ from pytest_django.asserts import assertContains, assertRedirects
 from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey
 from authservers.tasks import refresh_jwks as refresh_task
 from core.models import AuditEvent
+from tests.signing_keys import publish_next_key_long_ago
 
 
 def _messages(response) -> list[str]:
@@ -188,6 +189,7 @@ def test_an_internal_server_gets_signing_keys_and_shows_its_endpoints(console, i
 
 def test_rotating_the_key_is_confirmed_and_promotes_the_next_key(console, internal):
     next_key = SigningKey.objects.get(server=internal, state="next")
+    publish_next_key_long_ago(internal)
     page = console.get(reverse("console:server-rotate-confirm", args=[internal.pk]))
     assertContains(page, "stays published until its tokens expire")
     response = console.post(reverse("console:server-rotate", args=[internal.pk]), follow=True)

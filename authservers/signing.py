@@ -86,7 +86,8 @@ class RotationTooSoon(SigningKeyError):
                 f"unannounced; key {kid} is published now"
             )
         else:
-            why = f"the next key {kid} of {server} was published less than {_max_age()} s ago"
+            published_for = max(0, int((clock.now() - key.created_at).total_seconds()))
+            why = f"the next key {kid} of {server} was published only {published_for} s ago"
         super().__init__(
             f"Too soon to rotate: {why}. Verifiers cache the key set for {_max_age()} s "
             f"(plus {FETCH_MARGIN_SECONDS} s for the fetch), so it may sign from "

@@ -61,6 +61,7 @@ def test_a_next_key_signs_only_after_the_jwks_cache_lifetime(server, clock):
     with pytest.raises(RotationTooSoon) as refused:
         rotate_signing_key(server)
     assert refused.value.retry_after == 1
+    assert f"was published only {SAFE_AFTER - 1} s ago" in str(refused.value)
 
     clock.advance(1)
     assert rotate_signing_key(server).kid == upcoming.kid

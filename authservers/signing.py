@@ -12,6 +12,7 @@ import base64
 import functools
 import json
 import logging
+import math
 import threading
 import uuid
 from dataclasses import dataclass
@@ -66,6 +67,45 @@ class SigningKeyError(Exception):
     """The internal issuer cannot do what was asked; the message says why."""
 
 
+class RotationTooSoon(SigningKeyError):
+    """A rotation would make a key sign before verifiers can have fetched it (issue 20).
+
+    Verifiers cache the JWKS for GATEWAY_JWKS_MAX_AGE_SECONDS (its Cache-Control
+    max-age); a key published more recently may be missing from their copy, and a
+    token it signs fails there ("no applicable key found"). `kid` is the key that
+    would sign, `retry_after` the whole seconds until it may, `safe_at` that instant.
+    """
+
+    def __init__(self, server: AuthorizationServer, key: SigningKey, published: bool):
+        self.kid = kid = key.kid
+        self.retry_after = retry_after = seconds_until_safe(key)
+        self.safe_at = clock.now() + timedelta(seconds=retry_after)
+        if published:
+            why = (
+                f"{server} had no published next key, so a new one would have signed "
+                f"unannounced; key {kid} is published now"
+            )
+        else:
+            published_for = max(0, int((clock.now() - key.created_at).total_seconds()))
+            why = f"the next key {kid} of {server} was published only {published_for} s ago"
+        super().__init__(
+            f"Too soon to rotate: {why}. Verifiers cache the key set for {_max_age()} s "
+            f"(plus {FETCH_MARGIN_SECONDS} s for the fetch), so it may sign from "
+            f"{self.safe_at:%Y-%m-%d %H:%M:%S} UTC: rotate again in {retry_after} s. "
+            "(A leaked key is revoked, not rotated: revocation replaces it at once.)"
+        )
+
+
+def _max_age() -> int:
+    return settings.GATEWAY_JWKS_MAX_AGE_SECONDS
+
+
+# A key's created_at is a moment before its transaction commits (only then is it in the
+# JWKS), and a verifier starts its cache lifetime when the response arrives, not when it
+# was made: a next key signs this much later than the bare max-age allows.
+FETCH_MARGIN_SECONDS = 5
+
+
 @dataclass(frozen=True)
 class _Keys:
     active: SigningKey | None
@@ -114,15 +154,21 @@ def _new_key(server: AuthorizationServer, alg: str, state: str) -> SigningKey:
     public = jwk.JWK.from_pyca(private_key.public_key())
     kid = public.thumbprint()  # RFC 7638: stable, and says nothing about the private half
     public_jwk = public.export_public(as_dict=True) | {"kid": kid, "use": "sig", "alg": alg}
-    return SigningKey.objects.create(
+    now = clock.now()
+    key = SigningKey.objects.create(
         server=server,
         kid=kid,
         alg=alg,
         private_key=_fernet().encrypt(pem).decode(),
         public_jwk=public_signing_key(public_jwk),
         state=state,
-        activated_at=timezone.now() if state == SigningKeyState.ACTIVE else None,
+        activated_at=now if state == SigningKeyState.ACTIVE else None,
     )
+    # created_at is when the key was first published, which rotation measures with the
+    # same clock (auto_now_add would take timezone.now(), which tests cannot move).
+    SigningKey.objects.filter(pk=key.pk).update(created_at=now)
+    key.created_at = now
+    return key
 
 
 # Decrypted keys by kid: a kid's key never changes, so caching it per process is safe.
@@ -235,7 +281,7 @@ def _ensure_keys(server: AuthorizationServer, algorithm: str | None) -> tuple[Si
 
 def _promote(key: SigningKey) -> SigningKey:
     key.state = SigningKeyState.ACTIVE
-    key.activated_at = timezone.now()
+    key.activated_at = clock.now()
     key.save(update_fields=["state", "activated_at"])
     return key
 
@@ -250,44 +296,72 @@ def _retire(key: SigningKey, server: AuthorizationServer) -> None:
     key.save(update_fields=["state", "retired_at", "published_until"])
 
 
+def seconds_until_safe(key: SigningKey) -> int:
+    """Whole seconds until `key` may sign; 0 when it may now.
+
+    Verifiers cache the JWKS for GATEWAY_JWKS_MAX_AGE_SECONDS, so a key may start
+    signing only once every cached copy is newer than its publication: after it has
+    been published that long, plus FETCH_MARGIN_SECONDS.
+    """
+    published_for = (clock.now() - key.created_at).total_seconds()
+    return max(0, math.ceil(_max_age() + FETCH_MARGIN_SECONDS - published_for))
+
+
 def rotate_signing_key(
     server: AuthorizationServer, actor=None, algorithm: str | None = None
 ) -> SigningKey:
     """Promote the next key, retire the active one, publish a new next key; return the new active.
 
+    Never too soon (issue 20): the next key must have been published for at least
+    GATEWAY_JWKS_MAX_AGE_SECONDS (plus FETCH_MARGIN_SECONDS), or verifiers still
+    holding an older cached JWKS would meet tokens signed by a key they do not know.
+    Otherwise RotationTooSoon is raised and nothing changes; it says when to retry.
+    When there is no next key at all (deleted by hand) while an active key signs,
+    the refusal publishes one, so that the retry succeeds once it has been published
+    long enough. Only a brand-new issuer, with no active key, gets a key that signs
+    at once: nobody can have cached its key set.
+
+    There is deliberately no override (no `force`): the emergency, a leaked key, is
+    handled by revoke_signing_key, which withdraws the key at once and lets the
+    published next key sign. A routine rotation can always wait a few minutes.
+
     `algorithm` applies to the new next key, so a change of algorithm signs only
     after the following rotation, once verifiers have had time to fetch the key.
     """
     _require_internal(server)
+    refused = None
+    published = False
     with transaction.atomic():
         server = _lock(server)
         alg = _algorithm(server, algorithm)
         keys = _current_keys(server)
         before = _key_summary(server)
-        if keys.next is None:
-            if keys.active is not None:
-                logger.warning(
-                    "%s had no published next key; the new active key signs unannounced", server
-                )
+        if keys.next is None and keys.active is not None:
+            # A key that signed unannounced would fail at every verifier with a cached
+            # JWKS: publish one now, and let it sign once verifiers can have it.
+            upcoming = _new_key(server, alg, SigningKeyState.NEXT)
+            changes.record(actor, "create-signing-keys", server, before, _key_summary(server))
+            published = True
+            refused = RotationTooSoon(server, upcoming, published=True)
+        elif keys.next is None:
+            # A brand-new issuer: nobody can have cached its key set yet.
             promoted = _new_key(server, alg, SigningKeyState.NEXT)
         else:
             promoted = keys.next
-            published_for = (timezone.now() - promoted.created_at).total_seconds()
-            if published_for < settings.GATEWAY_JWKS_MAX_AGE_SECONDS:
-                logger.warning(
-                    "Signing key %s of %s was published only %d s ago; verifiers caching the "
-                    "JWKS for %d s may fetch it once more on its first token",
-                    promoted.kid,
-                    server,
-                    published_for,
-                    settings.GATEWAY_JWKS_MAX_AGE_SECONDS,
-                )
-        if keys.active is not None:
-            _retire(keys.active, server)
-        _promote(promoted)
-        _new_key(server, alg, SigningKeyState.NEXT)
-        _prune(server)
-        changes.record(actor, "rotate-signing-key", server, before, _key_summary(server))
+            if seconds_until_safe(promoted) > 0:
+                refused = RotationTooSoon(server, promoted, published=False)
+        if refused is None:
+            if keys.active is not None:
+                _retire(keys.active, server)
+            _promote(promoted)
+            _new_key(server, alg, SigningKeyState.NEXT)
+            _prune(server)
+            changes.record(actor, "rotate-signing-key", server, before, _key_summary(server))
+    if refused is not None:
+        if published:
+            keysets.refresh_jwks(server)
+        logger.warning("Rotation of %s refused: %s", server, refused)
+        raise refused
     keysets.refresh_jwks(server)
     logger.info("Rotated the signing key of %s; %s signs now", server, promoted.kid)
     return promoted
@@ -400,11 +474,23 @@ def _replacement_algorithm(server: AuthorizationServer, preferred: str) -> str |
 
 
 def rotate_signing_key_if_due(server: AuthorizationServer) -> SigningKey | None:
-    """The beat task's step: keys exist, rotate when the active one is old, prune the expired."""
+    """The beat task's step: keys exist, rotate when the active one is old, prune the expired.
+
+    A due rotation whose next key is not yet safe to sign is skipped, never forced:
+    the next tick tries again (see rotate_signing_key).
+    """
     active = ensure_signing_keys(server)
-    cutoff = timezone.now() - timedelta(days=settings.GATEWAY_SIGNING_KEY_ROTATION_DAYS)
+    cutoff = clock.now() - timedelta(days=settings.GATEWAY_SIGNING_KEY_ROTATION_DAYS)
     if active.activated_at is not None and active.activated_at <= cutoff:
-        return rotate_signing_key(server)
+        try:
+            return rotate_signing_key(server)
+        except RotationTooSoon as exc:
+            logger.info(
+                "Rotation of %s is due but waits %d s for key %s to be published long enough",
+                server,
+                exc.retry_after,
+                exc.kid,
+            )
     if prune_signing_keys(server):
         keysets.refresh_jwks(server)
     return None

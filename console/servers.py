@@ -157,6 +157,9 @@ def server_rotate_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         consequences=[
             "The current key is retired but stays published until its tokens expire, "
             "so tokens already issued keep working.",
+            "The next key must have been published for "
+            f"{settings.GATEWAY_JWKS_MAX_AGE_SECONDS} s (how long verifiers cache the key "
+            "set); a rotation sooner than that is refused.",
         ],
         action_url=reverse("console:server-rotate", args=[server.pk]),
         cancel_url=reverse("console:server-detail", args=[server.pk]),
@@ -171,7 +174,7 @@ def server_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     server = get_object_or_404(AuthorizationServer, pk=pk, kind=ServerKind.INTERNAL)
     try:
         key = signing.rotate_signing_key(server, actor=request.user)
-    except signing.SigningKeyError as exc:
+    except signing.SigningKeyError as exc:  # RotationTooSoon's message says when it can
         messages.error(request, f"The key was not rotated: {exc}")
     else:
         messages.success(request, f"Key {key.kid} signs now; the previous key is retired.")

@@ -11,6 +11,7 @@ from applications.models import Application
 from applications.services import create_application
 from authservers.models import AuthorizationServer
 from authservers.signing import ensure_signing_keys
+from tests.signing_keys import publish_next_key_long_ago
 
 ISSUER = "https://gatekeep.example.com"
 
@@ -33,6 +34,7 @@ def build_world() -> World:
         name="Gatekeep", kind="internal", issuer=ISSUER, default_audience="petstore"
     )
     ensure_signing_keys(server, "ES256")  # RSA key generation would dominate the tests
+    publish_next_key_long_ago(server)  # a configured gateway: its next key may sign
     api = Api.objects.create(
         name="Petstore", version="v1", base_path="/petstore/v1", upstream_url="http://127.0.0.1:9"
     )

@@ -94,6 +94,20 @@ class JwksFetchProblemSerializer(ProblemSerializer):
     )
 
 
+class RotationTooSoonProblemSerializer(ProblemSerializer):
+    """A rotation refused because the next key was published too recently (code
+    rotation_too_soon): verifiers cache the JWKS for its max-age, so a key signs only
+    once it has been published that long. Also sent as the Retry-After header."""
+
+    retry_after_seconds = serializers.IntegerField(
+        help_text="Seconds until the next key may sign; rotate again after them."
+    )
+    kid = serializers.CharField(help_text="The published next key that would sign.")
+    signs_from = serializers.DateTimeField(
+        help_text="The instant from which the rotation is possible (UTC)."
+    )
+
+
 class RotatedKeySerializer(serializers.Serializer):
     """The signing key the internal issuer signs with from now on (its public half is
     published; the next key is published alongside it)."""

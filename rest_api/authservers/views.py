@@ -9,7 +9,12 @@ from apis.services import ServerInUse, delete_server
 from authservers import services
 from authservers.keysets import refresh_jwks
 from authservers.models import AuthorizationServer
-from authservers.signing import SigningKeyError, revoke_signing_key, rotate_signing_key
+from authservers.signing import (
+    RotationTooSoon,
+    SigningKeyError,
+    revoke_signing_key,
+    rotate_signing_key,
+)
 from rest_api.authservers.serializers import (
     AuthorizationServerSerializer,
     JwksFetchProblemSerializer,
@@ -17,6 +22,7 @@ from rest_api.authservers.serializers import (
     RevokedKeySerializer,
     RevokeKeySerializer,
     RotatedKeySerializer,
+    RotationTooSoonProblemSerializer,
     ServerInUseProblemSerializer,
 )
 from rest_api.exceptions import Conflict, Problem, Refused
@@ -29,6 +35,22 @@ class JwksFetchFailed(Problem):
 
     status_code = status.HTTP_502_BAD_GATEWAY
     default_code = "jwks_fetch_failed"
+
+
+class RotationTooSoonProblem(Conflict):
+    """The next key has not been published for the JWKS cache lifetime yet; retry later."""
+
+    default_code = "rotation_too_soon"
+
+    def __init__(self, exc: RotationTooSoon):
+        super().__init__(
+            str(exc),
+            code=self.default_code,
+            retry_after_seconds=exc.retry_after,
+            kid=exc.kid,
+            signs_from=exc.safe_at.isoformat().replace("+00:00", "Z"),
+        )
+        self.wait = exc.retry_after  # rendered as the Retry-After header
 
 
 class AuthorizationServerViewSet(ResourceViewSet):
@@ -99,11 +121,22 @@ class AuthorizationServerViewSet(ResourceViewSet):
             )
         return Response({"ok": outcome.ok, "key_ids": outcome.key_ids, "error": outcome.error})
 
-    @extend_schema(request=None, responses={200: RotatedKeySerializer, 400: ProblemSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            200: RotatedKeySerializer,
+            400: ProblemSerializer,
+            409: RotationTooSoonProblemSerializer,
+        },
+    )
     @action(detail=True, methods=["post"], url_path="rotate-key")
     def rotate_key(self, request, pk=None):
+        """Let the published next key sign; 409 rotation_too_soon while it was published
+        less than the JWKS cache lifetime ago (retry after Retry-After seconds)."""
         try:
             key = rotate_signing_key(self.get_object(), request.user)
+        except RotationTooSoon as exc:
+            raise RotationTooSoonProblem(exc) from None
         except SigningKeyError as exc:  # e.g. an external server, which has no signing keys
             raise Refused(str(exc), code="rotation_refused") from None
         return Response({"kid": key.kid, "alg": key.alg, "state": key.state})

@@ -1,15 +1,20 @@
 """Authorization servers in the console: create/edit, key health, Refresh now, and the
 internal issuer's signing keys with Rotate key."""
 
+from datetime import UTC, datetime
+
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertRedirects
 
 from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey
+from authservers.signing import FETCH_MARGIN_SECONDS
 from authservers.tasks import refresh_jwks as refresh_task
 from core.models import AuditEvent
+from tests.signing_keys import publish_next_key_long_ago
 
 
 def _messages(response) -> list[str]:
@@ -188,6 +193,7 @@ def test_an_internal_server_gets_signing_keys_and_shows_its_endpoints(console, i
 
 def test_rotating_the_key_is_confirmed_and_promotes_the_next_key(console, internal):
     next_key = SigningKey.objects.get(server=internal, state="next")
+    publish_next_key_long_ago(internal)
     page = console.get(reverse("console:server-rotate-confirm", args=[internal.pk]))
     assertContains(page, "stays published until its tokens expire")
     response = console.post(reverse("console:server-rotate", args=[internal.pk]), follow=True)
@@ -196,6 +202,24 @@ def test_rotating_the_key_is_confirmed_and_promotes_the_next_key(console, intern
     assert next_key.state == "active"
     assert SigningKey.objects.filter(server=internal, state="retired").count() == 1
     assert AuditEvent.objects.filter(action="rotate-signing-key").count() == 1
+
+
+def test_rotating_too_soon_is_refused_with_when_it_becomes_possible(clock, console, internal):
+    next_key = SigningKey.objects.get(server=internal, state="next")
+    wait = settings.GATEWAY_JWKS_MAX_AGE_SECONDS + FETCH_MARGIN_SECONDS
+    safe_at = datetime.fromtimestamp(clock.time() + wait, UTC)
+    page = console.get(reverse("console:server-rotate-confirm", args=[internal.pk]))
+    assertContains(page, "a rotation sooner than that is refused")
+
+    response = console.post(reverse("console:server-rotate", args=[internal.pk]), follow=True)
+
+    (message,) = _messages(response)
+    assert message.startswith("The key was not rotated: Too soon to rotate")
+    assert f"may sign from {safe_at:%Y-%m-%d %H:%M:%S} UTC" in message
+    assert f"rotate again in {wait} s" in message
+    next_key.refresh_from_db()
+    assert next_key.state == "next"
+    assert not AuditEvent.objects.filter(action="rotate-signing-key").exists()
 
 
 def test_external_servers_cannot_be_rotated(console, server):

@@ -18,6 +18,7 @@ from authservers import signing
 from authservers.models import SigningKey
 from authservers.signing import ensure_signing_keys, rotate_signing_key
 from core.models import AuditEvent
+from tests.signing_keys import publish_next_key_long_ago
 
 
 def fernet_from(secret: str) -> Fernet:
@@ -71,6 +72,7 @@ def test_a_configured_encryption_key_can_itself_be_rotated(issuer, settings):
 
     settings.GATEWAY_KEY_ENCRYPTION_KEY = "second-key-encryption-secret,first-key-encryption-secret"
     assert issuer.call(issuer.token()["access_token"]).status_code == 200
+    publish_next_key_long_ago(issuer.server)
     rotate_signing_key(issuer.server)
     newest = SigningKey.objects.get(server=issuer.server, state="next")
     assert fernet_from("second-key-encryption-secret").decrypt(newest.private_key.encode())
@@ -90,8 +92,11 @@ def test_no_response_page_api_or_log_line_contains_private_key_material(
         requests.get(f"{issuer.url}/oauth2/jwks", timeout=10).text,
         requests.get(f"{issuer.url}/.well-known/openid-configuration", timeout=10).text,
     ]
+    publish_next_key_long_ago(issuer.server)
     rotate_signing_key(issuer.server, admin_user)
+    publish_next_key_long_ago(issuer.server)
     call_command("rotate_signing_key")
+    publish_next_key_long_ago(issuer.server)
     outputs.append(capsys.readouterr().out)
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin_user).key}")

@@ -16,6 +16,7 @@ from authservers.signing import SigningKeyError, ensure_signing_keys, rotate_sig
 from authservers.tasks import rotate_due_signing_keys, rotate_signing_key_if_due
 from core.models import AuditEvent
 from gateway_admin.celery import app
+from tests.signing_keys import publish_next_key_long_ago
 
 
 def kid_of(token: str) -> str:
@@ -46,6 +47,7 @@ def test_rotation_keeps_old_tokens_valid_until_they_expire(issuer, clock):
     cached_by_a_verifier = kids(issuer)
 
     clock.advance(1)
+    publish_next_key_long_ago(issuer.server)
     promoted = rotate_signing_key(issuer.server)
     new = issuer.token()["access_token"]
 
@@ -82,8 +84,10 @@ def test_rotation_keeps_old_tokens_valid_until_they_expire(issuer, clock):
 
 
 def test_rotating_again_promotes_the_key_published_by_the_previous_rotation(issuer):
+    publish_next_key_long_ago(issuer.server)
     first = rotate_signing_key(issuer.server)
     upcoming = SigningKey.objects.get(server=issuer.server, state="next")
+    publish_next_key_long_ago(issuer.server)
 
     second = rotate_signing_key(issuer.server)
 
@@ -95,9 +99,11 @@ def test_rotating_again_promotes_the_key_published_by_the_previous_rotation(issu
 
 def test_a_change_to_es256_signs_after_the_following_rotation(issuer):
     ensure_signing_keys(issuer.server)
+    publish_next_key_long_ago(issuer.server)
     rotate_signing_key(issuer.server, algorithm="ES256")
     assert jwt.get_unverified_header(issuer.token()["access_token"])["alg"] == "RS256"
 
+    publish_next_key_long_ago(issuer.server)
     rotate_signing_key(issuer.server)
     token = issuer.token(scope="pets:read")["access_token"]
 
@@ -127,6 +133,7 @@ def test_external_servers_have_no_signing_keys(db):
 def test_the_command_rotates_and_the_rotation_is_audited(issuer, capsys):
     ensure_signing_keys(issuer.server)
     upcoming = SigningKey.objects.get(server=issuer.server, state="next")
+    publish_next_key_long_ago(issuer.server)
 
     call_command("rotate_signing_key", "--server", "Gatekeep")
 
@@ -148,6 +155,7 @@ def test_the_beat_task_rotates_old_keys_and_prunes_expired_ones(issuer):
     upcoming = SigningKey.objects.get(server=issuer.server, state="next")
     assert rotate_signing_key_if_due(issuer.server.pk) is None  # a fresh key stays
     SigningKey.objects.filter(pk=active.pk).update(activated_at=timezone.now() - timedelta(days=31))
+    publish_next_key_long_ago(issuer.server)
 
     assert rotate_signing_key_if_due(issuer.server.pk) == upcoming.kid
 

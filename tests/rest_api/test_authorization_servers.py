@@ -1,16 +1,21 @@
 import itertools
+from datetime import UTC, datetime
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.conf import settings
 
-from authservers.models import AuthorizationServer, JwksSnapshot
+from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey
+from authservers.signing import FETCH_MARGIN_SECONDS
 from authservers.tasks import refresh_jwks as refresh_task
 from core.models import AuditEvent
 from tests.rest_api.crud import StaffOnlyCRUDTests, assert_field_errors, assert_problem
 
 _numbers = itertools.count(1)
 URL = "/api/v1/authorization-servers/"
+# How long a key published now waits before it may sign (issue 20).
+SAFE_AFTER = settings.GATEWAY_JWKS_MAX_AGE_SECONDS + FETCH_MARGIN_SECONDS
 
 
 def server_data(**overrides) -> dict:
@@ -189,12 +194,14 @@ def test_rotate_key_is_400_for_an_external_server(staff_client):
     assert not AuditEvent.objects.filter(action__startswith="rotate").exists()
 
 
-def test_rotate_key_publishes_a_new_signing_key_for_the_internal_server(staff_client):
+def test_rotate_key_publishes_a_new_signing_key_for_the_internal_server(clock, staff_client):
     server = staff_client.post(
         URL, server_data(kind="internal", issuer="https://gateway.example.com")
     ).json()
+    clock.advance(SAFE_AFTER)  # its next key has been published long enough
     first = staff_client.post(f"{URL}{server['id']}/rotate-key/")
     assert first.status_code == 200, first.content
+    clock.advance(SAFE_AFTER)
     second = staff_client.post(f"{URL}{server['id']}/rotate-key/")
     assert second.status_code == 200
     assert first.json()["kid"] and second.json()["kid"]
@@ -210,3 +217,59 @@ def test_rotate_key_publishes_a_new_signing_key_for_the_internal_server(staff_cl
     assert events.count() == 2
     assert all(e.actor.username == "ada" for e in events)
     assert "private" not in str([e.before for e in events] + [e.after for e in events]).lower()
+
+
+def test_a_second_rotation_in_a_row_is_409_until_verifiers_can_have_the_key(
+    clock, staff_client, settings
+):
+    """Issue 20: the key a rotation publishes signs only once every verifier's cached JWKS
+    (Cache-Control max-age) can hold it; sooner is refused, with when to retry."""
+    max_age = settings.GATEWAY_JWKS_MAX_AGE_SECONDS
+    server = staff_client.post(
+        URL, server_data(kind="internal", issuer="https://gateway.example.com")
+    ).json()
+    rotate = f"{URL}{server['id']}/rotate-key/"
+    clock.advance(SAFE_AFTER)
+    first = staff_client.post(rotate)
+    assert first.status_code == 200, first.content
+    upcoming = SigningKey.objects.get(server_id=server["id"], state="next")
+    keys_before = set(SigningKey.objects.values_list("kid", "state"))
+
+    second = staff_client.post(rotate)
+
+    body = assert_problem(second, 409, "rotation_too_soon")
+    assert second["Retry-After"] == str(SAFE_AFTER)
+    assert body["retry_after_seconds"] == SAFE_AFTER
+    assert body["kid"] == upcoming.kid
+    safe_at = datetime.fromtimestamp(clock.time() + SAFE_AFTER, UTC)
+    assert body["signs_from"] == safe_at.isoformat().replace("+00:00", "Z")
+    assert f"{safe_at:%Y-%m-%d %H:%M:%S} UTC" in body["detail"]
+    assert f"rotate again in {SAFE_AFTER} s" in body["detail"]
+    assert f"cache the key set for {max_age} s" in body["detail"]
+    # Refused means untouched: the key that signs, the published keys, the audit trail.
+    assert set(SigningKey.objects.values_list("kid", "state")) == keys_before
+    assert AuditEvent.objects.filter(action="rotate-signing-key").count() == 1
+
+    clock.advance(SAFE_AFTER - 1)
+    almost = staff_client.post(rotate)
+    assert_problem(almost, 409, "rotation_too_soon")
+    assert almost["Retry-After"] == "1"
+
+    clock.advance(1)
+    third = staff_client.post(rotate)
+    assert third.status_code == 200, third.content
+    assert third.json()["kid"] == upcoming.kid
+    assert AuditEvent.objects.filter(action="rotate-signing-key").count() == 2
+
+
+def test_the_schema_declares_the_rotation_too_soon_problem(staff_client):
+    schema = staff_client.get("/api/v1/schema/?format=json").json()
+    responses = schema["paths"]["/api/v1/authorization-servers/{id}/rotate-key/"]["post"][
+        "responses"
+    ]
+    (content,) = responses["409"]["content"].values()
+    ref = content["schema"]["$ref"]
+    problem = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert {"retry_after_seconds", "kid", "signs_from", "code", "detail"} <= set(
+        problem["properties"]
+    )

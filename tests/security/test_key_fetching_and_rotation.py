@@ -22,6 +22,7 @@ from authservers.tasks import refresh_jwks as refresh_task
 from proxy.config import config_holder
 from tests.faults.upstreams import drip_json_head
 from tests.servers import RedirectServer, ScriptedServer, tls_files
+from tests.signing_keys import publish_next_key_long_ago
 from tests.tokens import new_rsa_key
 
 # --- An unknown kid (E1) -----------------------------------------------------------------
@@ -136,6 +137,7 @@ def test_the_internal_issuer_publishes_a_key_before_it_signs_with_it(published):
     assert active.kid in known_to_the_gateway
     assert len(known_to_the_gateway) == 2  # active + next
 
+    publish_next_key_long_ago(internal)  # verifiers' cached key sets all hold the next key
     promoted = rotate_signing_key(internal)
     assert promoted.kid in known_to_the_gateway  # published before it signed anything
     second = issue()

@@ -12,6 +12,7 @@ import hashlib
 import json
 
 from django.utils import timezone
+from jwcrypto import jwk, jws
 from oauth2_provider.models import (
     get_access_token_model,
     get_refresh_token_model,
@@ -22,6 +23,31 @@ from authservers.models import SigningKey, SigningKeyState
 
 # The JWT's claims an introspection answer repeats (RFC 7662 §2.2 and RFC 9068).
 _JWT_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope")
+
+
+def own_jwt_claims(token: str) -> dict | None:
+    """The claims of a JWT this issuer signed with a key it has not revoked; else None.
+
+    Expiry is not checked here: the stored token's (or ID token's) row decides that.
+    """
+    parts = _jwt_parts(token)
+    if parts is None:
+        return None
+    header, claims = parts
+    key = (
+        SigningKey.objects.filter(kid=str(header.get("kid", "")))
+        .exclude(state=SigningKeyState.REVOKED)
+        .first()
+    )
+    if key is None or header.get("alg") != key.alg:
+        return None
+    try:
+        verified = jws.JWS()
+        verified.deserialize(token)
+        verified.verify(jwk.JWK(**key.public_jwk), alg=key.alg)
+    except (jws.InvalidJWSObject, jws.InvalidJWSSignature, ValueError, TypeError):
+        return None
+    return claims
 
 
 def _jwt_parts(token: str) -> tuple[dict, dict] | None:
@@ -51,14 +77,9 @@ def _access_token(token: str, checksum: str) -> dict | None:
     )
     if stored is None or stored.is_expired() or not _user_active(stored.user):
         return None
-    parts = _jwt_parts(token)
-    if parts is None:
-        return None
-    header, claims = parts
     # A revoked signing key takes its tokens with it (docs/security.md).
-    if not SigningKey.objects.filter(kid=str(header.get("kid", ""))).exclude(
-        state=SigningKeyState.REVOKED
-    ):
+    claims = own_jwt_claims(token)
+    if claims is None:
         return None
     answer = {name: claims[name] for name in _JWT_CLAIMS if name in claims}
     answer["token_type"] = "Bearer"

@@ -9,6 +9,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 from django.utils.crypto import get_random_string
+from oauth2_provider.models import get_id_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
@@ -27,6 +28,8 @@ AUTH_TIME_ENVIRON_KEY = "gatekeep.auth_time"
 AUTH_TIME_GRANT_KEY = "gatekeep_auth_time"
 # Paths whose client must authenticate with a secret (public clients are refused).
 CONFIDENTIAL_ONLY_PATHS = ("/oauth2/introspect",)
+
+IDToken = get_id_token_model()
 
 # The grants this issuer serves. Implicit, hybrid and device-code are never issued.
 GATEWAY_GRANT_TYPES = frozenset(
@@ -304,6 +307,15 @@ class OpenIDValidator(GatewayOAuth2Validator):
         request.access_token = saved  # as DOT: links the access token to its ID token
         request.id_token = saved
         return signed
+
+    def _load_id_token(self, token):
+        # DOT verifies with the client's key from settings; ours are the issuer's.
+        from issuer.introspection import own_jwt_claims
+
+        claims = own_jwt_claims(token)
+        if claims is None or not isinstance(claims.get("jti"), str):
+            return None
+        return IDToken.objects.filter(jti=claims["jti"]).first()
 
     # --- introspection (RFC 7662) -------------------------------------------------------
 

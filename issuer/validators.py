@@ -244,6 +244,18 @@ class OpenIDValidator(GatewayOAuth2Validator):
             return True
         return super().client_authentication_required(request, *args, **kwargs)
 
+    def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs) -> bool:
+        if "openid" in scopes and request.grant_type == "client_credentials":
+            return False  # no end user to identify: invalid_scope
+        return super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
+
+    def get_userinfo_claims(self, request) -> dict:
+        if request.user is None:  # a token without an end user has nobody to describe
+            raise errors.InvalidTokenError(
+                description="This access token has no end user.", request=request
+            )
+        return super().get_userinfo_claims(request)
+
     # --- prompt=none: answered by the view before oauthlib asks ---------------------
 
     def validate_silent_login(self, request) -> bool:

@@ -237,7 +237,9 @@ class AuthorizationView(dot_views.AuthorizationView):
         except OAuthToolkitError as error:
             return self.error_response(error, application=None)
         client = get_application_model().objects.get(client_id=credentials["client_id"])
-        if request.GET.get("code_challenge_method", "S256") != "S256":
+        # RFC 7636 §4.3: a challenge without a method is plain.
+        method = request.GET.get("code_challenge_method", "plain")
+        if request.GET.get("code_challenge") and method != "S256":
             return self._error(
                 oauth_errors.InvalidRequestError(
                     description='Unsupported code_challenge_method; use "S256".'
@@ -258,6 +260,9 @@ class AuthorizationView(dot_views.AuthorizationView):
         prompt = _prompt(request)
         if "none" in prompt:
             return self._silent(request, scopes, credentials, client, prompt)
+        if not request.user.is_authenticated and "max_age" in request.GET:
+            # Signing in now satisfies max_age; kept in `next`, a slow sign-in would loop.
+            return redirect_to_login(_without(request, "prompt", "max_age"), self.get_login_url())
         if request.user.is_authenticated and ("login" in prompt or self._too_old(request)):
             # Re-authenticate: the session ends, and the sign-in comes back here
             # without the parameters that asked for it.

@@ -277,3 +277,41 @@ def test_max_age_reauthenticates_an_older_session(issuer, browser):
         authorize_url(issuer, prompt="none", max_age="0"), allow_redirects=False, timeout=10
     )
     assert callback_params(silent)["error"] == "login_required"
+
+
+def test_a_refresh_keeps_issuing_verifiable_id_tokens(issuer, browser):
+    token, _ = code_flow(issuer, browser)
+
+    refreshed = issuer.token("refresh_token", refresh_token=token["refresh_token"])
+
+    keys = KeySet.import_key_set(issuer.jwks())
+    claims = jwt.decode(refreshed["id_token"], keys).claims
+    assert claims["sub"] == str(issuer.user.pk)
+    assert claims["aud"] == issuer.client_id
+    assert "nonce" not in claims
+    assert claims["at_hash"] == create_half_hash(refreshed["access_token"], "RS256").decode()
+
+
+def test_openid_is_refused_for_client_credentials(issuer):
+    response = issuer.token_response(grant_type="client_credentials", scope="openid pets:read")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope"
+
+
+def test_a_challenge_without_a_method_is_plain_and_refused(issuer):
+    url = authorize_url(issuer)
+    url = url.replace("&code_challenge_method=S256", "")
+
+    params = callback_params(requests.get(url, allow_redirects=False, timeout=10))
+
+    assert params["error"] == "invalid_request"
+
+
+def test_max_age_for_a_signed_out_user_signs_in_without_looping(issuer):
+    response = requests.get(authorize_url(issuer, max_age="0"), allow_redirects=False, timeout=10)
+
+    assert response.status_code == 302
+    next_url = parse_qs(urlsplit(response.headers["Location"]).query)["next"][0]
+    assert "max_age" not in next_url
+    assert next_url.startswith("/oauth2/authorize?")

@@ -561,7 +561,22 @@ def issue_access_token(
     for name, value in (custom_claims or {}).items():
         if name not in REGISTERED_CLAIMS:
             claims[name] = value
-    header = {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}
+    return sign_jwt(server, claims, typ="at+jwt", key=key)
+
+
+def sign_jwt(
+    server: AuthorizationServer, claims: dict, *, typ: str, key: SigningKey | None = None
+) -> str:
+    """A compact JWS of `claims` signed with the server's active key (its kid in the header).
+
+    Access tokens (typ at+jwt) and OpenID Connect ID tokens (typ JWT) share the key and
+    the JWKS: a verifier needs one key set for both.
+    """
+    if key is None:
+        key = SigningKey.objects.filter(server=server, state=SigningKeyState.ACTIVE).first()
+    if key is None:
+        key = ensure_signing_keys(server)
+    header = {"alg": key.alg, "kid": key.kid, "typ": typ}
     token = jws.JWS(json.dumps(claims, separators=(",", ":")).encode())
     token.add_signature(
         _private_jwk(key), alg=None, protected=json.dumps(header, separators=(",", ":"))

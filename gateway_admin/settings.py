@@ -300,7 +300,10 @@ GATEWAY_JWKS_MAX_AGE_SECONDS = envint("GATEWAY_JWKS_MAX_AGE_SECONDS", 300)
 OAUTH2_PROVIDER = {
     # oauthlib's server with the lifetime taken from the issuing AuthorizationServer.
     "OAUTH2_SERVER_CLASS": "issuer.server.GatewayOAuth2Server",
-    "OAUTH2_VALIDATOR_CLASS": "issuer.validators.GatewayOAuth2Validator",
+    "OAUTH2_VALIDATOR_CLASS": "issuer.validators.OpenIDValidator",
+    # OpenID Connect (authorization-code flow only): ID tokens are signed by the issuing
+    # server's active key (issuer/validators.py), never by a key in settings.
+    "OIDC_ENABLED": True,
     "SCOPES_BACKEND_CLASS": "issuer.scopes.ApiScopes",
     # Access tokens are JWTs (RFC 9068); refresh tokens stay opaque random strings
     # (oauthlib would otherwise reuse the access-token generator for them).

@@ -5,7 +5,7 @@ from itertools import chain
 from oauth2_provider.scopes import BaseScopes
 
 from apis.models import IdentifyAndAuthorizePolicy, Route
-from issuer.validators import gateway_application
+from issuer.validators import OIDC_SCOPES, gateway_application
 
 
 class _Descriptions(dict):
@@ -25,12 +25,24 @@ def _declared_scopes(routes, policies) -> set[str]:
     return scopes
 
 
+OIDC_SCOPE_DESCRIPTIONS = {
+    "openid": "Sign you in (your user id)",
+    "profile": "Your user name and full name",
+    "email": "Your email address",
+}
+
+
 class ApiScopes(BaseScopes):
     def get_all_scopes(self) -> dict[str, str]:
         scopes = _declared_scopes(Route.objects.all(), IdentifyAndAuthorizePolicy.objects.all())
-        return _Descriptions({scope: scope for scope in sorted(scopes)})
+        return _Descriptions({scope: scope for scope in sorted(scopes)} | OIDC_SCOPE_DESCRIPTIONS)
 
     def get_available_scopes(self, application=None, request=None, *args, **kwargs) -> list[str]:
+        # OpenID Connect's scopes are anyone's to ask for; only the authorization-code
+        # flow turns `openid` into an ID token.
+        return [*OIDC_SCOPES, *self.get_api_scopes(application)]
+
+    def get_api_scopes(self, application=None) -> list[str]:
         gateway_app = gateway_application(application)
         if gateway_app is None:
             return []
@@ -43,4 +55,4 @@ class ApiScopes(BaseScopes):
 
     def get_default_scopes(self, application=None, request=None, *args, **kwargs) -> list[str]:
         # No scope requested: the token carries every scope the application may have.
-        return self.get_available_scopes(application, request)
+        return self.get_api_scopes(application)

@@ -1,6 +1,6 @@
-"""oauthlib's server, wired to the issuing AuthorizationServer."""
+"""oauthlib's OpenID Connect server, wired to the issuing AuthorizationServer."""
 
-from oauthlib.oauth2 import Server
+from oauthlib.openid import Server
 
 from issuer.tokens import access_token_lifetime, prepare_token
 
@@ -17,6 +17,7 @@ class GatewayOAuth2Server(Server):
         super().__init__(request_validator, **kwargs)
         for grant in (
             self.auth_grant,
+            self.openid_connect_auth,  # the code grant when `openid` was asked for
             self.password_grant,
             self.credentials_grant,
             self.refresh_grant,

@@ -1,16 +1,35 @@
 """Who may get tokens: the gateway's Application, consulted through DOT's validator."""
 
+import json
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.contrib.auth.hashers import check_password, get_hasher, make_password
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ObjectDoesNotExist
+from django.utils import timezone
 from django.utils.crypto import get_random_string
+from oauth2_provider.models import get_id_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.logins import lockout_retry_after
 from applications.models import Application
+from authservers.models import AuthorizationServer
+from authservers.signing import SigningKeyError, sign_jwt, token_lifetime
+from core import clock
+
+# OpenID Connect scopes, requested by name; the others are the APIs' own (issuer/scopes.py).
+OIDC_SCOPES = ("openid", "profile", "email")
+# The authorization view puts the session's sign-in time (epoch seconds) into the WSGI
+# environ, which DOT copies into the oauthlib request's headers; it is kept with the
+# authorization code under this key of the grant's `claims` JSON, for the ID token.
+AUTH_TIME_ENVIRON_KEY = "gatekeep.auth_time"
+AUTH_TIME_GRANT_KEY = "gatekeep_auth_time"
+# Paths whose client must authenticate with a secret (public clients are refused).
+CONFIDENTIAL_ONLY_PATHS = ("/oauth2/introspect",)
+
+IDToken = get_id_token_model()
 
 # The grants this issuer serves. Implicit, hybrid and device-code are never issued.
 GATEWAY_GRANT_TYPES = frozenset(
@@ -199,3 +218,132 @@ class GatewayOAuth2Validator(OAuth2Validator):
                 description="The application is suspended.", request=request
             )
         return True
+
+
+def _grant_claims(request) -> dict:
+    claims = request.claims
+    if isinstance(claims, str):
+        try:
+            claims = json.loads(claims)
+        except ValueError:
+            claims = None
+    return dict(claims) if isinstance(claims, dict) else {}
+
+
+class OpenIDValidator(GatewayOAuth2Validator):
+    """OpenID Connect on DOT's hooks, signed with the issuing server's own keys.
+
+    DOT signs ID tokens with one RSA key from settings (or the client secret); ours
+    come from the AuthorizationServer's active SigningKey, with its kid, so the JWKS
+    that verifies access tokens verifies ID tokens too. prompt and max_age are
+    decided by issuer.views.AuthorizationView, which sees the browser session.
+    """
+
+    def client_authentication_required(self, request, *args, **kwargs) -> bool:
+        if urlsplit(request.uri or "").path in CONFIDENTIAL_ONLY_PATHS:
+            return True
+        return super().client_authentication_required(request, *args, **kwargs)
+
+    def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs) -> bool:
+        if "openid" in scopes and request.grant_type == "client_credentials":
+            return False  # no end user to identify: invalid_scope
+        return super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
+
+    def get_userinfo_claims(self, request) -> dict:
+        if request.user is None:  # a token without an end user has nobody to describe
+            raise errors.InvalidTokenError(
+                description="This access token has no end user.", request=request
+            )
+        return super().get_userinfo_claims(request)
+
+    # --- prompt=none: answered by the view before oauthlib asks ---------------------
+
+    def validate_silent_login(self, request) -> bool:
+        return True
+
+    def validate_silent_authorization(self, request) -> bool:
+        return True
+
+    # --- the authorization code remembers when the user signed in -------------------
+
+    def _create_authorization_code(self, request, code, expires=None):
+        claims = _grant_claims(request)
+        claims.pop(AUTH_TIME_GRANT_KEY, None)  # never the client's say
+        auth_time = request.headers.get(AUTH_TIME_ENVIRON_KEY)
+        if auth_time and str(auth_time).isdigit():
+            claims[AUTH_TIME_GRANT_KEY] = int(auth_time)
+        request.claims = claims or None
+        return super()._create_authorization_code(request, code, expires)
+
+    # --- claims -----------------------------------------------------------------------
+
+    def get_additional_claims(self, request) -> dict:
+        user = request.user
+        claims = {"preferred_username": user.get_username()}
+        if getattr(user, "email", ""):
+            claims["email"] = user.email
+        full_name = user.get_full_name().strip() if hasattr(user, "get_full_name") else ""
+        if full_name:
+            claims["name"] = full_name
+        return claims
+
+    def get_oidc_issuer_endpoint(self, request) -> str:
+        return _issuing_server(request).issuer
+
+    def get_id_token_dictionary(self, token, token_handler, request):
+        server = _issuing_server(request)
+        claims, _ = super().get_id_token_dictionary(token, token_handler, request)
+        auth_time = _grant_claims(request).get(AUTH_TIME_GRANT_KEY)
+        if isinstance(auth_time, int):
+            claims["auth_time"] = auth_time
+        lifetime = token_lifetime(server)
+        claims["exp"] = int(clock.time()) + lifetime
+        return claims, timezone.now() + timedelta(seconds=lifetime)
+
+    def finalize_id_token(self, id_token, token, token_handler, request) -> str:
+        server = _issuing_server(request)
+        claims, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
+        id_token.update(**claims)
+        if "nonce" not in id_token and request.nonce:
+            id_token["nonce"] = request.nonce  # oauthlib issue 746, as DOT does
+        try:
+            signed = sign_jwt(server, id_token, typ="JWT")
+        except SigningKeyError as exc:
+            raise errors.CustomOAuth2Error(
+                error="temporarily_unavailable",
+                description="The issuer cannot sign tokens right now.",
+                status_code=503,
+                request=request,
+            ) from exc
+        saved = self._save_id_token(id_token["jti"], request, expiration_time)
+        request.access_token = saved  # as DOT: links the access token to its ID token
+        request.id_token = saved
+        return signed
+
+    def _load_id_token(self, token):
+        # DOT verifies with the client's key from settings; ours are the issuer's.
+        from issuer.introspection import own_jwt_claims
+
+        claims = own_jwt_claims(token)
+        if claims is None or not isinstance(claims.get("jti"), str):
+            return None
+        return IDToken.objects.filter(jti=claims["jti"]).first()
+
+    # --- introspection (RFC 7662) -------------------------------------------------------
+
+    def introspect_token(self, token, token_type_hint, request, *args, **kwargs):
+        from issuer.introspection import introspect
+
+        return introspect(token, token_type_hint)
+
+
+def _issuing_server(request) -> AuthorizationServer:
+    server = getattr(request, "gatekeep_server", None)
+    if not isinstance(server, AuthorizationServer):  # issuer.tokens.prepare_token did not run
+        raise errors.CustomOAuth2Error(
+            error="temporarily_unavailable",
+            description="The token request was not prepared.",
+            status_code=503,
+            request=request,
+        )
+    return server

@@ -72,7 +72,7 @@ def test_the_discovery_document_describes_the_issuer(issuer):
     assert document["code_challenge_methods_supported"] == ["S256"]
     assert document["id_token_signing_alg_values_supported"] == ["RS256"]
     assert document["access_token_signing_alg_values_supported"] == ["RS256"]
-    assert document["scopes_supported"] == ["pets:read", "pets:write"]
+    assert document["scopes_supported"] == ["email", "openid", "pets:read", "pets:write", "profile"]
     # Its endpoints are real: the token endpoint and JWKS it names answer.
     assert requests.get(document["jwks_uri"], timeout=10).json()["keys"]
     token = requests.post(

@@ -165,7 +165,9 @@ OPERATIONS: dict[tuple[str, ...], Operation] = {
     ),
     ("RouteViewSet", "retrieve"): Operation("getApiRoute", "Get a route", "One route of the API."),
     ("RouteViewSet", "partial_update"): Operation(
-        "updateApiRoute", "Change a route", "Changes the fields given (PATCH)."
+        "updateApiRoute",
+        "Change a route",
+        "Changes the fields given (PATCH); the API's other routes are left as they are.",
     ),
     ("RouteViewSet", "destroy"): Operation(
         "deleteApiRoute", "Delete a route", "The API no longer serves this method and path."
@@ -188,7 +190,9 @@ OPERATIONS: dict[tuple[str, ...], Operation] = {
         "getApplication", "Get an application", "One application, without its secret."
     ),
     ("ApplicationViewSet", "partial_update"): Operation(
-        "updateApplication", "Change an application", "Changes the fields given (PATCH)."
+        "updateApplication",
+        "Change an application",
+        "Changes the fields given (PATCH); its tokens are recognised by the new claims at once.",
     ),
     ("ApplicationViewSet", "destroy"): Operation(
         "deleteApplication",

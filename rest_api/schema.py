@@ -345,3 +345,26 @@ class GatekeepAutoSchema(AutoSchema):
                 "description": description,
                 "content": {PROBLEM_CONTENT_TYPE: {"schema": schema}},
             }
+
+
+def named_parameter_enums(result: dict, generator, **kwargs) -> dict:
+    """Query parameters whose choices are a named enum reference it (a postprocessing hook).
+
+    django-filter's choice filters (`status`, `kind`, `method`) would otherwise repeat the
+    enum inline, and a generated client would get one more enum type per operation.
+    """
+    schemas = result.get("components", {}).get("schemas", {})
+    by_values: dict[frozenset, list[str]] = {}
+    for name, schema in schemas.items():
+        if name.endswith("Enum") and "enum" in schema:
+            by_values.setdefault(frozenset(schema["enum"]), []).append(name)
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                schema = parameter.get("schema", {})
+                names = by_values.get(frozenset(schema.get("enum", ())), [])
+                if parameter.get("in") == "query" and len(names) == 1:
+                    parameter["schema"] = {"$ref": f"#/components/schemas/{names[0]}"}
+                    if parameter.get("description", "").startswith("* `"):
+                        del parameter["description"]  # the enum's own description says it
+    return result

@@ -32,6 +32,10 @@ SCHEMA_SETTINGS = {
         "ServerKindEnum": "authservers.choices.ServerKind",
         "JwsAlgorithmEnum": "authservers.choices.SUPPORTED_ALGORITHMS",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "rest_api.schema.named_parameter_enums",
+    ],
 }
 
 router = DefaultRouter()

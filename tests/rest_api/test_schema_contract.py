@@ -217,3 +217,13 @@ def test_a_body_that_is_not_json_is_a_415_problem(staff_client):
 def test_an_accept_header_without_json_is_a_406_problem(staff_client):
     response = staff_client.get("/api/v1/apis/", HTTP_ACCEPT="application/xml")
     assert_problem(response, 406, "not_acceptable")
+
+
+def test_filter_parameters_reference_the_named_enums(document):
+    apis = {p["name"]: p for p in document["paths"]["/api/v1/apis/"]["get"]["parameters"]}
+    assert apis["status"]["schema"] == {"$ref": "#/components/schemas/ApiStatusEnum"}
+    assert apis["kind"]["schema"] == {"$ref": "#/components/schemas/ApiKindEnum"}
+    for path, method, operation in operations(document):
+        for parameter in operation.get("parameters", []):
+            if parameter["name"] != "ordering":
+                assert "enum" not in parameter["schema"], (method, path, parameter["name"])

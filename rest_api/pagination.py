@@ -69,6 +69,16 @@ class AdminPagination(PageNumberPagination):
             ) from None
         return list(self.page)
 
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        envelope = super().get_paginated_response_schema(schema)
+        properties = envelope["properties"]
+        properties["count"] = {"type": "integer", "description": "Results on all pages."}
+        for name, end in (("next", "last"), ("previous", "first")):
+            properties[name].pop("example", None)
+            properties[name]["description"] = f"The {name} page's URL; null on the {end} page."
+        envelope["required"] = ["count", "next", "previous", "results"]  # always present
+        return envelope
+
     def get_schema_operation_parameters(self, view) -> list[dict]:
         return [
             {

@@ -227,3 +227,13 @@ def test_filter_parameters_reference_the_named_enums(document):
         for parameter in operation.get("parameters", []):
             if parameter["name"] != "ordering":
                 assert "enum" not in parameter["schema"], (method, path, parameter["name"])
+
+
+def test_the_operation_table_and_the_schema_match_one_to_one(document):
+    from rest_api.schema import OPERATIONS
+
+    table = {(op.id, op.summary, op.description) for op in OPERATIONS.values()}
+    schema = {
+        (op["operationId"], op["summary"], op["description"]) for _, _, op in operations(document)
+    }
+    assert schema == table  # no operation without an entry, no entry without an operation

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import warn
+from drf_spectacular.plumbing import get_doc, warn
 from rest_framework.permissions import AllowAny
 
 from rest_api.exceptions import PROBLEM_CONTENT_TYPE
@@ -91,7 +91,7 @@ OPERATIONS: dict[tuple[str, ...], Operation] = {
         "rotateSigningKey",
         "Rotate the internal issuer's signing key",
         "The next key (already published) starts signing; a new next key is published. "
-        "Internal servers only: for an external one it is refused (400).",
+        "Internal servers only: for an external one it is refused, and `detail` says why.",
     ),
     ("AuthorizationServerViewSet", "revoke_key"): Operation(
         "revokeSigningKey",
@@ -291,6 +291,12 @@ class GatekeepAutoSchema(AutoSchema):
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
+        declared = self.get_response_serializers()
+        declared = (
+            {str(code): value for code, value in declared.items()}
+            if isinstance(declared, dict)
+            else {}
+        )
         problem = self.resolve_serializer(ProblemSerializer, "response").ref
         invalid = self.resolve_serializer(ValidationProblemSerializer, "response").ref
         has_body = self.method in {"POST", "PUT", "PATCH"} and bool(self._get_request_body())
@@ -336,8 +342,19 @@ class GatekeepAutoSchema(AutoSchema):
             if content and PROBLEM_CONTENT_TYPE not in content:
                 response["content"] = {PROBLEM_CONTENT_TYPE: next(iter(content.values()))}
             if not response.get("description"):
-                response["description"] = ERRORS.get(code, "A problem; `code` says which.")
+                response["description"] = self._declared_problem(code, declared.get(code))
         return dict(sorted(responses.items()))
+
+    @staticmethod
+    def _declared_problem(code: str, serializer) -> str:
+        """What an error response a view declares means: its model's docstring, if it has
+        its own, else what the status means here."""
+        model = serializer if isinstance(serializer, type) else type(serializer)
+        if serializer is not None and model is not ProblemSerializer and model.__doc__:
+            return get_doc(model)
+        if code == "400":
+            return "Refused: `code` and `detail` say why."
+        return ERRORS.get(code, "A problem: `code` and `detail` say which.")
 
     def _add(self, responses: dict, code: str, schema: dict, description: str) -> None:
         if code not in responses:

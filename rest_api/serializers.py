@@ -71,12 +71,25 @@ class ValidatedModelSerializer(serializers.ModelSerializer):
         return attrs
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "nullable": True,
+        "additionalProperties": {},
+        "description": "The object's fields (secrets left out), as {field: value}; null "
+        "before a creation, after a deletion, and for events that change no object.",
+    }
+)
+class SnapshotField(serializers.JSONField):
+    pass
+
+
 class AuditEventSerializer(serializers.ModelSerializer):
     """One configuration change, with the object's fields before and after it."""
 
     actor = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
-    before = serializers.JSONField(read_only=True, allow_null=True)
-    after = serializers.JSONField(read_only=True, allow_null=True)
+    before = SnapshotField(read_only=True, allow_null=True)
+    after = SnapshotField(read_only=True, allow_null=True)
 
     class Meta:
         model = AuditEvent

@@ -21,10 +21,21 @@ app_name = "api-v1"
 SCHEMA_SETTINGS = {
     # Separate request and response components: read-only fields never appear as input.
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every enum named after its choices, not after the first field that used it.
     "ENUM_NAME_OVERRIDES": {
+        "ApiKindEnum": "apis.choices.ApiKind",
         "ApiStatusEnum": "apis.choices.ApiStatus",
         "ApplicationStatusEnum": "applications.choices.ApplicationStatus",
+        "RouteMethodEnum": "apis.choices.HttpMethod",
+        "CallMethodEnum": "apis.choices.CALL_METHODS",
+        "IdentitySourceEnum": "apis.choices.IdentitySource",
+        "ServerKindEnum": "authservers.choices.ServerKind",
+        "JwsAlgorithmEnum": "authservers.choices.SUPPORTED_ALGORITHMS",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "rest_api.schema.named_parameter_enums",
+    ],
 }
 
 router = DefaultRouter()

@@ -11,6 +11,8 @@ from rest_framework.response import Response
 
 from accounts import roles
 from rest_api.exceptions import RoleRequired, exception_handler
+from rest_api.filters import OrderingFilter
+from rest_api.pagination import AdminPagination
 from rest_api.parsers import JSONParser
 from rest_api.schema import GatekeepAutoSchema
 
@@ -56,7 +58,8 @@ def _handles(view, request) -> bool:
 
 
 class AdminAPIMixin:
-    """What every admin-API view shares: staff and role checks, JSON, the error handler.
+    """What every admin-API view shares: staff and role checks, JSON, the error handler,
+    validated paging and ordering.
 
     `read_action` is the roles.Action of reading (list, retrieve, OPTIONS);
     `role_actions` maps every other DRF action (or, on plain views, handler name)
@@ -65,7 +68,8 @@ class AdminAPIMixin:
 
     permission_classes = [RolePermission]
     parser_classes = [JSONParser]
-    filter_backends = [DjangoFilterBackend, SearchFilter, filters.OrderingFilter]
+    filter_backends = [DjangoFilterBackend, SearchFilter, OrderingFilter]
+    pagination_class = AdminPagination
     schema = GatekeepAutoSchema()
     read_action: roles.Action | None = None
     role_actions: dict = {}

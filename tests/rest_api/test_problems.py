@@ -50,7 +50,8 @@ def test_bad_credentials_and_missing_staff_rights_say_what_to_do(anon_client, me
 def test_missing_objects_and_pages_are_404_problems(staff_client):
     body = assert_problem(staff_client.get("/api/v1/apis/424242/"), 404, "not_found")
     assert body["detail"].startswith("No Api matches the given query.")
-    assert_problem(staff_client.get("/api/v1/apis/?page=9"), 404, "not_found")
+    body = assert_problem(staff_client.get("/api/v1/apis/?page=9"), 404, "page_not_found")
+    assert body["detail"].startswith("Page 9 does not exist: there is 1 page of 50")
 
 
 def test_a_wrong_method_is_a_405_problem_with_allow(staff_client):
@@ -140,7 +141,7 @@ def test_an_integrity_race_is_a_409_problem(staff_client, monkeypatch):
 
 def test_the_schema_documents_every_error_as_a_problem(staff_client):
     document = staff_client.get("/api/v1/schema/?format=json").json()
-    problem = document["components"]["schemas"]["Problem"]
+    problem = document["components"]["schemas"]["ProblemDetails"]
     assert set(problem["required"]) == {"type", "title", "status", "detail", "code", "request_id"}
     invalid = document["components"]["schemas"]["ValidationProblem"]["properties"]
     assert {"errors", "error_codes"} <= set(invalid)

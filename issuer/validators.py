@@ -142,6 +142,10 @@ class GatewayOAuth2Validator(OAuth2Validator):
         return http_request
 
     def validate_user(self, username, password, client, request, *args, **kwargs) -> bool:
+        # oauthlib checks the user before the grant type: refuse an application that may
+        # not use this grant first, so no password is checked (or counted by axes) for it.
+        if not self.validate_grant_type(None, "password", client, request):
+            raise errors.UnauthorizedClientError(request=request)
         if "\x00" in (username or "") or "\x00" in (password or ""):
             # No account has a NUL in its name, and PostgreSQL refuses one in a query:
             # an ordinary failure (invalid_grant), as the login forms treat it.

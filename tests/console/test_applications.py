@@ -11,7 +11,7 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 from apis.models import IdentifyAndAuthorizePolicy
 from apis.services import activate_api
 from applications.models import Application
-from applications.services import create_application
+from applications.services import create_application, update_application
 from authservers.models import AuthorizationServer
 from core.models import AuditEvent
 from proxy.tokens import decode_segment
@@ -422,3 +422,16 @@ def test_a_public_client_gets_no_secret_and_cannot_rotate_one(console):
     )
     assert any("public client has no client secret" in m for m in _messages(rotated))
     assert not AuditEvent.objects.filter(action="rotate-secret").exists()
+
+
+def test_a_test_token_keeps_to_the_allowed_scopes(console, application, internal):
+    update_application(application, allowed_scopes=["pets:read"])
+
+    response = console.post(
+        reverse("console:application-test-token", args=[application.pk]),
+        {"server": internal.pk, "audience": "", "scope": "pets:read pets:write"},
+    )
+
+    assert response.status_code == 200
+    assert "pets:write" in response.context["test_token_form"].errors["scope"][0]
+    assert not AuditEvent.objects.filter(action="issue-test-token").exists()

@@ -5,12 +5,20 @@ and an application configured only through the REST API completes the code flow.
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from authlib.common.security import generate_token
+from authlib.integrations.requests_client import OAuth2Session
 from rest_framework.authtoken.models import Token
 
 from accounts.roles import Role
 from applications.models import Application
 from applications.services import create_application, update_application
-from tests.issuer.conftest import REDIRECT_URI, authorize, pkce_pair, redirect_params
+from tests.issuer.conftest import (
+    REDIRECT_URI,
+    authorize,
+    hidden_inputs,
+    pkce_pair,
+    redirect_params,
+)
 from tests.personas import staff_member
 
 SPA_REDIRECT_URI = "http://localhost:9/spa/callback"
@@ -159,31 +167,43 @@ def test_the_code_flow_for_an_application_configured_only_through_rest(issuer, b
     rest.close()
 
     # A scope it is not allowed is refused at the authorization endpoint.
-    verifier, challenge = pkce_pair()
-    flow = {
-        "client_id": client_id,
-        "redirect_uri": SPA_REDIRECT_URI,
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-    }
-    refused = _callback(authorize(issuer, browser, scope="pets:read pets:write", **flow))
-    assert refused["error"] == "invalid_scope"
-
-    params = _callback(authorize(issuer, browser, **flow))
-    assert params["state"] == "st-123"
-    token_response = requests.post(
-        f"{issuer.url}/oauth2/token",
-        data={
-            "grant_type": "authorization_code",
-            "client_id": client_id,
-            "code": params["code"],
-            "redirect_uri": SPA_REDIRECT_URI,
-            "code_verifier": verifier,
-        },
-        timeout=10,
+    _, challenge = pkce_pair()
+    refused = authorize(
+        issuer,
+        browser,
+        client_id=client_id,
+        redirect_uri=SPA_REDIRECT_URI,
+        scope="pets:read pets:write",
+        code_challenge=challenge,
+        code_challenge_method="S256",
     )
-    assert token_response.status_code == 200, token_response.text
-    tokens = token_response.json()
+    assert _callback(refused)["error"] == "invalid_scope"
+
+    # The client's side with Authlib (PKCE S256, no client authentication), the user's
+    # side (consent) with the signed-in browser.
+    session = OAuth2Session(
+        client_id=client_id,
+        redirect_uri=SPA_REDIRECT_URI,
+        scope="pets:read",
+        code_challenge_method="S256",
+        token_endpoint_auth_method="none",
+    )
+    verifier = generate_token(48)
+    url, state = session.create_authorization_url(
+        f"{issuer.url}/oauth2/authorize", code_verifier=verifier
+    )
+    page = browser.get(url, allow_redirects=False, timeout=10)
+    assert page.status_code == 200, page.text
+    approved = browser.post(
+        page.url, data=hidden_inputs(page.text) | {"allow": "Authorize"}, allow_redirects=False
+    )
+    assert _callback(approved)["state"] == state
+    tokens = session.fetch_token(
+        f"{issuer.url}/oauth2/token",
+        authorization_response=approved.headers["Location"],
+        code_verifier=verifier,
+    )
+    session.close()
 
     claims = issuer.verify(tokens["access_token"])
     assert claims["client_id"] == client_id

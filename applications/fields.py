@@ -4,4 +4,14 @@ The status is changed by its own actions in the console (suspend, resume) and is
 plain field in the REST API, so it is not listed here.
 """
 
-APPLICATION_FIELDS = ("name", "description", "identifying_claims", "custom_claims", "apis")
+# The application's OAuth2 settings for the internal issuer (issue 20).
+OAUTH_FIELDS = ("client_type", "grant_types", "redirect_uris", "allowed_scopes")
+
+APPLICATION_FIELDS = (
+    "name",
+    "description",
+    "identifying_claims",
+    "custom_claims",
+    "apis",
+    *OAUTH_FIELDS,
+)

@@ -1,42 +1,69 @@
 """Domain operations on applications, shared by the admin, REST API and console."""
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_application_model
 
+from applications.choices import ClientType, GrantType, default_grant_types
 from applications.models import Application
 from core import changes
 
 OAuthClient = get_application_model()
 
 
-def _new_client(name: str, secret: str, redirect_uris: str = ""):
-    # DOT's client holds one authorization_grant_type; the internal issuer ignores it
-    # and lets every active gateway application use client_credentials, password,
-    # authorization_code (PKCE) and refresh_token (issuer/validators.py).
-    # The code flow also needs redirect_uris: space-separated, exact-match URIs.
-    client = OAuthClient(
-        name=name[:255],
-        client_type=OAuthClient.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=OAuthClient.GRANT_CLIENT_CREDENTIALS,
-        client_secret=secret,
-        redirect_uris=redirect_uris,
+def _uri_list(value) -> list:
+    """Redirect URIs as a list; a string is space- or newline-separated (DOT's form)."""
+    return value.split() if isinstance(value, str) else list(value)
+
+
+def _sync_client(application: Application, client) -> None:
+    """Mirror the application's OAuth2 settings onto its DOT client and save it.
+
+    The Application is the source of truth. DOT matches redirect_uris and reads
+    client_type (a public client authenticates with its client id alone); its single
+    authorization_grant_type is informational, since issuer/validators.py checks the
+    application's grant_types. A client that becomes public gets a fresh secret nobody
+    sees, so no secret issued while it was confidential works any more.
+    """
+    if application.is_public and client.client_type != OAuthClient.CLIENT_PUBLIC:
+        client.client_secret = generate_client_secret()
+    client.name = application.name[:255]
+    client.client_type = application.client_type
+    client.redirect_uris = " ".join(application.redirect_uris)
+    client.authorization_grant_type = (
+        OAuthClient.GRANT_AUTHORIZATION_CODE
+        if GrantType.AUTHORIZATION_CODE in application.grant_types
+        else OAuthClient.GRANT_CLIENT_CREDENTIALS
     )
     client.full_clean(exclude=["client_id", "client_secret", "user"])
     client.save()
-    return client
 
 
-def create_application(
-    actor=None, apis=(), redirect_uris: str = "", **fields
-) -> tuple[Application, str]:
-    """Create the application and its OAuth2 client; the plain secret is returned only here."""
+def create_application(actor=None, apis=(), **fields) -> tuple[Application, str | None]:
+    """Create the application and its OAuth2 client; the plain secret is returned only
+    here (None for a public client, which has none).
+
+    Without `grant_types`, the application gets every grant its client type and
+    redirect URIs make usable (applications.choices.default_grant_types).
+    """
+    fields["redirect_uris"] = _uri_list(fields.get("redirect_uris", ()))
+    fields.setdefault(
+        "grant_types",
+        default_grant_types(
+            fields.get("client_type", ClientType.CONFIDENTIAL), fields["redirect_uris"]
+        ),
+    )
+    application = Application(**fields)
+    # The application's rules first, so their errors name its fields, not the DOT client's.
+    application.full_clean(exclude=["oauth_client"])
     with transaction.atomic():
         secret = generate_client_secret()
-        client = _new_client(fields.get("name", ""), secret, redirect_uris)
-        application = Application(oauth_client=client, **fields)
+        client = OAuthClient(client_secret=secret)
+        _sync_client(application, client)
+        application.oauth_client = client
         changes.save(application, actor, related={"apis": apis})
-    return application, secret
+    return application, None if application.is_public else secret
 
 
 def save_application(application: Application, actor=None, *, apis=None) -> Application:
@@ -46,14 +73,14 @@ def save_application(application: Application, actor=None, *, apis=None) -> Appl
         return create_application(actor, apis=apis or (), **_field_values(application))[0]
     with transaction.atomic():
         changes.save(application, actor, related={} if apis is None else {"apis": apis})
-        client = application.oauth_client
-        if client is not None and client.name != application.name[:255]:
-            client.name = application.name[:255]
-            client.save(update_fields=["name"])
+        if application.oauth_client is not None:
+            _sync_client(application, application.oauth_client)
     return application
 
 
 def update_application(application: Application, actor=None, apis=None, **fields) -> Application:
+    if "redirect_uris" in fields:
+        fields["redirect_uris"] = _uri_list(fields["redirect_uris"])
     for name, value in fields.items():
         setattr(application, name, value)
     return save_application(application, actor, apis=apis)
@@ -68,12 +95,18 @@ def _field_values(application: Application) -> dict:
 
 
 def rotate_secret(application: Application, actor=None) -> str:
-    """A new client secret; the old one stops working at once."""
+    """A new client secret; the old one stops working at once. Public clients have none."""
+    if application.is_public:
+        raise ValidationError(
+            "A public client has no client secret; it authenticates with its client id "
+            "and PKCE. Make it confidential to give it a secret."
+        )
     with changes.changing(application, actor, "rotate-secret", describe=_no_details):
         secret = generate_client_secret()
         client = application.oauth_client
         if client is None:
-            client = _new_client(application.name, secret)
+            client = OAuthClient(client_secret=secret)
+            _sync_client(application, client)
             application.oauth_client = client
             application.save(update_fields=["oauth_client"])
         else:
@@ -94,14 +127,7 @@ def delete_application(application: Application, actor=None) -> None:
             client.delete()
 
 
-def set_redirect_uris(application: Application, redirect_uris: str, actor=None) -> None:
-    """Where the authorization-code flow may send the user back (space-separated URIs)."""
-    client = application.oauth_client
-
-    def describe(_application) -> dict:
-        return {"redirect_uris": client.redirect_uris}
-
-    with changes.changing(application, actor, "set-redirect-uris", describe=describe):
-        client.redirect_uris = redirect_uris
-        client.full_clean(exclude=["client_id", "client_secret", "user"])
-        client.save(update_fields=["redirect_uris", "updated"])
+def set_redirect_uris(application: Application, redirect_uris, actor=None) -> Application:
+    """Where the authorization-code flow may send the user back: a list, or DOT's
+    space-separated string. An ordinary update (validated by Application.clean())."""
+    return update_application(application, actor, redirect_uris=redirect_uris)

@@ -12,6 +12,7 @@ from accounts.roles import Action
 from apis.paths import example_path
 from applications import services
 from applications.choices import ApplicationStatus
+from applications.fields import OAUTH_FIELDS
 from applications.models import Application
 from authservers.choices import ServerKind
 from authservers.models import AuthorizationServer
@@ -90,11 +91,13 @@ def application_create(request: HttpRequest) -> HttpResponse:
                 description=data["description"],
                 identifying_claims=data["identifying_claims"],
                 custom_claims=data["custom_claims"],
+                **{name: data[name] for name in OAUTH_FIELDS},
             )
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            _hand_over_secret(request, application, secret)
+            if secret is not None:  # a public client has none
+                _hand_over_secret(request, application, secret)
             messages.success(request, f"{application} registered.")
             return redirect("console:application-detail", application.pk)
     return render(request, "console/applications/form.html", {"form": form, "application": None})
@@ -180,6 +183,7 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 description=data["description"],
                 identifying_claims=data["identifying_claims"],
                 custom_claims=data["custom_claims"],
+                **{name: data[name] for name in OAUTH_FIELDS},
             )
         except ValidationError as exc:
             apply_errors(form, exc)
@@ -246,7 +250,11 @@ def application_rotate_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(Action.ROTATE_APPLICATION_SECRETS)
 def application_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     application = _get_application(pk)
-    secret = services.rotate_secret(application, actor=request.user)
+    try:
+        secret = services.rotate_secret(application, actor=request.user)
+    except ValidationError as exc:  # a public client has no secret
+        messages.error(request, " ".join(exc.messages))
+        return redirect("console:application-detail", application.pk)
     _hand_over_secret(request, application, secret)
     messages.success(request, "New client secret generated; the old one no longer works.")
     return redirect("console:application-detail", application.pk)

@@ -46,12 +46,15 @@ class ApiScopes(BaseScopes):
         gateway_app = gateway_application(application)
         if gateway_app is None:
             return []
-        return sorted(
-            _declared_scopes(
-                Route.objects.filter(api__applications=gateway_app),
-                IdentifyAndAuthorizePolicy.objects.filter(api__applications=gateway_app),
-            )
+        scopes = _declared_scopes(
+            Route.objects.filter(api__applications=gateway_app),
+            IdentifyAndAuthorizePolicy.objects.filter(api__applications=gateway_app),
         )
+        if gateway_app.allowed_scopes:
+            # Narrowed by the application's allowed scopes; DOT's validate_scopes then
+            # answers invalid_scope for any other, and defaults stay within them.
+            scopes &= set(gateway_app.allowed_scopes)
+        return sorted(scopes)
 
     def get_default_scopes(self, application=None, request=None, *args, **kwargs) -> list[str]:
         # No scope requested: the token carries every scope the application may have.

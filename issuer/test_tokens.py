@@ -11,6 +11,10 @@ from core import changes
 from issuer.tokens import allowed_audiences
 
 
+def _allowed_scope(application: Application, scope: str) -> bool:
+    return not application.allowed_scopes or scope in application.allowed_scopes
+
+
 def issue_test_token(
     application: Application, server, *, audience: str = "", scope: str = "", actor=None
 ) -> str:
@@ -31,6 +35,12 @@ def issue_test_token(
         validate_scope_list(scopes)
     except ValidationError as exc:
         errors["scope"] = exc.messages
+    else:
+        outside = [name for name in scopes if not _allowed_scope(application, name)]
+        if outside:
+            errors["scope"] = [
+                f"{application} may not be granted {' '.join(outside)} (its allowed scopes)."
+            ]
     if errors:
         raise ValidationError(errors)
     try:

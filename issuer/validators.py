@@ -101,11 +101,14 @@ class GatewayOAuth2Validator(OAuth2Validator):
     """DOT's validator, with the linked gateway Application deciding grants and status.
 
     DOT's client model holds a single authorization_grant_type, but one gateway
-    application must be able to use client_credentials, password,
-    authorization_code (with PKCE) and refresh_token. The client is linked 1:1 to
-    our Application rather than swapped (DOT's migrations and admin stay
-    untouched), so the grant and response-type checks ask the Application instead
-    of that field. A DOT client without a gateway Application is unknown here.
+    application may use several of client_credentials, password, authorization_code
+    (with PKCE) and refresh_token: its own `grant_types`. The client is linked 1:1 to
+    our Application rather than swapped (DOT's migrations and admin stay untouched),
+    so the grant, response-type and redirect-URI checks ask the Application instead
+    of DOT's fields (applications/services.py mirrors them onto the client too).
+    Allowed scopes are applied by issuer/scopes.py, which DOT's validate_scopes and
+    get_default_scopes consult. A DOT client without a gateway Application is
+    unknown here.
     """
 
     def authenticate_client(self, request, *args, **kwargs) -> bool:
@@ -139,6 +142,10 @@ class GatewayOAuth2Validator(OAuth2Validator):
         return http_request
 
     def validate_user(self, username, password, client, request, *args, **kwargs) -> bool:
+        # oauthlib checks the user before the grant type: refuse an application that may
+        # not use this grant first, so no password is checked (or counted by axes) for it.
+        if not self.validate_grant_type(None, "password", client, request):
+            raise errors.UnauthorizedClientError(request=request)
         if "\x00" in (username or "") or "\x00" in (password or ""):
             # No account has a NUL in its name, and PostgreSQL refuses one in a query:
             # an ordinary failure (invalid_grant), as the login forms treat it.
@@ -193,7 +200,13 @@ class GatewayOAuth2Validator(OAuth2Validator):
     def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs) -> bool:
         # Replaces DOT's single-grant check (and its RFC 9700 warning for the password
         # grant, which the gateway offers on purpose: the seed's end-user workflow).
-        return grant_type in GATEWAY_GRANT_TYPES and gateway_application(client) is not None
+        # False: oauthlib answers unauthorized_client.
+        application = gateway_application(client)
+        return (
+            grant_type in GATEWAY_GRANT_TYPES
+            and application is not None
+            and grant_type in application.grant_types
+        )
 
     def validate_response_type(
         self, client_id, response_type, client, request, *args, **kwargs
@@ -205,7 +218,28 @@ class GatewayOAuth2Validator(OAuth2Validator):
             raise errors.UnauthorizedClientError(
                 description="The application is suspended.", request=request
             )
-        return True
+        return "authorization_code" in application.grant_types
+
+    def validate_redirect_uri(self, client_id, redirect_uri, request, *args, **kwargs) -> bool:
+        # Exact string match against the application's list (RFC 9700 §4.1.3). DOT's
+        # own check would also accept any port on loopback and extra query parameters.
+        application = gateway_application(request.client)
+        return application is not None and redirect_uri in application.redirect_uris
+
+    def get_default_redirect_uri(self, client_id, request, *args, **kwargs) -> str | None:
+        # An authorization request may leave redirect_uri out only when exactly one is
+        # registered (RFC 6749 §3.1.2.3); otherwise oauthlib refuses it as missing.
+        application = gateway_application(request.client)
+        if application is None or len(application.redirect_uris) != 1:
+            return None
+        return application.redirect_uris[0]
+
+    def is_pkce_required(self, client_id, request) -> bool:
+        # PKCE_REQUIRED is on for everyone; a public client must use PKCE whatever it says.
+        if super().is_pkce_required(client_id, request):
+            return True
+        application = gateway_application(getattr(request, "client", None))
+        return application is None or application.is_public
 
     @staticmethod
     def _usable(request) -> bool:

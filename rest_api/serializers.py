@@ -27,6 +27,25 @@ def field_errors(exc: DjangoValidationError) -> dict:
     return errors
 
 
+class RejectUnknownFieldsMixin:
+    """A body member the serializer does not know is a field error, not silently dropped
+    (issue 20: a misspelt or unsupported field must not look like it was saved).
+
+    Read-only fields (id, client_id, created_at...) are known and still ignored, so a
+    client may send back what it read.
+    """
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if isinstance(data, dict):
+            unknown = sorted(str(name) for name in data if name not in self.fields)
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown field."] for name in unknown}, code="unknown_field"
+                )
+        return value
+
+
 class ValidatedModelSerializer(serializers.ModelSerializer):
     """A ModelSerializer that runs the model's full_clean() on a copy of the instance.
 

@@ -3,10 +3,11 @@
 from django import forms
 
 from apis.models import Api
+from applications.choices import GrantType
 from applications.fields import APPLICATION_FIELDS
 from applications.models import Application
 from authservers.models import AuthorizationServer
-from console.forms.base import ConsoleModelForm, KeyValueField
+from console.forms.base import ConsoleModelForm, KeyValueField, LineListField, WordListField
 
 
 class ApplicationForm(ConsoleModelForm):
@@ -26,11 +27,33 @@ class ApplicationForm(ConsoleModelForm):
         widget=forms.CheckboxSelectMultiple,
         label="APIs it may call",
     )
+    grant_types = forms.MultipleChoiceField(
+        choices=GrantType.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Grant types",
+        help_text="How it may get tokens from the internal issuer. A public client cannot use "
+        "client credentials or password; the authorization code needs a redirect URI.",
+    )
+    redirect_uris = LineListField(
+        required=False,
+        label="Redirect URIs",
+        help_text="One per line, matched exactly: https URLs, or http on 127.0.0.1, [::1] or "
+        "localhost; no fragments or wildcards.",
+    )
+    allowed_scopes = WordListField(
+        required=False,
+        label="Allowed scopes",
+        help_text="Space-separated. Leave empty to allow every scope its APIs define.",
+    )
 
     class Meta:
         model = Application
         fields = APPLICATION_FIELDS
-        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "client_type": forms.RadioSelect,
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

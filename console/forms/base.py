@@ -26,6 +26,23 @@ class WordListField(forms.CharField):
         return list(dict.fromkeys(word for word in words if word))
 
 
+class LineListField(forms.CharField):
+    """A JSON list of strings typed one per line (URLs); blank lines are ignored."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return "\n".join(str(item) for item in value)
+        return value
+
+    def to_python(self, value) -> list[str]:
+        if isinstance(value, list):
+            return value
+        lines = (super().to_python(value) or "").splitlines()
+        return [line.strip() for line in lines if line.strip()]
+
+
 class KeyValueWidget(forms.Widget):
     """Rows of name/value inputs (`<name>-key`, `<name>-value`), plus blank rows to fill in."""
 

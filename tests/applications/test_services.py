@@ -16,6 +16,7 @@ from applications.services import (
     delete_application,
     rotate_secret,
     save_application,
+    set_redirect_uris,
     update_application,
 )
 from core.models import AuditEvent
@@ -180,3 +181,73 @@ def test_delete_removes_the_oauth_client_and_its_tokens(world):
     event = AuditEvent.objects.get(action="delete", object_type="application")
     assert event.before["name"] == "Petstore client"
     assert event.after is None
+
+
+# --- OAuth2 settings (issue 20): one write path, mirrored onto the DOT client -------------
+
+
+def test_set_redirect_uris_is_a_validated_update_mirrored_onto_the_client(world):
+    set_redirect_uris(world.application, "https://app.example/cb  http://[::1]:8080/cb")
+
+    world.application.refresh_from_db()
+    assert world.application.redirect_uris == ["https://app.example/cb", "http://[::1]:8080/cb"]
+    client = OAuthClient.objects.get(pk=world.application.oauth_client_id)
+    assert client.redirect_uris == "https://app.example/cb http://[::1]:8080/cb"
+    event = AuditEvent.objects.get(action="update", object_type="application")
+    assert event.after["redirect_uris"] == world.application.redirect_uris
+
+
+@pytest.mark.parametrize(
+    "uris",
+    [
+        ["http://app.example/cb"],
+        ["https://app.example/cb#done"],
+        ["https://app.example/*"],
+        ["ftp://app.example/cb"],
+        ["https://app.example/cb", "https://app.example/cb"],
+    ],
+)
+def test_a_refused_redirect_uri_changes_neither_the_application_nor_the_client(world, uris):
+    set_redirect_uris(world.application, ["https://app.example/cb"])
+
+    with pytest.raises(ValidationError) as refused:
+        set_redirect_uris(world.application, uris)
+
+    assert set(refused.value.message_dict) == {"redirect_uris"}
+    stored = Application.objects.get(pk=world.application.pk)
+    assert stored.redirect_uris == ["https://app.example/cb"]
+    client = OAuthClient.objects.get(pk=world.application.oauth_client_id)
+    assert client.redirect_uris == "https://app.example/cb"
+
+
+def test_the_rules_across_fields_live_in_clean(db):
+    with pytest.raises(ValidationError) as public:
+        create_application(
+            name="SPA", client_type="public", grant_types=["client_credentials", "password"]
+        )
+    assert set(public.value.message_dict) == {"grant_types"}
+    with pytest.raises(ValidationError) as code:
+        create_application(name="Web", grant_types=["authorization_code"])
+    assert set(code.value.message_dict) == {"redirect_uris"}
+    assert not OAuthClient.objects.exists()
+
+
+def test_the_dot_client_mirrors_client_type_and_redirect_uris(world):
+    application, secret = create_application(
+        name="SPA", client_type="public", redirect_uris=["https://spa.example/cb"]
+    )
+
+    assert secret is None
+    client = OAuthClient.objects.get(pk=application.oauth_client_id)
+    assert client.client_type == OAuthClient.CLIENT_PUBLIC
+    assert client.authorization_grant_type == OAuthClient.GRANT_AUTHORIZATION_CODE
+    with pytest.raises(ValidationError):
+        rotate_secret(application)
+
+    update_application(application, client_type="confidential", grant_types=["client_credentials"])
+
+    client.refresh_from_db()
+    assert client.client_type == OAuthClient.CLIENT_CONFIDENTIAL
+    assert client.authorization_grant_type == OAuthClient.GRANT_CLIENT_CREDENTIALS
+    secret = rotate_secret(application)
+    assert token_response(application.client_id, secret).status_code == 200

@@ -11,7 +11,7 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 from apis.models import IdentifyAndAuthorizePolicy
 from apis.services import activate_api
 from applications.models import Application
-from applications.services import create_application
+from applications.services import create_application, update_application
 from authservers.models import AuthorizationServer
 from core.models import AuditEvent
 from proxy.tokens import decode_segment
@@ -34,6 +34,11 @@ def _form(name="Petstore client", claims=(("client_id", "petstore-client"),), ap
         "custom_claims-key": [""],
         "custom_claims-value": [""],
         "apis": [api.pk for api in apis],
+        # What the browser sends for a new application's preselected OAuth2 settings.
+        "client_type": "confidential",
+        "grant_types": ["client_credentials", "refresh_token", "password"],
+        "redirect_uris": "",
+        "allowed_scopes": "",
     }
     data.update(extra)
     return data
@@ -132,7 +137,8 @@ def test_the_edit_form_shows_the_current_rows(console, application):
     response = console.get(reverse("console:application-edit", args=[application.pk]))
     assertContains(response, 'value="client_id"')
     assertContains(response, 'value="petstore-client"')
-    assertContains(response, "checked", count=1)  # the associated API
+    api_boxes = [line for line in response.content.decode().splitlines() if 'name="apis"' in line]
+    assert sum("checked" in line for line in api_boxes) == 1  # the associated API
 
 
 def test_suspending_is_confirmed_and_resuming_is_direct(console, application):
@@ -308,3 +314,124 @@ def test_the_page_with_a_test_token_is_never_stored(console, application, intern
     )
     assert response.context["test_token"]
     assert_never_stored(response)
+
+
+# --- OAuth2 settings (issue 20) ---------------------------------------------------------
+
+OAUTH_FORM = {
+    "client_type": "confidential",
+    "grant_types": ["authorization_code", "refresh_token"],
+    "redirect_uris": "https://app.example/callback\r\n\r\n  http://127.0.0.1:8765/cb  \r\n",
+    "allowed_scopes": "pets:read, pets:write",
+}
+
+
+def test_the_oauth_settings_round_trip_through_the_forms(console, api):
+    response = console.post(
+        reverse("console:application-create"), _form(apis=[api], **OAUTH_FORM), follow=True
+    )
+
+    application = Application.objects.get()
+    assertRedirects(response, _detail(application))
+    assert application.client_type == "confidential"
+    assert application.grant_types == ["authorization_code", "refresh_token"]
+    assert application.redirect_uris == ["https://app.example/callback", "http://127.0.0.1:8765/cb"]
+    assert application.allowed_scopes == ["pets:read", "pets:write"]
+    assert application.oauth_client.redirect_uris.split() == application.redirect_uris
+    # The detail page shows them.
+    for text in ("authorization_code", "https://app.example/callback", "pets:write"):
+        assertContains(response, text)
+    # The edit form shows them as typed: one URI per line, the choices checked.
+    edit = console.get(reverse("console:application-edit", args=[application.pk]))
+    html = edit.content.decode()
+    assert "https://app.example/callback\nhttp://127.0.0.1:8765/cb</textarea>" in html
+    assert 'value="pets:read pets:write"' in html
+    checked = [line for line in html.splitlines() if "checked" in line]
+    assert any('value="authorization_code"' in line for line in checked)
+    assert not any('value="client_credentials"' in line for line in checked)
+    assert any('name="client_type" value="confidential"' in line for line in checked)
+
+    # Editing changes them, and the DOT client follows.
+    console.post(
+        reverse("console:application-edit", args=[application.pk]),
+        _form(
+            apis=[api],
+            client_type="public",
+            grant_types=["authorization_code"],
+            redirect_uris="https://spa.example/cb",
+            allowed_scopes="",
+        ),
+    )
+    application.refresh_from_db()
+    assert application.client_type == "public"
+    assert application.grant_types == ["authorization_code"]
+    assert application.redirect_uris == ["https://spa.example/cb"]
+    assert application.allowed_scopes == []
+    assert application.oauth_client.client_type == "public"
+    assert application.oauth_client.redirect_uris == "https://spa.example/cb"
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "message"),
+    [
+        ({"redirect_uris": "http://app.example/cb"}, "redirect_uris", "use https"),
+        ({"redirect_uris": "https://app.example/cb#x"}, "redirect_uris", "fragment"),
+        ({"redirect_uris": "https://*.example/cb"}, "redirect_uris", "wildcards"),
+        (
+            {"grant_types": ["authorization_code"], "redirect_uris": ""},
+            "redirect_uris",
+            "needs at least one redirect URI",
+        ),
+        (
+            {"client_type": "public", "grant_types": ["client_credentials"]},
+            "grant_types",
+            "cannot use client_credentials",
+        ),
+    ],
+)
+def test_oauth_rules_are_shown_on_their_fields(console, extra, field, message):
+    response = console.post(reverse("console:application-create"), _form(**extra))
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert field in errors, errors
+    assert any(message in error for error in errors[field]), errors
+    assert not Application.objects.exists()
+
+
+def test_a_public_client_gets_no_secret_and_cannot_rotate_one(console):
+    response = console.post(
+        reverse("console:application-create"),
+        _form(
+            client_type="public",
+            grant_types=["authorization_code", "refresh_token"],
+            redirect_uris="http://localhost:3000/cb",
+        ),
+        follow=True,
+    )
+
+    application = Application.objects.get()
+    assert application.is_public
+    assert response.context["new_secret"] is None
+    assertContains(response, "a public client authenticates with its client id and PKCE")
+    assertNotContains(
+        response, reverse("console:application-rotate-confirm", args=[application.pk])
+    )
+    rotated = console.post(
+        reverse("console:application-rotate", args=[application.pk]), follow=True
+    )
+    assert any("public client has no client secret" in m for m in _messages(rotated))
+    assert not AuditEvent.objects.filter(action="rotate-secret").exists()
+
+
+def test_a_test_token_keeps_to_the_allowed_scopes(console, application, internal):
+    update_application(application, allowed_scopes=["pets:read"])
+
+    response = console.post(
+        reverse("console:application-test-token", args=[application.pk]),
+        {"server": internal.pk, "audience": "", "scope": "pets:read pets:write"},
+    )
+
+    assert response.status_code == 200
+    assert "pets:write" in response.context["test_token_form"].errors["scope"][0]
+    assert not AuditEvent.objects.filter(action="issue-test-token").exists()

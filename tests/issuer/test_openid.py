@@ -15,6 +15,7 @@ from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from applications.services import update_application
 from authservers.signing import ensure_signing_keys
 from tests.issuer.conftest import REDIRECT_URI, hidden_inputs
 
@@ -181,9 +182,11 @@ def test_userinfo_answers_get_and_post_with_the_access_token(issuer, browser):
 
 
 def test_a_public_client_uses_pkce_without_a_secret(issuer, browser):
-    client = issuer.application.oauth_client
-    client.client_type = "public"
-    client.save()
+    update_application(
+        issuer.application,
+        client_type="public",
+        grant_types=["authorization_code", "refresh_token"],
+    )
     metadata = discovery(issuer)
     session = client_session(issuer, client_secret=None, token_endpoint_auth_method="none")
     verifier, nonce = generate_token(48), generate_token(20)

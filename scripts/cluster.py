@@ -335,11 +335,19 @@ def stop(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stop_nginx(state: Path) -> None:
+def _stop_nginx(state: Path, timeout: float = 10) -> None:
+    """Graceful stop (SIGQUIT: finish requests in flight), then SIGTERM after `timeout`."""
     pid_file = state / "nginx.pid"
-    if pid_file.exists():
-        with contextlib.suppress(ProcessLookupError, ValueError):
-            os.kill(int(pid_file.read_text()), signal.SIGQUIT)
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGQUIT)
+    except (OSError, ValueError):
+        return
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
 
 
 def _signal_group(pid: int, signum: int) -> None:

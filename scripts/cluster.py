@@ -240,7 +240,14 @@ def start(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    info: dict = {"supervisor": os.getpid(), "state_dir": str(state), "nodes": nodes}
+    info: dict = {
+        "supervisor": os.getpid(),
+        "state_dir": str(state),
+        "nodes": nodes,
+        "workers": args.workers,
+        "database_url": database_url,
+        "redis_url": redis_url,
+    }
     try:
         for node in nodes:
             spawn(
@@ -269,6 +276,7 @@ def start(args: argparse.Namespace) -> int:
         for node in nodes:
             node["pid"] = children[node["name"]].pid
         info["celery"] = {n: children[n].pid for n in ("celery-worker", "celery-beat")}
+        info_path.touch(mode=0o600)  # the service URLs may carry passwords
         info_path.write_text(json.dumps(info, indent=2))
         probes = [f"http://{n[k]}/readyz" for n in nodes for k in ("public", "admin")]
         probes += [f"{info['lb_public']}/readyz", f"{info['lb_admin']}/readyz"]

@@ -1,8 +1,8 @@
 """How long a config change takes to reach every data-plane worker of every node.
 
-    bench/convergence.py                        # against a running scripts/cluster (.cluster/)
-    bench/convergence.py --start 3 --runs 3     # start a 3-node cluster, 3 runs, stop it
-    bench/convergence.py --changes 40 --json
+    bench/convergence                        # against a running scripts/cluster (.cluster/)
+    bench/convergence --start 3 --runs 3     # start a 3-node cluster, 3 runs, stop it
+    bench/convergence --changes 40 --json
 
 Each change is made through one node's admin API (node 1); the clock starts when that call
 has answered. Then one thread per node opens a fresh connection for every probe, straight

@@ -39,6 +39,16 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 BASE_PATH = "/convergence"
 
+ISSUE_TOKEN = """
+from applications.models import Application
+from authservers.models import AuthorizationServer
+from issuer.test_tokens import issue_test_token
+token = issue_test_token(
+    Application.objects.get(pk={application}), AuthorizationServer.objects.get(pk={server}),
+    scope="convergence:read")
+print("TOKEN", token)
+"""
+
 CREATE_ADMIN_KEY = """
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
@@ -68,12 +78,12 @@ class Upstream:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def probe(address: str, path: str) -> tuple[int, str]:
+def probe(address: str, path: str, headers: dict | None = None) -> tuple[int, str]:
     """(status, worker) over a fresh connection; the worker is the request id's prefix."""
     host, port = address.rsplit(":", 1)
     connection = http.client.HTTPConnection(host, int(port), timeout=5)
     try:
-        connection.request("GET", path, headers={"Connection": "close"})
+        connection.request("GET", path, headers={"Connection": "close", **(headers or {})})
         response = connection.getresponse()
         response.read()
         return response.status, (response.getheader("X-Request-Id") or "")[:20]
@@ -84,18 +94,26 @@ def probe(address: str, path: str) -> tuple[int, str]:
 class Admin:
     def __init__(self, info: dict):
         env = {**os.environ, "DATABASE_URL": info["database_url"], "REDIS_URL": info["redis_url"]}
+        secret = Path(info["state_dir"]) / "secret_key"  # scripts/cluster's, unless SECRET_KEY
+        if "SECRET_KEY" not in os.environ and secret.exists():
+            env["SECRET_KEY"] = secret.read_text().strip()  # the signing keys are sealed with it
+        self.env = env
+        key = self.shell(CREATE_ADMIN_KEY, "KEY")
+        self.base = f"http://{info['nodes'][0]['admin']}/api/v1"
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Token {key}"
+
+    def shell(self, code: str, marker: str) -> str:
+        """Run Django code on the cluster's database; return what it printed after `marker`."""
         output = subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c", CREATE_ADMIN_KEY],
+            [sys.executable, "manage.py", "shell", "-c", code],
             cwd=ROOT,
-            env=env,
+            env=self.env,
             capture_output=True,
             text=True,
             check=True,
         ).stdout
-        key = next(line.split()[1] for line in output.splitlines() if line.startswith("KEY "))
-        self.base = f"http://{info['nodes'][0]['admin']}/api/v1"
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Token {key}"
+        return next(line.split()[1] for line in output.splitlines() if line.startswith(marker))
 
     def __call__(self, method: str, path: str, body=None) -> dict:
         response = self.session.request(method, self.base + path, json=body, timeout=30)
@@ -121,6 +139,7 @@ class Scenario:
                 "name": f"convergence-{time.time_ns()}",
                 "kind": "internal",
                 "issuer": f"{public_url}/convergence-{time.time_ns()}",
+                "default_audience": "convergence",
             },
         )
         api = admin(
@@ -142,11 +161,33 @@ class Scenario:
         self.toggle = admin(
             "POST", f"/apis/{self.api}/routes/", {"method": "GET", "path": "/t", "anonymous": True}
         )["id"]
+        self.scoped = admin(
+            "POST",
+            f"/apis/{self.api}/routes/",
+            {"method": "GET", "path": "/s", "required_scopes": ["convergence:read"]},
+        )["id"]
         admin("POST", f"/apis/{self.api}/activate/")
+        self.application = admin(
+            "POST",
+            "/applications/",
+            {
+                "name": f"convergence-{time.time_ns()}",
+                "apis": [self.api],
+                "allowed_scopes": ["convergence:read", "convergence:write"],
+                "grant_types": ["client_credentials"],
+            },
+        )["id"]
+        code = ISSUE_TOKEN.format(application=self.application, server=server["id"])
+        self.token = admin.shell(code, "TOKEN")
         self.added = 0
 
     def changes(self):
-        """Endless (description, probe path, new status, make the change) tuples."""
+        """Endless (description, probe path, headers, new status, make the change) tuples."""
+        for kind, path, expected, change in self._changes():
+            headers = {"Authorization": f"Bearer {self.token}"} if path.endswith("/s") else {}
+            yield kind, path, headers, expected, change
+
+    def _changes(self):
         prefix = "/gateway" + BASE_PATH
         while True:
             self.added += 1
@@ -174,6 +215,36 @@ class Scenario:
                 200,
                 lambda route=route: self.admin("PATCH", route, {"anonymous": True}),
             )
+            scoped = f"/apis/{self.api}/routes/{self.scoped}/"
+            yield (
+                "route needs another scope",
+                prefix + "/s",
+                403,
+                lambda scoped=scoped: self.admin(
+                    "PATCH", scoped, {"required_scopes": ["convergence:write"]}
+                ),
+            )
+            yield (
+                "route needs the token's scope",
+                prefix + "/s",
+                200,
+                lambda scoped=scoped: self.admin(
+                    "PATCH", scoped, {"required_scopes": ["convergence:read"]}
+                ),
+            )
+            application = f"/applications/{self.application}/"
+            yield (
+                "suspend application",
+                prefix + "/s",
+                403,
+                lambda app=application: self.admin("PATCH", app, {"status": "suspended"}),
+            )
+            yield (
+                "resume application",
+                prefix + "/s",
+                200,
+                lambda app=application: self.admin("PATCH", app, {"status": "active"}),
+            )
             yield (
                 "deactivate API",
                 prefix + "/t",
@@ -200,7 +271,9 @@ def learn_workers(nodes: list[dict], per_node: int) -> dict[str, set[str]]:
     return found
 
 
-def measure(nodes: list[dict], workers: dict, path: str, expected: int, change, timeout: float):
+def measure(
+    nodes: list[dict], workers: dict, path: str, headers: dict, expected: int, change, timeout
+):
     """Make the change, then probe until every worker answers `expected`.
     Returns ({worker: seconds}, stale answers after a worker's first new one, probes)."""
     change()
@@ -218,7 +291,7 @@ def measure(nodes: list[dict], workers: dict, path: str, expected: int, change, 
             with lock:
                 if mine <= converged.keys():
                     return
-            status, worker = probe(address, path)
+            status, worker = probe(address, path, headers)
             at = time.monotonic() - started
             with lock:
                 probes += 1
@@ -254,14 +327,20 @@ def run_once(info: dict, changes: int, settle: float) -> dict:
     workers = learn_workers(nodes, info.get("workers", 2))
     # Every worker serves the new API before the first change.
     first = "/gateway" + BASE_PATH + "/t"
-    measure(nodes, workers, first, 200, lambda: None, 30)
+    measure(nodes, workers, first, {}, 200, lambda: None, 30)
+    token = {"Authorization": f"Bearer {scenario.token}"}
+    measure(nodes, workers, first[:-2] + "/s", token, 200, lambda: None, 30)
     per_worker: list[float] = []
     per_change: list[float] = []
     by_kind: dict[str, list[float]] = {}
     stale = probes = 0
-    for _, (kind, path, expected, change) in zip(range(changes), scenario.changes(), strict=False):
+    for _, (kind, path, headers, expected, change) in zip(
+        range(changes), scenario.changes(), strict=False
+    ):
         time.sleep(settle)
-        converged, stale_here, probes_here = measure(nodes, workers, path, expected, change, 30)
+        converged, stale_here, probes_here = measure(
+            nodes, workers, path, headers, expected, change, 30
+        )
         per_worker.extend(converged.values())
         per_change.append(max(converged.values()))
         by_kind.setdefault(kind, []).append(max(converged.values()))

@@ -15,9 +15,12 @@ worker (p50, max). The sampling resolution is the time between two probes reachi
 same worker (printed as `resolution`).
 
 The changes cycle through: add a route (404 -> 200), make a route require a token
-(200 -> 401), make it anonymous again (401 -> 200), deactivate the API (200 -> 404),
-activate it (404 -> 200). Only the status code tells old from new, so whatever carries
-the change to the workers (polling today, announcements later) is measured the same way.
+(200 -> 401), make it anonymous again (401 -> 200), require another scope on the token's
+route (200 -> 403) and the token's scope again (403 -> 200), suspend the application
+(200 -> 403), resume it (403 -> 200), deactivate the API (200 -> 404), activate it
+(404 -> 200). Only the status code tells old from new, so whatever carries the change to
+the workers (polling today, announcements later) is measured the same way. What it
+created (API, application, internal authorization server) is deleted at the end.
 """
 
 import argparse
@@ -177,9 +180,22 @@ class Scenario:
                 "grant_types": ["client_credentials"],
             },
         )["id"]
+        self.server = server["id"]
         code = ISSUE_TOKEN.format(application=self.application, server=server["id"])
         self.token = admin.shell(code, "TOKEN")
         self.added = 0
+
+    def clean_up(self) -> None:
+        for method, path in (
+            ("POST", f"/apis/{self.api}/deactivate/"),
+            ("DELETE", f"/applications/{self.application}/"),
+            ("DELETE", f"/apis/{self.api}/"),
+            ("DELETE", f"/authorization-servers/{self.server}/"),
+        ):
+            try:
+                self.admin(method, path)
+            except RuntimeError as error:
+                print(f"clean-up: {error}", file=sys.stderr)
 
     def changes(self):
         """Endless (description, probe path, headers, new status, make the change) tuples."""
@@ -346,6 +362,7 @@ def run_once(info: dict, changes: int, settle: float) -> dict:
         by_kind.setdefault(kind, []).append(max(converged.values()))
         stale += stale_here
         probes += probes_here
+    scenario.clean_up()
     upstream.server.shutdown()
     count = sum(len(w) for w in workers.values())
     return {

@@ -17,6 +17,7 @@ import asyncio
 import gc
 import logging
 import os
+import threading
 
 import django
 
@@ -25,6 +26,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402 - needs django.setup()
 
+from core import config_bus  # noqa: E402
 from core.readiness import readiness  # noqa: E402
 from proxy.app import GatewayApp, wsgi_like_environ  # noqa: E402
 from proxy.config import config_holder  # noqa: E402
@@ -46,6 +48,8 @@ class PublicApp:
         )
         self.preload = preload
         self._poller: asyncio.Task | None = None
+        self._listening = threading.Event()
+        self._stop_listening = threading.Event()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -83,6 +87,7 @@ class PublicApp:
             elif message["type"] == "lifespan.shutdown":
                 if self._poller is not None:
                     self._poller.cancel()
+                self._stop_listening.set()
                 forget_client()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -99,6 +104,27 @@ class PublicApp:
             except Exception:
                 logger.exception("Could not load the gateway configuration at start; retrying")
         self._poller = loop.create_task(self._poll_config())
+        self._listen_for_announcements()
+
+    def _listen_for_announcements(self) -> None:
+        """A thread per worker follows the config channel (core/config_bus.py): a change
+        is picked up as soon as it is announced; the poll stays as the safety net."""
+        if not settings.REDIS_URL or self._listening.is_set():
+            return
+        self._listening.set()
+
+        def on_version(version: str | None) -> None:
+            try:
+                config_holder.announced(version)
+            except Exception:
+                logger.exception("Could not follow the announced config version %s", version)
+
+        threading.Thread(
+            target=config_bus.listen,
+            args=(on_version, self._stop_listening),
+            name="config-announcements",
+            daemon=True,
+        ).start()
 
     @staticmethod
     async def _poll_config() -> None:

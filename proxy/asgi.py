@@ -6,7 +6,7 @@
 |----------------------------------------|---------------------------------------------|
 | GATEWAY_PREFIX/…  (/gateway/…)         | proxy/app.py: decide, then forward upstream |
 | /oauth2/…, /.well-known/…              | proxy/relay.py → the control plane          |
-| /healthz, /readyz                      | here                                        |
+| /healthz, /readyz                      | here (readyz: 200 "degraded" while serving) |
 | anything else (/console/, /api/v1/ …)  | 404: the admin surfaces live on another origin |
 
 Django's request cycle never runs here; Django is set up for its ORM and settings,
@@ -76,6 +76,11 @@ class PublicApp:
         payload["checks"]["config"] = config_holder.snapshot() is not None
         if not payload["checks"]["config"]:
             status, payload["status"] = 503, "unavailable"
+        elif status != 200:
+            # A shared service is down but the worker serves from its in-memory config
+            # (docs/operations.md): still ready, so the load balancer keeps sending traffic.
+            status, payload["status"] = 200, "degraded"
+            payload["down"] = sorted(name for name, ok in payload["checks"].items() if not ok)
         await send_json(send, status, payload, [("Cache-Control", "no-store")])
 
     async def _lifespan(self, receive, send) -> None:

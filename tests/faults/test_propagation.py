@@ -77,8 +77,7 @@ def test_a_change_reaches_two_processes_at_once_and_is_compiled_once(
 
 def test_without_redis_the_poll_brings_the_change(published, production_gateway, tmp_path):
     gateways = [
-        production_gateway(env={"GATEWAY_CONFIG_POLL_SECONDS": "0.5"}, workers=1)
-        for _ in range(2)
+        production_gateway(env={"GATEWAY_CONFIG_POLL_SECONDS": "0.5"}, workers=1) for _ in range(2)
     ]
     seen_everywhere(gateways, "/health", 10)
     new_route(published, "/polled")

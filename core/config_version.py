@@ -1,89 +1,93 @@
-"""The config version: bumped on every gateway config change, read by every worker.
+"""The config version: moved by every gateway config change, followed by every worker.
 
-Workers compare it with the version of their in-memory route table at most every
-GATEWAY_CONFIG_POLL_SECONDS and rebuild when it moved, so a change is live
-everywhere within about a second without any worker querying the DB per request.
+A version is "<number>.<hash>": the number is a counter of the ConfigRevision row,
+incremented in the same transaction as the change (UPDATE ... SET number = number + 1),
+so versions are ordered and a worker never goes back to an older one.
 
-The database row is the truth; a shared cache (Redis) announces it so that many
-nodes do not poll the database. A process-local cache announces nothing to other
-processes (the two planes are separate processes), so without a shared cache the
-version is read from the database itself.
+The database row is the truth. With a shared cache (Redis), the committing process
+also announces the version at once (core/config_bus.py: a `current` pointer that
+only moves forward, and a pub/sub message every data-plane worker listens to), and
+workers poll the pointer every GATEWAY_CONFIG_POLL_SECONDS as the safety net.
+Without a shared cache, or while Redis is down, the version is read from the
+database itself.
 """
 
 import logging
 import uuid
 
-from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F
 
+from core import config_bus
 from core.models import ConfigRevision
-from core.shared_cache import cache_is_shared
 
-CONFIG_VERSION_KEY = "gatekeep:config-version"
 logger = logging.getLogger(__name__)
 
 
+def version_number(version: str | None) -> int:
+    """The order of a version; -1 for none or one that is not "<number>.<hash>"."""
+    if not version:
+        return -1
+    head = version.split(".", 1)[0]
+    return int(head) if head.isdigit() else -1
+
+
 def bump_config_version() -> None:
-    """Publish a new version once the surrounding transaction commits.
+    """Move the version in the surrounding transaction; announce it once that commits.
 
     Once per transaction: a change that saves many rows (an import, an apply) and the
-    signals of those saves register several callbacks that share one batch, and only
-    the first of the batch to run publishes.
+    signals of those saves share one batch; only the first call of the batch moves the
+    counter, and the announcement runs once, after the commit.
     """
     connection = transaction.get_connection()
     batch = None
     if connection.in_atomic_block:
         pending = (getattr(callback, "batch", None) for _, callback, _ in connection.run_on_commit)
-        batch = next((found for found in pending if found is not None), None)
-    batch = batch if batch is not None else {"published": False}
+        # A batch whose announcement already ran (tests run captured callbacks inside one
+        # long transaction) is over: the next change is a new version.
+        batch = next((b for b in pending if b is not None and not b["published"]), None)
+    if batch is not None:
+        return
+    batch = {"version": _next_version(), "published": False}
 
     def publish() -> None:
         if not batch["published"]:
             batch["published"] = True
-            _publish_new_version()
+            config_bus.announce(batch["version"], version_number(batch["version"]))
 
     publish.batch = batch
     transaction.on_commit(publish)
 
 
-def _publish_new_version() -> None:
-    version = uuid.uuid4().hex
-    try:
-        ConfigRevision.objects.update_or_create(pk=1, defaults={"version": version})
-    except Exception:
-        logger.warning("Could not record the config version in the database", exc_info=True)
-    try:
-        cache.set(CONFIG_VERSION_KEY, version, timeout=None)
-    except Exception:  # the cache being down must not fail an admin change
-        logger.warning(
-            "Could not publish the config version; workers reload when the cache returns"
-        )
+def _next_version() -> str:
+    """Increment the counter of the one ConfigRevision row (locked until the commit)."""
+    digest = uuid.uuid4().hex
+    with transaction.atomic():
+        moved = ConfigRevision.objects.filter(pk=1).update(number=F("number") + 1, version=digest)
+        if not moved:
+            ConfigRevision.objects.get_or_create(pk=1, defaults={"version": digest, "number": 0})
+            ConfigRevision.objects.filter(pk=1).update(number=F("number") + 1, version=digest)
+        number = ConfigRevision.objects.filter(pk=1).values_list("number", flat=True).get()
+    return f"{number}.{digest}"
 
 
 def read_config_version() -> str | None:
-    """The current version; None when neither the cache nor the database can say."""
-    if cache_is_shared():
-        try:
-            version = cache.get(CONFIG_VERSION_KEY)
-            if version is not None:
-                return version
-        except Exception:
-            logger.warning("Cache unavailable while reading the config version", exc_info=True)
-    version = _database_version()
-    if version is not None and cache_is_shared():
-        try:
-            cache.add(CONFIG_VERSION_KEY, version, timeout=None)
-        except Exception:
-            logger.warning("Cache unavailable while announcing the config version")
+    """The current version; None when neither the shared cache nor the database can say."""
+    version = config_bus.announced_version()
+    if version is not None:
+        return version
+    version = database_version()
+    if version is not None:
+        config_bus.announce_if_newer(version, version_number(version))
     return version
 
 
-def _database_version() -> str | None:
+def database_version() -> str | None:
     try:
         revision, _ = ConfigRevision.objects.get_or_create(
             pk=1, defaults={"version": uuid.uuid4().hex}
         )
-        return revision.version
+        return f"{revision.number}.{revision.version}"
     except Exception:
         logger.warning("Database unavailable while reading the config version", exc_info=True)
         return None

@@ -32,7 +32,10 @@ class ConfigRevision(models.Model):
     """
 
     version = models.CharField(max_length=32)
+    # Moved by one in the transaction of every change: versions are ordered, so a worker
+    # never goes back to an older one (core/config_version.py).
+    number = models.PositiveBigIntegerField(default=0)
     changed_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
-        return self.version
+        return f"{self.number}.{self.version}"

@@ -1,6 +1,11 @@
-"""Readiness: can this process reach the database, the cache and the Celery broker?"""
+"""Readiness: can this process reach the database, the cache and the Celery broker?
+
+A failed check is logged once when the state changes (down, then back), not on
+every probe: orchestrators probe every few seconds.
+"""
 
 import logging
+import threading
 
 from celery import current_app
 from django.conf import settings
@@ -16,7 +21,6 @@ def _database_ok() -> bool:
             cursor.execute("SELECT 1")
         return True
     except Exception:
-        logger.warning("Readiness: database unavailable", exc_info=True)
         return False
 
 
@@ -25,7 +29,6 @@ def _cache_ok() -> bool:
         cache.set("gatekeep:readyz", "1", timeout=5)
         return cache.get("gatekeep:readyz") == "1"
     except Exception:
-        logger.warning("Readiness: cache unavailable", exc_info=True)
         return False
 
 
@@ -37,12 +40,33 @@ def _broker_ok() -> bool:
             conn.ensure_connection(max_retries=1, timeout=1)
         return True
     except Exception:
-        logger.warning("Readiness: broker unavailable", exc_info=True)
         return False
 
 
+_last_down: set[str] | None = None
+_log_lock = threading.Lock()
+
+
+def _log_state_change(checks: dict[str, bool]) -> None:
+    global _last_down
+    down = {name for name, ok in checks.items() if not ok}
+    with _log_lock:
+        if down == _last_down:
+            return
+        previous, _last_down = _last_down, down
+    if down:
+        logger.warning("Readiness: unavailable: %s", ", ".join(sorted(down)))
+    elif previous:
+        logger.warning("Readiness: every service is back (%s)", ", ".join(sorted(previous)))
+
+
 def readiness() -> tuple[int, dict]:
-    """(HTTP status, body) of the readiness probe; the data plane asks it too."""
+    """(HTTP status, body) of the readiness probe of the control plane.
+
+    The data plane (proxy/asgi.py) asks it too, and answers 200 "degraded" instead
+    of 503 while it can serve from its in-memory config.
+    """
     checks = {"database": _database_ok(), "cache": _cache_ok(), "broker": _broker_ok()}
+    _log_state_change(checks)
     ready = all(checks.values())
     return 200 if ready else 503, {"status": "ready" if ready else "unavailable", "checks": checks}

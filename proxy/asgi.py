@@ -6,7 +6,7 @@
 |----------------------------------------|---------------------------------------------|
 | GATEWAY_PREFIX/…  (/gateway/…)         | proxy/app.py: decide, then forward upstream |
 | /oauth2/…, /.well-known/…              | proxy/relay.py → the control plane          |
-| /healthz, /readyz                      | here                                        |
+| /healthz, /readyz                      | here (readyz: 200 "degraded" while serving) |
 | anything else (/console/, /api/v1/ …)  | 404: the admin surfaces live on another origin |
 
 Django's request cycle never runs here; Django is set up for its ORM and settings,
@@ -17,6 +17,7 @@ import asyncio
 import gc
 import logging
 import os
+import threading
 
 import django
 
@@ -25,6 +26,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402 - needs django.setup()
 
+from core import config_bus  # noqa: E402
 from core.readiness import readiness  # noqa: E402
 from proxy.app import GatewayApp, wsgi_like_environ  # noqa: E402
 from proxy.config import config_holder  # noqa: E402
@@ -46,6 +48,8 @@ class PublicApp:
         )
         self.preload = preload
         self._poller: asyncio.Task | None = None
+        self._listening = threading.Event()
+        self._stop_listening = threading.Event()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -72,6 +76,11 @@ class PublicApp:
         payload["checks"]["config"] = config_holder.snapshot() is not None
         if not payload["checks"]["config"]:
             status, payload["status"] = 503, "unavailable"
+        elif status != 200:
+            # A shared service is down but the worker serves from its in-memory config
+            # (docs/operations.md): still ready, so the load balancer keeps sending traffic.
+            status, payload["status"] = 200, "degraded"
+            payload["down"] = sorted(name for name, ok in payload["checks"].items() if not ok)
         await send_json(send, status, payload, [("Cache-Control", "no-store")])
 
     async def _lifespan(self, receive, send) -> None:
@@ -83,6 +92,7 @@ class PublicApp:
             elif message["type"] == "lifespan.shutdown":
                 if self._poller is not None:
                     self._poller.cancel()
+                self._stop_listening.set()
                 forget_client()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -99,6 +109,27 @@ class PublicApp:
             except Exception:
                 logger.exception("Could not load the gateway configuration at start; retrying")
         self._poller = loop.create_task(self._poll_config())
+        self._listen_for_announcements()
+
+    def _listen_for_announcements(self) -> None:
+        """A thread per worker follows the config channel (core/config_bus.py): a change
+        is picked up as soon as it is announced; the poll stays as the safety net."""
+        if not settings.REDIS_URL or self._listening.is_set():
+            return
+        self._listening.set()
+
+        def on_version(version: str | None) -> None:
+            try:
+                config_holder.announced(version)
+            except Exception:
+                logger.exception("Could not follow the announced config version %s", version)
+
+        threading.Thread(
+            target=config_bus.listen,
+            args=(on_version, self._stop_listening),
+            name="config-announcements",
+            daemon=True,
+        ).start()
 
     @staticmethod
     async def _poll_config() -> None:

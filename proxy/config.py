@@ -26,12 +26,16 @@ from applications.choices import ApplicationStatus
 from applications.models import Application
 from authservers.choices import ServerKind
 from authservers.keystore import ServerKeyPolicy
-from core.config_version import read_config_version
+from core import config_bus
+from core.config_version import read_config_version, version_number
 from core.db import release_connection
+from proxy import snapshot_store
 from proxy.applications import ApplicationIndex, ApplicationTable
 from proxy.routing import RouteConfig, RouteTrie
 
 logger = logging.getLogger(__name__)
+SNAPSHOT_FORMAT = 1
+COMPILE_WAIT_SECONDS = 5.0
 
 EMPTY_INDEX = ApplicationIndex(ApplicationTable()).seal()
 
@@ -110,40 +114,52 @@ class GatewayConfig:
 
 
 def build_config(version: str | None) -> GatewayConfig:
+    """Read the database and compile (one process per version does this: see ConfigHolder)."""
+    return compile_snapshot(collect_snapshot(version))
+
+
+def collect_snapshot(version: str | None) -> dict:
+    """Everything the data plane needs, as plain JSON-able data, in a handful of queries."""
     apis = list(
         Api.objects.filter(status=ApiStatus.ACTIVE)
         .select_related("policy")
         .prefetch_related("routes", "policy__authorization_servers")
     )
-    servers: dict[int, ServerConfig] = {}
-    applications = _application_indexes(apis)
-    compiled = {}
+    servers: dict[int, dict] = {}
+    collected = []
     for api in apis:
-        compiled_api = _compile_api(api, servers, applications.get(api.id))
-        compiled[tuple(split_path(api.base_path))] = compiled_api
-    depth = max((len(key) for key in compiled), default=0)
-    return GatewayConfig(version=version, apis=compiled, max_depth=depth)
-
-
-def _application_indexes(apis: list[Api]) -> dict[int, ApplicationIndex]:
-    """Every association of an active API, streamed as plain rows into the indexes.
-
-    With 100,000 applications, model instances or intermediate lists would cost
-    hundreds of MB at build time (memory CPython keeps afterwards); each row goes
-    straight into the compact index instead.
-    """
-    # An application's own client_id identifies it to the internal issuer without
-    # extra claims (docs/architecture.md, REST admin API); bound to internal servers, so
-    # an external IdP minting a token with that client_id cannot impersonate it.
-    internal_issuers = {
-        api.id: [
-            server.issuer
-            for server in api.policy.authorization_servers.all()
-            if server.kind == ServerKind.INTERNAL
-        ]
-        for api in apis
-        if getattr(api, "policy", None) is not None
-    }
+        policy = getattr(api, "policy", None)
+        policy_data = None
+        if policy is not None:
+            trusted = list(policy.authorization_servers.all())
+            for server in trusted:
+                servers.setdefault(server.id, _server_data(server))
+            policy_data = {
+                "servers": [server.id for server in trusted],
+                "identity_source": policy.identity_source,
+                "identity_name": policy.identity_name,
+                "audiences": list(policy.audiences),
+                "required_scopes": list(policy.required_scopes),
+                "allow_anonymous": policy.allow_anonymous,
+                "forward_claims": list(policy.forward_claims.items()),
+                "forward_authorization": policy.forward_authorization,
+            }
+        collected.append(
+            {
+                "id": api.id,
+                "name": str(api),
+                "base_path": api.base_path,
+                "soap": api.kind == ApiKind.SOAP,
+                "upstream_url": api.upstream_url,
+                "connect_timeout": api.connect_timeout,
+                "read_timeout": api.read_timeout,
+                "routes": [
+                    [r.id, r.method, r.path, list(r.required_scopes), r.anonymous]
+                    for r in api.routes.all()
+                ],
+                "policy": policy_data,
+            }
+        )
     rows = Application.apis.through.objects.filter(api__status=ApiStatus.ACTIVE).values_list(
         "api_id",
         "application_id",
@@ -152,10 +168,70 @@ def _application_indexes(apis: list[Api]) -> dict[int, ApplicationIndex]:
         "application__identifying_claims",
         "application__oauth_client__client_id",
     )
+    applications = [
+        [api_id, app_id, name, status == ApplicationStatus.ACTIVE, claims, client_id]
+        for api_id, app_id, name, status, claims, client_id in rows.iterator(chunk_size=2000)
+    ]
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "version": version,
+        "servers": list(servers.values()),
+        "apis": collected,
+        "applications": applications,
+    }
+
+
+def _server_data(server) -> dict:
+    return {
+        "id": server.id,
+        "name": server.name,
+        "issuer": server.issuer,
+        "allowed_algorithms": list(server.allowed_algorithms),
+        "leeway_seconds": server.leeway_seconds,
+        # Our own issuer always signs typ at+jwt (RFC 9068): require it whatever the field says.
+        "required_typ": (
+            "at+jwt" if server.kind == ServerKind.INTERNAL else server.required_typ.lower()
+        ),
+        "internal": server.kind == ServerKind.INTERNAL,
+        "jwks_refresh_seconds": server.jwks_refresh_seconds,
+        "max_stale_seconds": server.max_stale_seconds,
+    }
+
+
+def compile_snapshot(snapshot: dict) -> GatewayConfig:
+    """The look-up structures of a snapshot; no database query."""
+    servers = {data["id"]: _server_config(data) for data in snapshot["servers"]}
+    applications = _application_indexes(snapshot, servers)
+    compiled = {}
+    for api in snapshot["apis"]:
+        compiled_api = _compile_api(api, servers, applications.get(api["id"]))
+        compiled[tuple(split_path(api["base_path"]))] = compiled_api
+    depth = max((len(key) for key in compiled), default=0)
+    return GatewayConfig(version=snapshot["version"], apis=compiled, max_depth=depth)
+
+
+def _application_indexes(
+    snapshot: dict, servers: dict[int, "ServerConfig"]
+) -> dict[int, ApplicationIndex]:
+    """Every association of an active API into the compact indexes.
+
+    With 100,000 applications, model instances would cost hundreds of MB at build
+    time (memory CPython keeps afterwards); the snapshot's rows go straight into the
+    compact index instead.
+    """
+    # An application's own client_id identifies it to the internal issuer without
+    # extra claims (docs/architecture.md, REST admin API); bound to internal servers, so
+    # an external IdP minting a token with that client_id cannot impersonate it.
+    internal = {data["id"] for data in snapshot["servers"] if data["internal"]}
+    internal_issuers = {
+        api["id"]: [servers[s].issuer for s in api["policy"]["servers"] if s in internal]
+        for api in snapshot["apis"]
+        if api["policy"] is not None
+    }
     table = ApplicationTable()
     indexes: dict[int, ApplicationIndex] = {}
-    for api_id, app_id, name, status, claims, client_id in rows.iterator(chunk_size=2000):
-        row = table.row(app_id, name, status == ApplicationStatus.ACTIVE)
+    for api_id, app_id, name, active, claims, client_id in snapshot["applications"]:
+        row = table.row(app_id, name, active)
         index = indexes.get(api_id)
         if index is None:
             index = indexes[api_id] = ApplicationIndex(table)
@@ -168,62 +244,57 @@ def _application_indexes(apis: list[Api]) -> dict[int, ApplicationIndex]:
 
 
 def _compile_api(
-    api: Api, servers: dict[int, ServerConfig], applications: ApplicationIndex | None
+    api: dict, servers: dict[int, ServerConfig], applications: ApplicationIndex | None
 ) -> ApiConfig:
     routes = [
-        RouteConfig(r.id, r.method, r.path, frozenset(r.required_scopes), r.anonymous)
-        for r in api.routes.all()
+        RouteConfig(route_id, method, path, frozenset(scopes), anonymous)
+        for route_id, method, path, scopes, anonymous in api["routes"]
     ]
-    policy = getattr(api, "policy", None)
+    policy = api["policy"]
     policy_config = None
     if policy is not None:
-        trusted = [_server_config(s, servers) for s in policy.authorization_servers.all()]
+        trusted = [servers[server_id] for server_id in policy["servers"]]
         policy_config = PolicyConfig(
             servers_by_issuer={server.issuer: server for server in trusted},
-            identity_source=policy.identity_source,
-            identity_name=policy.identity_name,
-            audiences=frozenset(policy.audiences),
-            required_scopes=frozenset(policy.required_scopes),
-            allow_anonymous=policy.allow_anonymous,
-            forward_claims=tuple(policy.forward_claims.items()),
-            forward_authorization=policy.forward_authorization,
+            identity_source=policy["identity_source"],
+            identity_name=policy["identity_name"],
+            audiences=frozenset(policy["audiences"]),
+            required_scopes=frozenset(policy["required_scopes"]),
+            allow_anonymous=policy["allow_anonymous"],
+            forward_claims=tuple(tuple(pair) for pair in policy["forward_claims"]),
+            forward_authorization=policy["forward_authorization"],
         )
     return ApiConfig(
-        id=api.id,
-        name=str(api),
-        base_path=api.base_path,
-        soap=api.kind == ApiKind.SOAP,
-        upstream=Upstream.parse(api.upstream_url),
-        connect_timeout=api.connect_timeout,
-        read_timeout=api.read_timeout,
+        id=api["id"],
+        name=api["name"],
+        base_path=api["base_path"],
+        soap=api["soap"],
+        upstream=Upstream.parse(api["upstream_url"]),
+        connect_timeout=api["connect_timeout"],
+        read_timeout=api["read_timeout"],
         routes=RouteTrie(routes),
         policy=policy_config,
         applications=applications or EMPTY_INDEX,
     )
 
 
-def _server_config(server, servers: dict[int, ServerConfig]) -> ServerConfig:
-    if server.id not in servers:
-        allowed = frozenset(server.allowed_algorithms)
-        servers[server.id] = ServerConfig(
-            id=server.id,
-            name=server.name,
-            issuer=server.issuer,
+def _server_config(data: dict) -> ServerConfig:
+    allowed = frozenset(data["allowed_algorithms"])
+    return ServerConfig(
+        id=data["id"],
+        name=data["name"],
+        issuer=data["issuer"],
+        allowed_algorithms=allowed,
+        leeway_seconds=data["leeway_seconds"],
+        required_typ=data["required_typ"],
+        keys=ServerKeyPolicy(
+            id=data["id"],
+            name=data["name"],
             allowed_algorithms=allowed,
-            leeway_seconds=server.leeway_seconds,
-            # Our own issuer always signs typ at+jwt (RFC 9068): require it whatever the field says.
-            required_typ=(
-                "at+jwt" if server.kind == ServerKind.INTERNAL else server.required_typ.lower()
-            ),
-            keys=ServerKeyPolicy(
-                id=server.id,
-                name=server.name,
-                allowed_algorithms=allowed,
-                jwks_refresh_seconds=server.jwks_refresh_seconds,
-                max_stale_seconds=server.max_stale_seconds,
-            ),
-        )
-    return servers[server.id]
+            jwks_refresh_seconds=data["jwks_refresh_seconds"],
+            max_stale_seconds=data["max_stale_seconds"],
+        ),
+    )
 
 
 def _return_free_memory_to_os() -> None:
@@ -280,26 +351,95 @@ class ConfigHolder:
         with self._lock:
             self._check()
 
+    def announced(self, version: str | None) -> None:
+        """A version announced on the bus (None: (re)connected, catch up by polling)."""
+        if self._config is None:
+            return
+        if version is None:
+            self.refresh()
+            return
+        if version_number(version) <= version_number(self._config.version):
+            return
+        with self._lock:
+            self._checked_at = time.monotonic()
+            self._move_to(version)
+
     def _check(self) -> None:
         self._checked_at = time.monotonic()
         try:
             version = read_config_version()
         finally:
             release_connection()
-        if self._config is None or (version is not None and version != self._config.version):
-            self._rebuild(version)
-
-    def _rebuild(self, version: str | None) -> None:
-        try:
-            config = build_config(version)
-        except Exception:
+        if version is None:
             if self._config is None:
-                raise
-            # The database is unreachable: keep serving what we know.
-            logger.exception("Could not rebuild the gateway config; serving the previous one")
+                self._start_from_file()
             return
+        self._move_to(version)
+
+    def _move_to(self, version: str) -> None:
+        """Serve `version` if it is newer than ours; never go back to an older one."""
+        if self._config is not None and version_number(version) <= version_number(
+            self._config.version
+        ):
+            return
+        try:
+            snapshot = self._find_snapshot(version)
+        except Exception:
+            if self._config is not None:
+                # The database is unreachable: keep serving what we know.
+                logger.exception("Could not load config %s; serving the previous one", version)
+                return
+            if self._start_from_file():
+                return
+            raise
         finally:
             release_connection()
+        self._install(compile_snapshot(snapshot))
+
+    def _find_snapshot(self, version: str) -> dict:
+        """The snapshot of `version`: from Redis, else the local file, else compiled once."""
+        number = version_number(version)
+        found = snapshot_store.decode(config_bus.load_snapshot(number))
+        if found is not None and found.get("version") == version:
+            snapshot_store.write_file(found)
+            return found
+        found = snapshot_store.read_file()
+        if found is not None and found.get("version") == version:
+            return found
+        if not config_bus.claim_compile(number):
+            # Another process is compiling this version: wait for its snapshot.
+            deadline = time.monotonic() + COMPILE_WAIT_SECONDS
+            while time.monotonic() < deadline:
+                time.sleep(0.02)
+                found = snapshot_store.decode(config_bus.load_snapshot(number))
+                if found is not None and found.get("version") == version:
+                    snapshot_store.write_file(found)
+                    return found
+        snapshot = collect_snapshot(version)
+        config_bus.count_compile()
+        logger.info("Compiled config snapshot %s", version)
+        encoded = snapshot_store.encode(snapshot)
+        config_bus.store_snapshot(number, encoded)
+        snapshot_store.write_file(snapshot, encoded)
+        return snapshot
+
+    def _start_from_file(self) -> bool:
+        """No version source answers (database and Redis down): the last good snapshot."""
+        snapshot = snapshot_store.read_file()
+        if snapshot is None:
+            return False
+        logger.warning(
+            "Shared services unavailable: starting from the config snapshot file (version %s)",
+            snapshot.get("version"),
+        )
+        self._install(compile_snapshot(snapshot))
+        return True
+
+    def _install(self, config: GatewayConfig) -> None:
+        if self._config is not None and version_number(config.version) < version_number(
+            self._config.version
+        ):
+            return
         self._config = config
         for listener in self.listeners:
             listener()

@@ -39,9 +39,12 @@ def config_checked_on_every_call(settings):
 
 
 @pytest.fixture
-def world(db) -> World:
-    world = build_world()
-    assert activate_api(world.api) == []
+def world(db, django_capture_on_commit_callbacks) -> World:
+    # Committed, as in production: its config version is announced, so the next change
+    # (the revocation) is a version of its own.
+    with django_capture_on_commit_callbacks(execute=True):
+        world = build_world()
+        assert activate_api(world.api) == []
     return world
 
 

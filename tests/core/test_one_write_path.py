@@ -191,12 +191,17 @@ def test_one_transaction_announces_one_config_version(
     db, django_capture_on_commit_callbacks, monkeypatch
 ):
     published = []
-    monkeypatch.setattr(config_version, "_publish_new_version", lambda: published.append(1))
+    monkeypatch.setattr(
+        config_version.config_bus, "announce", lambda version, number: published.append(number)
+    )
+    before = config_version.version_number(config_version.database_version())
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         api = save_api(Api(name="Many", base_path="/many", upstream_url="http://127.0.0.1:9/"))
         for n in range(3):
             save_route(Route(api=api, method="GET", path=f"/r{n}"))
-    assert published == [1]
+    # One version for the whole transaction, the counter moved once and in order.
+    assert published == [before + 1]
+    assert config_version.version_number(config_version.database_version()) == before + 1
     assert AuditEvent.objects.filter(action="create").count() == 4
 
 

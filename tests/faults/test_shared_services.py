@@ -17,14 +17,13 @@ import time
 import uuid
 from pathlib import Path
 
+import redis
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 from django.test import Client
 
-from core.config_version import CONFIG_VERSION_KEY
 from tests.production import database_url
 
 
@@ -66,6 +65,11 @@ def readiness(gateway) -> tuple[int, dict]:
     return response.status_code, response.json()["checks"]
 
 
+def readiness_status(gateway) -> tuple[str, list[str]]:
+    payload = requests.get(gateway.url + "/readyz", timeout=15).json()
+    return payload["status"], payload.get("down", [])
+
+
 def wait_for(predicate, seconds: float = 15.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -94,10 +98,16 @@ def test_redis_stopped_mid_traffic_keeps_the_gateway_serving(
         redis_server.stop()
         outage_started = len(cached.statuses) + len(new.statuses)
         time.sleep(1)
+        # Still serving from memory: ready, but degraded, saying which service is down.
         status, checks = readiness(gateway)
-        assert status == 503
+        assert status == 200
         assert checks["cache"] is False
         assert checks["database"] is True
+        for _ in range(5):
+            assert readiness_status(gateway) == ("degraded", ["broker", "cache"])
+        # Logged once per state change and worker, not once per probe.
+        outage_lines = [line for line in gateway.log if "Readiness: unavailable" in line]
+        assert 1 <= len(outage_lines) <= 2, outage_lines
         time.sleep(2)
         during_outage = len(cached.statuses) + len(new.statuses) - outage_started
     assert during_outage > 20, "traffic stalled while Redis was down"
@@ -213,8 +223,10 @@ def test_the_database_going_away_leaves_active_apis_served_and_pages_clear(
             assert response.status_code == 200, response.text
         # A config change announced while the database is down cannot be loaded: the
         # gateway keeps the configuration it has instead of failing.
-        shared = RedisCache(redis_server.url, {"KEY_PREFIX": "gatekeep"})
-        shared.set(CONFIG_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        shared = redis.Redis.from_url(redis_server.url)
+        newer = f"999999.{uuid.uuid4().hex}"
+        shared.set("gatekeep:config:current", newer)
+        shared.publish("gatekeep:config", newer)
         time.sleep(1.2)
         for _ in range(5):
             response = requests.get(url, headers={"Authorization": f"Bearer {published.token()}"})
@@ -223,9 +235,10 @@ def test_the_database_going_away_leaves_active_apis_served_and_pages_clear(
         assert requests.get(f"{gateway.url}/gateway/nowhere/v1/x").status_code == 404
 
         status, checks = readiness(gateway)
-        assert status == 503
+        assert status == 200  # serving from memory: degraded, not unavailable
         assert checks["database"] is False
         assert checks["cache"] is True
+        assert readiness_status(gateway) == ("degraded", ["database"])
 
         page = requests.get(gateway.admin_url + "/admin/", headers={"Cookie": session_cookie})
         assert page.status_code == 503

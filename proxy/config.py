@@ -323,6 +323,7 @@ class ConfigHolder:
         self._config: GatewayConfig | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
+        self._from_database = False
         self.listeners: list = []  # called after each rebuild (e.g. to drop token caches)
 
     def snapshot(self) -> GatewayConfig | None:
@@ -398,6 +399,9 @@ class ConfigHolder:
 
     def _find_snapshot(self, version: str) -> dict:
         """The snapshot of `version`: from Redis, else the local file, else compiled once."""
+        if self._from_database:
+            self._from_database = False
+            return collect_snapshot(version)  # not shared: its version label is not new
         number = version_number(version)
         found = snapshot_store.decode(config_bus.load_snapshot(number))
         if found is not None and found.get("version") == version:
@@ -450,9 +454,12 @@ class ConfigHolder:
         _return_free_memory_to_os()
 
     def invalidate(self) -> None:
+        """Forget the config and rebuild it from the database on next use, even for a
+        version already compiled (a change whose version was not announced)."""
         with self._lock:
             self._config = None
             self._checked_at = 0.0
+            self._from_database = True
 
 
 config_holder = ConfigHolder()

@@ -27,7 +27,7 @@ from applications.models import Application
 from authservers.choices import ServerKind
 from authservers.keystore import ServerKeyPolicy
 from core import config_bus
-from core.config_version import read_config_version, version_number
+from core.config_version import database_version, read_config_version, version_number
 from core.db import release_connection
 from proxy import snapshot_store
 from proxy.applications import ApplicationIndex, ApplicationTable
@@ -368,7 +368,10 @@ class ConfigHolder:
     def _check(self) -> None:
         self._checked_at = time.monotonic()
         try:
-            version = read_config_version()
+            # A worker's first load asks the database, the truth: a shared pointer can be
+            # ahead of it (a restored database, a stale writer) and versions never go back.
+            first = self._config is None
+            version = (first and database_version()) or read_config_version()
         finally:
             release_connection()
         if version is None:

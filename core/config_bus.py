@@ -13,9 +13,11 @@ each call a no-op or None, and the database is the fallback (core/config_version
 """
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -46,7 +48,15 @@ def key(name: str) -> str:
 
 
 def channel() -> str:
-    return f"{_prefix()}:config"
+    """The announcement channel. Redis pub/sub ignores database numbers, so the channel
+    names the database: gateways sharing one Redis on different databases (separate
+    installations, parallel test runs) never hear each other's versions."""
+    return f"{_prefix()}:config:db{_database_number()}"
+
+
+def _database_number() -> int:
+    found = re.search(r"/(\d+)/?$", urlsplit(settings.REDIS_URL or "").path or "")
+    return int(found.group(1)) if found else 0
 
 
 def client(timeout: float = 1.0):

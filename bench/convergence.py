@@ -18,12 +18,14 @@ The changes cycle through: add a route (404 -> 200), make a route require a toke
 (200 -> 401), make it anonymous again (401 -> 200), require another scope on the token's
 route (200 -> 403) and the token's scope again (403 -> 200), suspend the application
 (200 -> 403), resume it (403 -> 200), deactivate the API (200 -> 404), activate it
-(404 -> 200). Only the status code tells old from new, so whatever carries the change to
-the workers (polling today, announcements later) is measured the same way. What it
+(404 -> 200), revoke the signing key of the token (200 -> 401; a new token is minted
+before the next change, untimed). Only the status code tells old from new, so whatever
+carries the change to the workers (announcements or the poll) is measured the same way. What it
 created (API, application, internal authorization server) is deleted at the end.
 """
 
 import argparse
+import base64
 import contextlib
 import http.client
 import json
@@ -181,8 +183,8 @@ class Scenario:
             },
         )["id"]
         self.server = server["id"]
-        code = ISSUE_TOKEN.format(application=self.application, server=server["id"])
-        self.token = admin.shell(code, "TOKEN")
+        self.token_code = ISSUE_TOKEN.format(application=self.application, server=server["id"])
+        self.token = admin.shell(self.token_code, "TOKEN")
         self.added = 0
 
     def clean_up(self) -> None:
@@ -273,6 +275,24 @@ class Scenario:
                 200,
                 lambda: self.admin("POST", f"/apis/{self.api}/activate/"),
             )
+            kid = token_kid(self.token)
+            yield (
+                "revoke the token's signing key",
+                prefix + "/s",
+                401,
+                lambda kid=kid: self.admin(
+                    "POST",
+                    f"/authorization-servers/{self.server}/revoke-key/",
+                    {"kid": kid, "reason": "convergence benchmark"},
+                ),
+            )
+            # Not timed: a token signed by the key that signs now, for the next changes.
+            self.token = self.admin.shell(self.token_code, "TOKEN")
+
+
+def token_kid(token: str) -> str:
+    header = token.split(".", 1)[0]
+    return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
 
 
 def learn_workers(nodes: list[dict], per_node: int) -> dict[str, set[str]]:

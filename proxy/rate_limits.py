@@ -17,12 +17,11 @@ import logging
 import math
 import time
 
-import redis.asyncio as aioredis
 from django.conf import settings
-from redis.exceptions import NoScriptError, RedisError
 
 from core.client_address import TrustedProxies, client_from
 from proxy.errors import GatewayError
+from proxy.redis_pipe import RedisPipe, RedisReplyError, RedisUnavailable
 from traffic.counters import (
     DAY,
     MONTH,
@@ -52,26 +51,19 @@ class LimitsUnavailable(GatewayError):
 
 
 class SharedCounters:
-    """The Redis side: one async client per event loop, and the outage bookkeeping."""
+    """The Redis side: one pipelined connection per event loop, and the outage bookkeeping."""
 
     def __init__(self) -> None:
-        self._client: aioredis.Redis | None = None
+        self._client: RedisPipe | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.down_until = 0.0  # monotonic time before which Redis is not tried
         self.down = False
 
-    def client(self) -> aioredis.Redis:
+    def client(self) -> RedisPipe:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             timeout = settings.GATEWAY_RATE_LIMIT_REDIS_TIMEOUT
-            pool = aioredis.BlockingConnectionPool.from_url(
-                settings.REDIS_URL,
-                max_connections=64,
-                timeout=timeout,  # waiting for a free connection
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-            )
-            self._client, self._loop = aioredis.Redis(connection_pool=pool), loop
+            self._client, self._loop = RedisPipe(settings.REDIS_URL, timeout), loop
         return self._client
 
     async def hit(self, keys: tuple[str, str, str], limits: Limits) -> list[int] | None:
@@ -86,11 +78,13 @@ class SharedCounters:
         )
         client = self.client()
         try:
-            try:
-                reply = await client.evalsha(SCRIPT_SHA, 3, *keys, *args)
-            except NoScriptError:  # a restarted or flushed Redis forgot the script
-                reply = await client.eval(SCRIPT, 3, *keys, *args)
-        except (TimeoutError, RedisError, OSError) as error:
+            reply = await client.call("EVALSHA", SCRIPT_SHA, 3, *keys, *args)
+            if isinstance(reply, RedisReplyError) and str(reply).startswith("NOSCRIPT"):
+                # A restarted or flushed Redis forgot the script: send it once.
+                reply = await client.call("EVAL", SCRIPT, 3, *keys, *args)
+            if isinstance(reply, RedisReplyError):
+                raise reply
+        except (RedisUnavailable, RedisReplyError, OSError) as error:
             self.down_until = time.monotonic() + settings.GATEWAY_RATE_LIMIT_RETRY_SECONDS
             if not self.down:
                 self.down = True

@@ -168,3 +168,18 @@ def _headers(limits: Limits, reply: list[int]) -> list[tuple[bytes, bytes]]:
         (b"ratelimit-policy", limits.policy_header.encode()),
         (b"ratelimit", ", ".join(items).encode()),
     ]
+
+
+def readiness(config) -> dict:
+    """What /readyz tells about limits: where calls are counted, whether this worker
+    reaches Redis, and what each limited API (by base path) does while Redis is down."""
+    when_down = {}
+    for api in config.apis.values() if config is not None else ():
+        api_limits = config.traffic.for_api(api.id)
+        if api_limits is not None:
+            when_down[api.base_path] = "closed" if api_limits.fail_closed else "open"
+    return {
+        "counters": "redis" if settings.REDIS_URL else "process",
+        "redis_reachable": bool(settings.REDIS_URL) and not shared.down,
+        "when_redis_down": dict(sorted(when_down.items())),
+    }

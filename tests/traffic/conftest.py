@@ -29,3 +29,6 @@ def limit_api(api, **fields) -> LimitPolicy:
 
 def limit_application(application, api=None, **fields) -> ApplicationLimit:
     return save_application_limit(ApplicationLimit(application=application, api=api, **fields))
+
+
+from tests.production import production_gateway, redis_server  # noqa: E402, F401 - fixtures

@@ -32,3 +32,11 @@ def limit_application(application, api=None, **fields) -> ApplicationLimit:
 
 
 from tests.production import production_gateway, redis_server  # noqa: E402, F401 - fixtures
+from tests.rest_api.conftest import (  # noqa: E402, F401 - fixtures
+    anon_client,
+    member_client,
+    role_client,
+    staff_client,
+    staff_token,
+    staff_user,
+)

@@ -246,6 +246,9 @@ def cost(args, workdir: Path) -> dict:
                 "p50_ms_32": many["p50_ms"],
                 "p50_ms_1": one["p50_ms"],
                 "non_2xx": many["non_2xx"] + one["non_2xx"],
+                "socket_errors": " ".join(
+                    filter(None, [many["socket_errors"], one["socket_errors"]])
+                ),
             }
     finally:
         redis.terminate()

@@ -82,9 +82,11 @@ def _usage(row: dict, reading: tuple | None) -> dict:
     if limits.interval_us:
         ahead = max(tat, now) - now  # how far ahead of its schedule the application is
         usage["rate_remaining"] = max(0, (limits.tolerance_us - ahead) // limits.interval_us)
-    usage["used_today"], usage["used_this_month"] = used_day, used_month
+    # Calls are counted per day (month) only under a daily (monthly) quota.
     if limits.quota_per_day:
+        usage["used_today"] = used_day
         usage["remaining_today"] = max(0, limits.quota_per_day - used_day)
     if limits.quota_per_month:
+        usage["used_this_month"] = used_month
         usage["remaining_this_month"] = max(0, limits.quota_per_month - used_month)
     return usage

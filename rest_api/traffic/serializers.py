@@ -44,9 +44,13 @@ class ApiUsageSerializer(serializers.Serializer):
     rate_remaining = serializers.IntegerField(
         allow_null=True, help_text="Calls it may make at once right now."
     )
-    used_today = serializers.IntegerField(allow_null=True, help_text="UTC day.")
+    used_today = serializers.IntegerField(
+        allow_null=True, help_text="Calls this UTC day; null without a daily quota."
+    )
     remaining_today = serializers.IntegerField(allow_null=True)
-    used_this_month = serializers.IntegerField(allow_null=True, help_text="UTC calendar month.")
+    used_this_month = serializers.IntegerField(
+        allow_null=True, help_text="Calls this UTC calendar month; null without a monthly quota."
+    )
     remaining_this_month = serializers.IntegerField(allow_null=True)
 
 

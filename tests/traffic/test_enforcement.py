@@ -165,3 +165,22 @@ def test_the_refusal_names_no_other_application_and_no_internal_detail(published
     problem = json.loads(body)
     assert set(problem) == {"type", "title", "status", "detail", "code", "request_id"}
     assert "redis" not in body.lower() and "Petstore client" not in body
+
+
+def test_usage_reads_what_the_gateway_counted(published, settings):
+    from traffic.usage import application_usage
+
+    limit_api(published.api, rate=10, period=Period.MINUTE, quota_per_day=5)
+    live(published)
+    token = published.token()
+    assert [published.get("/pets", token).status_code for _ in range(2)] == [200, 200]
+    usage = application_usage(published.application)
+    row = usage["apis"][0]
+    if not settings.REDIS_URL:
+        assert usage["counters"] == "process" and row["used_today"] is None
+        return
+    assert usage["counters"] == "redis"
+    assert (row["used_today"], row["remaining_today"]) == (2, 3)
+    # No monthly quota: nothing counted per month.
+    assert row["used_this_month"] is None and row["remaining_this_month"] is None
+    assert 7 <= row["rate_remaining"] <= 8  # 10 at once, 2 used, refilling at 1 per 6 s

@@ -130,19 +130,25 @@ class RedisPipe:
         if self._connecting is not None:  # another call is connecting: share it
             return await asyncio.shield(self._connecting)
         loop = asyncio.get_running_loop()
-        self._connecting = loop.create_future()
+        connecting = self._connecting = loop.create_future()
         try:
             protocol = await asyncio.wait_for(self._connect(loop), self.timeout)
         except (TimeoutError, OSError, RedisReplyError) as error:
-            failure = RedisUnavailable(f"cannot connect to Redis: {error or type(error).__name__}")
-            self._connecting.set_exception(failure)
-            self._connecting.exception()  # retrieved: no "never retrieved" warning
-            raise failure from None
+            raise RedisUnavailable(
+                f"cannot connect to Redis: {error or type(error).__name__}"
+            ) from None
         finally:
-            connecting, self._connecting = self._connecting, None
+            self._connecting = None
+            if not connecting.done():
+                # Waiters share the outcome: the connection, or why there is none (also
+                # when this call was cancelled half-way).
+                failure = RedisUnavailable("cannot connect to Redis")
+                if protocol is not None and not protocol.closed:
+                    connecting.set_result(protocol)
+                else:
+                    connecting.set_exception(failure)
+                    connecting.exception()  # retrieved: no "never retrieved" warning
         self._protocol = protocol
-        if not connecting.done():
-            connecting.set_result(protocol)
         return protocol
 
     async def _connect(self, loop) -> _Protocol:

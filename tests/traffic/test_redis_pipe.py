@@ -121,3 +121,24 @@ def test_the_script_is_sent_again_after_redis_forgets_it_and_windows_follow_redi
     assert 0 < direct.ttl(day_key) <= 86400 + 3600
     assert 0 < direct.ttl(month_key) <= 31 * 86400 + 86400
     assert abs(first[6] - (86400 - seconds % 86400)) <= 1  # seconds to the next UTC midnight
+
+
+def test_calls_waiting_for_a_connection_that_fails_all_fail_and_none_hangs():
+    def refuse_auth(conn, server):
+        conn.recv(1024)
+        conn.close()  # closed during the AUTH the URL asks for
+
+    rude = ScriptedServer(refuse_auth)
+    try:
+
+        async def calls():
+            pipe = RedisPipe(f"redis://:secret@127.0.0.1:{rude.port}/0", timeout=1)
+            return await asyncio.wait_for(
+                asyncio.gather(*(pipe.call("PING") for _ in range(5)), return_exceptions=True),
+                5,
+            )
+
+        outcomes = asyncio.run(calls())
+        assert all(isinstance(outcome, RedisUnavailable) for outcome in outcomes), outcomes
+    finally:
+        rude.stop()

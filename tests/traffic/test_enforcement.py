@@ -12,7 +12,7 @@ from tests.traffic.conftest import limit_api, limit_application
 from traffic.choices import Period
 
 
-def live(published, policy_fields=None) -> None:
+def live(published) -> None:
     published.gateway_wait_for_reload()
 
 

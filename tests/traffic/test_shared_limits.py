@@ -5,6 +5,8 @@ choice of each API, several processes sharing one budget."""
 import threading
 import time
 from collections import Counter
+from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 import pytest
 import requests
@@ -143,3 +145,29 @@ def test_three_processes_share_one_budget_and_leave_other_applications_alone(
     expected = 10 * seconds + 5
     assert abs(a[200] - expected) <= 0.1 * expected, (a, expected, gateway.log[-20:])
     assert set(b) == {200}, b
+
+
+FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+
+
+@pytest.mark.skipif(not FAKETIME.exists(), reason="libfaketime (Debian: faketime) missing")
+def test_a_node_whose_clock_is_an_hour_behind_admits_nothing_more(
+    published, production_gateway, redis_server
+):
+    limit_api(published.api, rate=4, period=Period.HOUR, burst=4)
+    on_time = serve(production_gateway, redis_server)
+    # An hour behind (ahead, gunicorn's arbiter would take its workers' heartbeat files,
+    # stamped by the kernel's clock, for an hour stale and restart them).
+    behind = serve(production_gateway, redis_server, LD_PRELOAD=str(FAKETIME), FAKETIME="-3600s")
+    now = int(time.time())
+    token = published.token(iat=now - 7200, nbf=now - 7200, exp=now + 7200)  # valid on both
+    # The node really lives an hour behind (its Date header says so).
+    stamped = parsedate_to_datetime(get(f"{behind.url}/healthz").headers["Date"]).timestamp()
+    assert 3500 < now - stamped < 3700
+    statuses = [
+        get(f"{node.url}/gateway/petstore/v1/pets", token).status_code
+        for node in (on_time, behind) * 4
+    ]
+    # Both nodes count on Redis's clock: four in all, whichever node a call reached.
+    assert sorted(statuses) == [200] * 4 + [429] * 4, statuses
+    assert statuses[:4] == [200] * 4

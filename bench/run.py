@@ -274,6 +274,11 @@ def main() -> int:
         finally:
             stop_gateway(gateway)
 
+        # Traffic limits (issue 16): with Redis, without then with a limit, same run.
+        from ratelimit import cost as rate_limit_cost
+
+        scenarios["rate_limit_cost"] = rate_limit_cost(args, workdir)
+
         # (d): a token cache far smaller than the token set, so every call verifies a signature.
         gateway = start_gateway(args, small, token_cache=100)
         try:
@@ -340,6 +345,12 @@ def report(results: dict, workdir: Path) -> None:
         print(
             f"\nAt 1 connection: upstream p50 {latency['upstream_p50_ms']} ms, gateway p50 "
             f"{latency['gateway_p50_ms']} ms → gateway adds {latency['gateway_added_p50_ms']} ms"
+        )
+    limits = results["scenarios"].get("rate_limit_cost")
+    if limits:
+        print(
+            f"With Redis, 1 connection: p50 {limits['no_limit']['p50_ms_1']} ms without a limit, "
+            f"{limits['limit']['p50_ms_1']} ms with one → +{limits['added_p50_ms_1']} ms"
         )
     print(f"\nResults: {workdir / 'results.json'}")
 

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "authservers",
     "apis",
     "applications",
+    "traffic",
     "proxy",
     "issuer",
     "rest_api",
@@ -239,6 +240,16 @@ GATEWAY_KEYS_POLL_SECONDS = float(envstr("GATEWAY_KEYS_POLL_SECONDS", "5"))
 GATEWAY_KID_REFRESH_INTERVAL = float(envstr("GATEWAY_KID_REFRESH_INTERVAL", "30"))
 GATEWAY_VERIFIED_TOKEN_CACHE_SIZE = envint("GATEWAY_VERIFIED_TOKEN_CACHE_SIZE", 20000)
 GATEWAY_UPSTREAM_POOL_SIZE = envint("GATEWAY_UPSTREAM_POOL_SIZE", 32)
+# Traffic limits (traffic/, proxy/rate_limits.py; docs/operations.md, Traffic limits): the
+# processes that share a limit when each counts alone (no Redis, or Redis down and failing
+# open), how long a Redis call may take, and how long an unreachable Redis is left alone.
+GATEWAY_RATE_LIMIT_PROCESSES = envint(
+    "GATEWAY_RATE_LIMIT_PROCESSES", envint("GATEWAY_PUBLIC_WORKERS", os.cpu_count() or 1)
+)
+if GATEWAY_RATE_LIMIT_PROCESSES < 1:
+    raise ImproperlyConfigured("GATEWAY_RATE_LIMIT_PROCESSES must be at least 1")
+GATEWAY_RATE_LIMIT_REDIS_TIMEOUT = float(envstr("GATEWAY_RATE_LIMIT_REDIS_TIMEOUT", "0.25"))
+GATEWAY_RATE_LIMIT_RETRY_SECONDS = float(envstr("GATEWAY_RATE_LIMIT_RETRY_SECONDS", "1"))
 # Limits for fetching issuer metadata and key sets.
 JWKS_CONNECT_TIMEOUT = float(envstr("JWKS_CONNECT_TIMEOUT", "3"))
 JWKS_READ_TIMEOUT = float(envstr("JWKS_READ_TIMEOUT", "5"))

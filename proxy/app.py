@@ -38,6 +38,7 @@ from proxy.forward import (
 )
 from proxy.identify import FORM_PEEK_BYTES, is_form
 from proxy.pipeline import Decision, decide
+from proxy.rate_limits import admit
 from proxy.responses import send_error
 from proxy.tokens import verified_tokens
 from proxy.upstream import UpstreamFailure
@@ -78,7 +79,11 @@ class GatewayApp:
                 loop = asyncio.get_running_loop()
                 decision = await loop.run_in_executor(None, decide, config, environ, path)
             soap = decision.api.soap
-            await self._forward(scope, environ, body, send_message, decision, path, request_id)
+            # Rate limits and quotas (proxy/rate_limits.py): 429, or the headers to add.
+            limits = await admit(config.traffic, decision, environ, self.forwarding.trusted_proxies)
+            await self._forward(
+                scope, environ, body, send_message, decision, path, request_id, limits
+            )
         except GatewayError as error:
             soap = soap or error.soap
             await send_error(
@@ -108,7 +113,7 @@ class GatewayApp:
             raise IssuerUnavailable("The gateway configuration is unavailable.") from None
 
     async def _forward(
-        self, scope, environ, body, send_message, decision: Decision, path, request_id
+        self, scope, environ, body, send_message, decision: Decision, path, request_id, limits
     ):
         framing = body.framing()
         stream = await body.stream() if body.expected else None
@@ -121,6 +126,7 @@ class GatewayApp:
             out_headers = response_headers(response)
             first = await first_chunk(response)
             out_headers.append((b"x-request-id", request_id.encode()))
+            out_headers.extend(limits)
             await send_message(
                 {"type": "http.response.start", "status": status, "headers": out_headers}
             )

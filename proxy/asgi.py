@@ -32,6 +32,7 @@ from proxy.app import GatewayApp, wsgi_like_environ  # noqa: E402
 from proxy.config import config_holder  # noqa: E402
 from proxy.errors import ApiNotFound  # noqa: E402
 from proxy.forward import forget_client  # noqa: E402
+from proxy.rate_limits import readiness as limits_readiness  # noqa: E402
 from proxy.relay import ControlPlaneRelay  # noqa: E402
 from proxy.responses import send_error, send_json  # noqa: E402
 
@@ -74,6 +75,7 @@ class PublicApp:
         loop = asyncio.get_running_loop()
         status, payload = await loop.run_in_executor(None, readiness)
         payload["checks"]["config"] = config_holder.snapshot() is not None
+        payload["rate_limits"] = limits_readiness(config_holder.snapshot())
         if not payload["checks"]["config"]:
             status, payload["status"] = 503, "unavailable"
         elif status != 200:

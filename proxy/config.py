@@ -32,6 +32,7 @@ from core.db import release_connection
 from proxy import snapshot_store
 from proxy.applications import ApplicationIndex, ApplicationTable
 from proxy.routing import RouteConfig, RouteTrie
+from traffic.snapshot import NO_LIMITS, TrafficConfig, collect_limits, compile_limits
 
 logger = logging.getLogger(__name__)
 SNAPSHOT_FORMAT = 1
@@ -103,6 +104,7 @@ class GatewayConfig:
     version: str | None
     apis: dict[tuple[str, ...], ApiConfig]  # base-path segments → API
     max_depth: int
+    traffic: TrafficConfig = NO_LIMITS  # rate limits and quotas (traffic/snapshot.py)
 
     def find_api(self, segments: list[str]) -> tuple[ApiConfig, list[str]] | None:
         """Longest base-path prefix of the request path; the rest is the route path."""
@@ -178,6 +180,7 @@ def collect_snapshot(version: str | None) -> dict:
         "servers": list(servers.values()),
         "apis": collected,
         "applications": applications,
+        "traffic": collect_limits(),
     }
 
 
@@ -207,7 +210,12 @@ def compile_snapshot(snapshot: dict) -> GatewayConfig:
         compiled_api = _compile_api(api, servers, applications.get(api["id"]))
         compiled[tuple(split_path(api["base_path"]))] = compiled_api
     depth = max((len(key) for key in compiled), default=0)
-    return GatewayConfig(version=snapshot["version"], apis=compiled, max_depth=depth)
+    return GatewayConfig(
+        version=snapshot["version"],
+        apis=compiled,
+        max_depth=depth,
+        traffic=compile_limits(snapshot.get("traffic")),
+    )
 
 
 def _application_indexes(

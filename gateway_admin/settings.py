@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "applications",
     "proxy",
     "issuer",
+    "configfile",
     "rest_api",
     "console",
     "admin_site",

@@ -105,10 +105,12 @@ def route_item(route: Route) -> dict:
 
 def policy_item(policy: IdentifyAndAuthorizePolicy) -> dict:
     servers = sorted(server.name for server in policy.authorization_servers.all())
-    return {
+    item = {
         "authorization_servers": servers,
         **{name: getattr(policy, name) for name in POLICY_KEYS},
     }
+    item["forward_claims"] = dict(sorted(policy.forward_claims.items()))
+    return item
 
 
 def as_item(api: Api) -> dict:

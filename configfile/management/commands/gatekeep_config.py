@@ -9,6 +9,7 @@ from configfile.apply import ApplyConflict, apply, diff
 from configfile.export import export_text
 from configfile.loading import MAX_BYTES
 from configfile.problems import ConfigInvalid
+from configfile.schema import json_schema_text
 
 ACTOR = "gatekeep_config"
 
@@ -28,6 +29,7 @@ class Command(BaseCommand):
             action="store_true",
             help="Include each client's stored secret hash, so a restore keeps secrets working.",
         )
+        sub.add_parser("schema", help="Print the file format's JSON Schema.")
         for verb in ("diff", "apply"):
             command = sub.add_parser(verb)
             command.add_argument("file", help="The configuration file, or - for standard input.")
@@ -38,8 +40,8 @@ class Command(BaseCommand):
                 command.add_argument(
                     "--dry-run", action="store_true", help="Check and plan; change nothing."
                 )
-        for command in (export, *sub.choices.values()):
-            if not any(a.dest == "api" for a in command._actions):
+        for name, command in sub.choices.items():
+            if name != "schema":
                 command.add_argument(
                     "--api",
                     action="append",
@@ -48,7 +50,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, verb: str, **options) -> None:
         try:
-            if verb == "export":
+            if verb == "schema":
+                self.stdout.write(json_schema_text(), ending="")
+            elif verb == "export":
                 self._export(options)
             else:
                 self._diff_or_apply(verb, options)

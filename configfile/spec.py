@@ -87,7 +87,7 @@ def check_object(spec: Obj, value, where: str, path: tuple, checker: Checker) ->
     for key in value:
         if key not in known:
             allowed = ", ".join(sorted(known))
-            checker.add(f"{where}.{key}", (*path, key), f"Unknown key; the keys are {allowed}.")
+            checker.add(_join(where, key), (*path, key), f"Unknown key; the keys are {allowed}.")
             ok = False
     for f in spec.fields:
         if f.name not in value:
@@ -95,8 +95,12 @@ def check_object(spec: Obj, value, where: str, path: tuple, checker: Checker) ->
                 checker.add(where, path, f"The key {f.name!r} is required.")
                 ok = False
             continue
-        ok = check_value(f, value[f.name], f"{where}.{f.name}", (*path, f.name), checker) and ok
+        ok = check_value(f, value[f.name], _join(where, f.name), (*path, f.name), checker) and ok
     return ok
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
 
 
 def check_value(f: Field, value, where: str, path: tuple, checker: Checker) -> bool:

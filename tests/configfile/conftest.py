@@ -11,6 +11,9 @@ from authservers.choices import ServerKind
 from authservers.models import AuthorizationServer
 from authservers.services import save_server
 from core.models import AuditEvent, ConfigRevision
+from tests.rest_api.conftest import anon_client, role_client, staff_client, staff_token, staff_user
+
+__all__ = ["anon_client", "role_client", "staff_client", "staff_token", "staff_user"]
 
 
 @pytest.fixture(autouse=True)

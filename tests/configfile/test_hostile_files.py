@@ -104,22 +104,26 @@ applications:
     ]
 
 
+# "BILLING" in fullwidth letters: the same name once in Unicode compatibility form.
+FULLWIDTH_BILLING = "\uff22\uff29\uff2c\uff2c\uff29\uff2e\uff27"
+
+
 def test_names_that_collide_once_normalised_are_refused(gateway):
     problems = refused(
-        """gatekeep: 1
+        f"""gatekeep: 1
 apis:
-- {base_path: /pets/v1, name: Pets, upstream_url: "http://127.0.0.1:9000"}
-- {base_path: "pets/v1/", name: Pets again, upstream_url: "http://127.0.0.1:9000"}
+- {{base_path: /pets/v1, name: Pets, upstream_url: "http://127.0.0.1:9000"}}
+- {{base_path: "pets/v1/", name: Pets again, upstream_url: "http://127.0.0.1:9000"}}
 - base_path: /toys/v1
   name: Toys
   upstream_url: http://127.0.0.1:9000
   routes:
-  - {method: GET, path: "/toys/{id}"}
-  - {method: GET, path: "/toys/{toyId}/"}
+  - {{method: GET, path: "/toys/{{id}}"}}
+  - {{method: GET, path: "/toys/{{toyId}}/"}}
 applications:
-- {name: Billing}
-- {name: "billing "}
-- {name: "ＢＩＬＬＩＮＧ"}
+- {{name: Billing}}
+- {{name: "billing "}}
+- {{name: "{FULLWIDTH_BILLING}"}}
 """
     )
     assert problems == [
@@ -129,8 +133,8 @@ applications:
         "/toys/{id} (route #2); give each method and path once.",
         "applications[billing ]: Item #2: 'billing ' collides with 'Billing' once normalised; "
         "each application must be named once.",
-        "applications[ＢＩＬＬＩＮＧ]: Item #3: 'ＢＩＬＬＩＮＧ' collides with 'Billing' once "
-        "normalised; each application must be named once.",
+        f"applications[{FULLWIDTH_BILLING}]: Item #3: '{FULLWIDTH_BILLING}' collides with "
+        "'Billing' once normalised; each application must be named once.",
     ]
 
 

@@ -141,6 +141,7 @@ def _build(loader) -> Loaded:
         parent, path, key, _key_mark = stack[-1]
         if isinstance(parent, list):
             child_path = (*path, len(parent))
+            lines[child_path] = event.start_mark.line + 1
             parent.append(value)
         elif key is _NO_KEY:
             # This node is a key.

@@ -1,11 +1,17 @@
 """Configuration as code over REST, for CI systems that cannot run manage.py: export,
-diff and apply (configfile/). The body of diff and apply is the YAML (or JSON) file."""
+diff and apply (configfile/).
 
-from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import parsers, serializers, status
-from rest_framework.exceptions import ParseError
+JSON in and out like the rest of the admin API: the file travels as `document`, its
+YAML (or JSON) text, or the document itself as a JSON object. A file that cannot be
+applied is a 400 `validation_failed` whose `errors` are keyed by the place of each
+problem in the file (`apis[/pets/v1].routes[GET /x].path`), with the line when known.
+"""
+
+import json
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,56 +20,21 @@ from configfile.apply import ApplyConflict, apply, diff
 from configfile.export import export_text
 from configfile.loading import MAX_BYTES
 from configfile.problems import ConfigInvalid
-from rest_api.exceptions import Conflict, PayloadTooLarge, Problem
+from rest_api.exceptions import Conflict, PayloadTooLarge
 from rest_api.viewsets import AdminAPIMixin
 
-YAML_TYPE = "application/yaml"
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "object"}]})
+class FileField(serializers.JSONField):
+    """The file's YAML or JSON text, or the document as a JSON object."""
 
 
-class ConfigFileParser(parsers.BaseParser):
-    """The body as bytes, read up to the file size limit; configfile/loading.py parses it."""
-
-    media_type = YAML_TYPE
-
-    def parse(self, stream, media_type=None, parser_context=None) -> bytes:
-        data = stream.read(MAX_BYTES + 1) if stream is not None else b""
-        if len(data) > MAX_BYTES:
-            raise PayloadTooLarge(f"A configuration file is at most {MAX_BYTES} bytes.")
-        return data
+class ConfigFileSerializer(serializers.Serializer):
+    document = FileField(help_text="The configuration file: YAML or JSON text, or an object.")
 
 
-class TextYamlParser(ConfigFileParser):
-    media_type = "text/yaml"
-
-
-class JsonFileParser(ConfigFileParser):
-    media_type = "application/json"
-
-
-class ConfigFileInvalid(Problem):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "config_invalid"
-
-
-class ProblemItemSerializer(serializers.Serializer):
-    where = serializers.CharField(
-        help_text="The resource and field: apis[/pets/v1].routes[GET /x]."
-    )
-    line = serializers.IntegerField(allow_null=True)
-    message = serializers.CharField()
-
-
-class ConfigInvalidSerializer(serializers.Serializer):
-    """The file cannot be applied (code config_invalid); nothing was changed. `problems`
-    lists every problem with its place in the file."""
-
-    type = serializers.CharField()
-    title = serializers.CharField()
-    status = serializers.IntegerField()
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    request_id = serializers.CharField()
-    problems = ProblemItemSerializer(many=True)
+class ExportedFileSerializer(serializers.Serializer):
+    document = serializers.CharField(help_text="The configuration as YAML text.")
 
 
 class FieldChangeSerializer(serializers.Serializer):
@@ -103,30 +74,45 @@ class ApplyResultSerializer(PlanSerializer):
 def _flag(request, name: str) -> bool:
     value = request.query_params.get(name, "false").lower()
     if value not in {"true", "false", "1", "0"}:
-        raise ParseError(f"{name} must be true or false.")
+        raise ValidationError({name: ["Give true or false."]})
     return value in {"true", "1"}
+
+
+def _content_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
 
 
 API_PARAMETER = OpenApiParameter(
     "api",
     str,
     many=True,
-    description="Only this API (base path or name) and the servers it trusts; repeat for several.",
+    description="Only this API (base path or name) and the servers it trusts; repeatable.",
 )
 PRUNE_PARAMETER = OpenApiParameter(
-    "prune", bool, description="Delete what the file no longer names (kinds it lists)."
+    "prune", bool, description="Delete what the file no longer names (of the kinds it lists)."
 )
-FILE_BODY = {YAML_TYPE: {"type": "string", "description": "The configuration file."}}
 
 
 class ConfigFileView(AdminAPIMixin, APIView):
-    parser_classes = [ConfigFileParser, TextYamlParser, JsonFileParser]
     read_action = Action.MANAGE_CONFIG_FILES
     role_actions = {"post": Action.MANAGE_CONFIG_FILES}
 
-    def body(self, request) -> bytes:
-        data = request.data
-        return data if isinstance(data, bytes) else b""
+    def document(self, request) -> str:
+        # Refused before the body is parsed; a JSON string may escape the file to about
+        # twice its size.
+        if _content_length(request) > 2 * MAX_BYTES + 64 * 1024:
+            raise PayloadTooLarge(f"A configuration file is at most {MAX_BYTES} bytes.")
+        serializer = ConfigFileSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        document = serializer.validated_data["document"]
+        if isinstance(document, str):
+            return document
+        if isinstance(document, dict):
+            return json.dumps(document)
+        raise ValidationError({"document": ["Give the file's text, or the document as an object."]})
 
 
 class ConfigExportView(ConfigFileView):
@@ -137,7 +123,7 @@ class ConfigExportView(ConfigFileView):
                 "secret_hashes", bool, description="Include each client's stored secret hash."
             ),
         ],
-        responses={(200, YAML_TYPE): OpenApiTypes.STR},
+        responses={200: ExportedFileSerializer},
     )
     def get(self, request):
         try:
@@ -147,7 +133,7 @@ class ConfigExportView(ConfigFileView):
             )
         except ConfigInvalid as exc:
             raise _invalid(exc) from None
-        response = HttpResponse(text, content_type=f"{YAML_TYPE}; charset=utf-8")
+        response = Response({"document": text})
         response["Cache-Control"] = "no-store"
         return response
 
@@ -155,13 +141,13 @@ class ConfigExportView(ConfigFileView):
 class ConfigDiffView(ConfigFileView):
     @extend_schema(
         parameters=[API_PARAMETER, PRUNE_PARAMETER],
-        request=FILE_BODY,
-        responses={200: PlanSerializer, 400: ConfigInvalidSerializer},
+        request=ConfigFileSerializer,
+        responses={200: PlanSerializer},
     )
     def post(self, request):
         try:
             plan = diff(
-                self.body(request),
+                self.document(request),
                 prune=_flag(request, "prune"),
                 api_names=request.query_params.getlist("api") or None,
                 local=False,
@@ -178,13 +164,13 @@ class ConfigApplyView(ConfigFileView):
             PRUNE_PARAMETER,
             OpenApiParameter("dry_run", bool, description="Check and plan; change nothing."),
         ],
-        request=FILE_BODY,
-        responses={200: ApplyResultSerializer, 400: ConfigInvalidSerializer},
+        request=ConfigFileSerializer,
+        responses={200: ApplyResultSerializer},
     )
     def post(self, request):
         try:
             result = apply(
-                self.body(request),
+                self.document(request),
                 actor=request.user,
                 prune=_flag(request, "prune"),
                 dry_run=_flag(request, "dry_run"),
@@ -200,7 +186,10 @@ class ConfigApplyView(ConfigFileView):
         return response
 
 
-def _invalid(exc: ConfigInvalid) -> ConfigFileInvalid:
-    return ConfigFileInvalid(
-        f"{exc} See `problems`.", problems=[problem.as_dict() for problem in exc.problems]
-    )
+def _invalid(exc: ConfigInvalid) -> ValidationError:
+    """Every problem under its place in the file, as the admin API's field errors."""
+    errors: dict[str, list[str]] = {}
+    for problem in exc.problems:
+        line = f" (line {problem.line})" if problem.line else ""
+        errors.setdefault(problem.where or "file", []).append(problem.message + line)
+    return ValidationError(errors)

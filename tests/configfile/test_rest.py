@@ -1,4 +1,4 @@
-"""The same over REST, for CI systems: administrators only, problems as problem+json."""
+"""The same over REST, for CI systems: administrators only, problems as field errors."""
 
 import pytest
 
@@ -8,16 +8,15 @@ from configfile.export import export_text
 EXPORT, DIFF, APPLY = "/api/v1/config/export", "/api/v1/config/diff", "/api/v1/config/apply"
 
 
-def post_file(client, url: str, text: str, content_type="application/yaml"):
-    return client.generic("POST", url, text.encode(), content_type=content_type)
+def post_file(client, url: str, document):
+    return client.post(url, {"document": document}, format="json")
 
 
 def test_export_diff_and_apply_over_rest(gateway, staff_client):
     exported = staff_client.get(EXPORT)
     assert exported.status_code == 200
-    assert exported["Content-Type"] == "application/yaml; charset=utf-8"
     assert exported["Cache-Control"] == "no-store"
-    text = exported.content.decode()
+    text = exported.json()["document"]
     assert text == export_text()
 
     same = post_file(staff_client, DIFF, text)
@@ -45,40 +44,51 @@ def test_export_diff_and_apply_over_rest(gateway, staff_client):
 
 def test_apply_over_rest_returns_generated_secrets_once(gateway, staff_client):
     text = export_text() + "- {name: ci-made, identifying_claims: {client_id: ci}}\n"
-    body = post_file(staff_client, APPLY, text).json()
-    [generated] = body["generated_secrets"]
+    response = post_file(staff_client, APPLY, text)
+    assert response["Cache-Control"] == "no-store"
+    [generated] = response.json()["generated_secrets"]
     assert generated["application"] == "ci-made" and len(generated["client_secret"]) > 30
     again = post_file(staff_client, APPLY, text).json()
     assert again["generated_secrets"] == [] and again["changed"] is False
 
 
-def test_a_bad_file_is_a_400_listing_every_problem(gateway, staff_client):
+def test_a_bad_file_is_a_400_listing_every_problem_by_its_place(gateway, staff_client):
     response = post_file(
         staff_client, APPLY, "gatekeep: 1\napis:\n- {base_path: /a, name: 1, colour: red}\n"
     )
     assert response.status_code == 400
     assert response["Content-Type"] == "application/problem+json"
     body = response.json()
-    assert body["code"] == "config_invalid"
-    assert body["problems"] == [
-        {"where": "apis[/a].colour", "line": 3, "message": body["problems"][0]["message"]},
-        {"where": "apis[/a].name", "line": 3, "message": "Expected a string, got a number."},
-        {"where": "apis[/a]", "line": 3, "message": "The key 'upstream_url' is required."},
-    ]
+    assert body["code"] == "validation_failed"
+    assert list(body["errors"]) == ["apis[/a].colour", "apis[/a].name", "apis[/a]"]
+    assert body["errors"]["apis[/a]"] == ["The key 'upstream_url' is required. (line 3)"]
+    assert body["errors"]["apis[/a].name"] == ["Expected a string, got a number. (line 3)"]
 
 
-def test_a_json_file_is_a_yaml_file(gateway, staff_client):
-    response = post_file(staff_client, DIFF, '{"gatekeep": 1}', "application/json")
-    assert response.status_code == 200 and response.json()["changed"] is False
+def test_the_document_may_be_a_json_object(gateway, staff_client):
+    response = post_file(staff_client, DIFF, {"gatekeep": 1, "applications": []})
+    assert response.status_code == 200
+    assert response.json()["changed"] is False
+    assert len(response.json()["kept"]) == 3
+
+
+def test_env_references_are_refused_over_rest(gateway, staff_client, monkeypatch):
+    monkeypatch.setenv("GATEWAY_ONLY_SECRET", "a-secret-of-the-gateway-host")
+    text = export_text() + "- {name: x, client_secret: {env: GATEWAY_ONLY_SECRET}}\n"
+    response = post_file(staff_client, APPLY, text)
+    assert response.status_code == 400
+    [message] = response.json()["errors"]["applications[x].client_secret"]
+    assert "over the REST API" in message
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.OPERATOR])
 def test_only_administrators_may_use_configuration_files(gateway, role_client, role):
     client = role_client(role)
     assert client.get(EXPORT).status_code == 403
-    response = post_file(client, APPLY, "gatekeep: 1\napplications: []\n?prune=true")
+    response = post_file(client, APPLY + "?prune=true", "gatekeep: 1\napplications: []\n")
     assert response.status_code == 403
     assert response.json()["code"] == "role_required"
+    assert len(export_text().split("- name: client-")) == 4
 
 
 def test_anonymous_callers_are_refused(gateway, anon_client):

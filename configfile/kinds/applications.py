@@ -119,6 +119,8 @@ class Applications(Kind):
                         f"{self.where(name)}.apis",
                         f"No API with the base path {base_path!r} in the file or the gateway.",
                     )
+            if "client_secret" in item:
+                self._secret(name, item["client_secret"], context)  # unreadable: a problem
             client_id = item["client_id"]
             if client_id:
                 other = client_ids.setdefault(client_id, name)

@@ -93,3 +93,16 @@ def test_the_published_schema_is_the_one_the_reader_checks_with():
         "docs/gatekeep-config.schema.json is stale: "
         "manage.py gatekeep_config schema > docs/gatekeep-config.schema.json"
     )
+
+
+def test_the_readme_sample_file_plans_cleanly(db, monkeypatch):
+    monkeypatch.setenv("FILES_CLIENT_SECRET", "a-long-enough-client-secret")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Configuration as code", 1)[1]
+    sample = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    plan = diff(sample, api_names=None, local=True)
+    assert [(c.action, c.where) for c in plan.changes] == [
+        ("create", "authorization_servers[dev-idp]"),
+        ("create", "apis[/files/v1]"),
+        ("create", "applications[Files client]"),
+    ]

@@ -96,7 +96,9 @@ def apply(
                 "nothing was changed. Run it again."
             ) from exc
         raise
-    return Result(plan, applied=not dry_run, dry_run=dry_run, generated=context.generated)
+    # A dry run's generated secrets were rolled back with everything else: never shown.
+    generated = [] if dry_run else context.generated
+    return Result(plan, applied=not dry_run, dry_run=dry_run, generated=generated)
 
 
 def _lock_configuration() -> None:

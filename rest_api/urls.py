@@ -50,9 +50,9 @@ router.register("audit-events", AuditEventViewSet, basename="audit-event")
 
 urlpatterns = [
     path("token-inspector/", TokenInspectorView.as_view(), name="token-inspector"),
-    path("config/export", ConfigExportView.as_view(), name="config-export"),
-    path("config/diff", ConfigDiffView.as_view(), name="config-diff"),
-    path("config/apply", ConfigApplyView.as_view(), name="config-apply"),
+    path("config/export/", ConfigExportView.as_view(), name="config-export"),
+    path("config/diff/", ConfigDiffView.as_view(), name="config-diff"),
+    path("config/apply/", ConfigApplyView.as_view(), name="config-apply"),
     path("schema/", SchemaView.as_view(custom_settings=SCHEMA_SETTINGS), name="schema"),
     path("docs/", DocsView.as_view(url_name="api-v1:schema"), name="docs"),
     *router.urls,

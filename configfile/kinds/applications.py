@@ -151,6 +151,13 @@ class Applications(Kind):
             return None
 
     def _secret_matches(self, name: str, reference: dict, context: Context) -> bool:
+        # A password-hash check is slow on purpose: once per application and run.
+        key = ("secret-matches", name)
+        if key not in context.memo:
+            context.memo[key] = self._check_secret(name, reference, context)
+        return context.memo[key]
+
+    def _check_secret(self, name: str, reference: dict, context: Context) -> bool:
         secret = self._secret(name, reference, context)
         if secret is None:
             return True  # reported; not a change

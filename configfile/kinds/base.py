@@ -56,6 +56,8 @@ class Context:
     instances: dict[str, dict] = field(default_factory=dict)
     # Names (by kind key) the file or the database will hold once applied.
     final_names: dict[str, set[str]] = field(default_factory=dict)
+    # What a kind worked out once and needs again (e.g. whether a secret matches).
+    memo: dict = field(default_factory=dict)
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(Problem(where, message))

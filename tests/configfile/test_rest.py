@@ -5,7 +5,7 @@ import pytest
 from accounts.roles import Role
 from configfile.export import export_text
 
-EXPORT, DIFF, APPLY = "/api/v1/config/export", "/api/v1/config/diff", "/api/v1/config/apply"
+EXPORT, DIFF, APPLY = "/api/v1/config/export/", "/api/v1/config/diff/", "/api/v1/config/apply/"
 
 
 def post_file(client, url: str, document):
@@ -44,6 +44,8 @@ def test_export_diff_and_apply_over_rest(gateway, staff_client):
 
 def test_apply_over_rest_returns_generated_secrets_once(gateway, staff_client):
     text = export_text() + "- {name: ci-made, identifying_claims: {client_id: ci}}\n"
+    dry = post_file(staff_client, APPLY + "?dry_run=1", text).json()
+    assert dry["generated_secrets"] == [] and dry["counts"]["create"] == 1
     response = post_file(staff_client, APPLY, text)
     assert response["Cache-Control"] == "no-store"
     [generated] = response.json()["generated_secrets"]

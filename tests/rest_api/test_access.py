@@ -71,6 +71,9 @@ def test_the_schema_documents_the_whole_contract():
         ("POST", "/api/v1/token-inspector/"),
         ("GET", "/api/v1/audit-events/"),
         ("GET", "/api/v1/audit-events/{id}/"),
+        ("GET", "/api/v1/config/export/"),
+        ("POST", "/api/v1/config/diff/"),
+        ("POST", "/api/v1/config/apply/"),
     }
     assert set(OPERATIONS) == contract
 

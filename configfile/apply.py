@@ -21,7 +21,7 @@ from django.db import DatabaseError, transaction
 from configfile.kinds import REGISTRY, Context
 from configfile.loading import load
 from configfile.plan import Plan, make_plan
-from configfile.problems import ConfigInvalid, Problem
+from configfile.problems import ConfigInvalid
 from core import changes
 from core.models import ConfigRevision
 
@@ -148,6 +148,3 @@ def _is_conflict(exc: DatabaseError) -> bool:
         getattr(cause, "diag", None), "sqlstate", None
     )
     return code in {"40001", "40P01"}  # serialization failure, deadlock detected
-
-
-__all__ = ["ApplyConflict", "ConfigInvalid", "Problem", "Result", "apply", "diff"]

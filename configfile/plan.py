@@ -9,9 +9,10 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from apis.models import Api
+from authservers.models import AuthorizationServer
 from configfile.kinds import REGISTRY, Context, Kind, Scope
 from configfile.loading import Loaded
-from configfile.problems import ConfigInvalid, Problem
+from configfile.problems import ConfigInvalid
 from configfile.spec import Checker, Field, ListOf, Obj, check_object
 
 FORMAT_VERSION = 1
@@ -225,8 +226,6 @@ def make_plan(loaded: Loaded, context: Context, api_names: list[str] | None = No
 
 
 def current_servers_named(names: set[str]) -> list[str]:
-    from authservers.models import AuthorizationServer
-
     return list(AuthorizationServer.objects.filter(name__in=names).values_list("name", flat=True))
 
 
@@ -258,6 +257,3 @@ def _read_items(kind: Kind, items: list, context: Context) -> dict[str, dict]:
 
 def stored_api_names() -> dict[str, str]:
     return dict(Api.objects.values_list("base_path", "name"))
-
-
-__all__ = ["Change", "Plan", "Problem", "make_plan"]

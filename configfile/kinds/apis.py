@@ -285,11 +285,7 @@ class Apis(Kind):
         wanted = {route_name(r): r for r in new["routes"]}
         for route_key, route in routes.items():
             if route_key not in wanted:
-                changes_ok = self._deleted(
-                    services.delete_route, route, f"{where}.routes[{route_key}]", context
-                )
-                if not changes_ok:
-                    return
+                services.delete_route(route, context.actor)
         if new["policy"] != old["policy"]:
             try:
                 policy = api.policy
@@ -342,6 +338,8 @@ class Apis(Kind):
     def _activate(self, api: Api, where: str, context: Context, *, was_active: bool) -> None:
         """The activation checks of the REST API and console, for every API the file has
         active; an API that already was active is checked again, as it may have changed."""
+        # Read afresh: the instance's cached routes and policy predate this apply's changes.
+        api = Api.objects.get(pk=api.pk)
         if was_active:
             problems = services.activation_problems(api)
         else:
@@ -356,9 +354,4 @@ class Apis(Kind):
         except ValidationError as exc:
             context.model_errors(where, exc)
             return False
-        return True
-
-    @staticmethod
-    def _deleted(service, instance, where: str, context: Context) -> bool:
-        service(instance, context.actor)
         return True

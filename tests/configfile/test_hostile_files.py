@@ -188,3 +188,12 @@ def test_the_format_version_is_required(gateway):
     assert refused("apis: []\n") == ["file: The key 'gatekeep' is required."]
     assert refused("gatekeep: 2\n") == ["gatekeep (line 1): 2 is not one of 1."]
     assert refused("- just a list\n") == ["file: Expected a mapping, got a list."]
+
+
+def test_an_active_api_losing_its_routes_fails_its_activation_checks(gateway):
+    text = export_text()
+    head, rest = text.split("- base_path: /shop0/v1\n", 1)
+    api, after = rest.split("  routes:\n", 1)
+    after = after[after.index("- base_path: /shop1/v1") :]
+    problems = refused(head + "- base_path: /shop0/v1\n" + api + "  routes: []\n" + after)
+    assert problems == ["apis[/shop0/v1].status: Cannot be active: The API has no routes."]

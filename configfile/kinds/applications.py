@@ -161,11 +161,11 @@ class Applications(Kind):
         secret = self._secret(name, reference, context)
         if secret is None:
             return True  # reported; not a change
-        client = (
-            Application.objects.filter(name=name)
-            .values_list("oauth_client__client_secret", flat=True)
-            .first()
-        )
+        if "stored-secrets" not in context.memo:  # one query for every application
+            context.memo["stored-secrets"] = dict(
+                Application.objects.values_list("name", "oauth_client__client_secret")
+            )
+        client = context.memo["stored-secrets"].get(name)
         if not client:
             return False
         if secret.hashed is not None:

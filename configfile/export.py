@@ -5,29 +5,14 @@ order; claim maps are sorted. No ids, timestamps or secrets (unless `secret_hash
 which writes each confidential client's stored hash, never the secret).
 """
 
-import yaml
-
+from configfile import emit
 from configfile.kinds import REGISTRY, Scope
 from configfile.plan import FORMAT_VERSION, resolve_api_names, stored_api_names
 from configfile.problems import ConfigInvalid, Problem
 
 
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
-    """Never anchors: a value used twice is written twice (the loader refuses aliases)."""
-
-    def ignore_aliases(self, data) -> bool:
-        return True
-
-
 def dump(document: dict) -> str:
-    return yaml.dump(
-        document,
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=100,
-    )
+    return emit.dump(document)
 
 
 def export_document(api_names: list[str] | None = None, *, secret_hashes: bool = False) -> dict:

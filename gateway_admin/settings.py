@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "traffic",
     "proxy",
     "issuer",
+    "configfile",
     "rest_api",
     "console",
     "admin_site",

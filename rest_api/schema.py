@@ -224,6 +224,32 @@ OPERATIONS: dict[tuple[str, ...], Operation] = {
         "what was expected and what the token had (audiences, issuers, times, algorithms, key "
         "ids, scopes): details the proxy never tells its own clients. Changes nothing.",
     ),
+    # Configuration as code (configfile/)
+    ("ConfigExportView", "get"): Operation(
+        "exportConfig",
+        "Export the configuration as a file",
+        "The whole gateway (or `api` and the servers it trusts) as YAML text in `document`: "
+        "sorted, without ids or secrets, so the same configuration gives the same bytes. "
+        "Administrators only.",
+    ),
+    ("ConfigDiffView", "post"): Operation(
+        "diffConfig",
+        "Compare a configuration file with the gateway",
+        "What applying the file (`document`: YAML or JSON text, or an object) would change, "
+        "resource by resource and field by field; `changed` is false when the gateway "
+        "matches it. A file that cannot be applied is a 400 whose `errors` are keyed by the "
+        "place of each problem in the file. Changes nothing. Administrators only.",
+    ),
+    ("ConfigApplyView", "post"): Operation(
+        "applyConfig",
+        "Apply a configuration file",
+        "Makes the gateway look like the file, in one transaction through the same rules as "
+        "every other change: one config version, one audit event per changed resource and "
+        "one for the apply. A file with any problem changes nothing (400, every problem in "
+        "`errors` under its place in the file); a concurrent change that conflicts is a 409. "
+        "`prune` deletes what the file no longer names; `dry_run` only checks. Generated "
+        "client secrets are in this answer only. Administrators only.",
+    ),
 }
 
 # The responses added to every operation that may answer them, with what each means.

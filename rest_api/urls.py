@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from rest_api.apis.views import ApiViewSet, RouteViewSet
 from rest_api.applications.views import ApplicationViewSet
 from rest_api.authservers.views import AuthorizationServerViewSet
+from rest_api.configfile.views import ConfigApplyView, ConfigDiffView, ConfigExportView
 from rest_api.traffic.views import (
     ApplicationLimitViewSet,
     ApplicationUsageView,
@@ -59,6 +60,9 @@ router.register("application-limits", ApplicationLimitViewSet, basename="applica
 urlpatterns = [
     path("token-inspector/", TokenInspectorView.as_view(), name="token-inspector"),
     path("applications/<int:pk>/usage/", ApplicationUsageView.as_view(), name="application-usage"),
+    path("config/export/", ConfigExportView.as_view(), name="config-export"),
+    path("config/diff/", ConfigDiffView.as_view(), name="config-diff"),
+    path("config/apply/", ConfigApplyView.as_view(), name="config-apply"),
     path("schema/", SchemaView.as_view(custom_settings=SCHEMA_SETTINGS), name="schema"),
     path("docs/", DocsView.as_view(url_name="api-v1:schema"), name="docs"),
     *router.urls,

@@ -83,6 +83,9 @@ def test_the_schema_documents_the_whole_contract():
         ("PATCH", "/api/v1/application-limits/{id}/"),
         ("DELETE", "/api/v1/application-limits/{id}/"),
         ("GET", "/api/v1/applications/{id}/usage/"),
+        ("GET", "/api/v1/config/export/"),
+        ("POST", "/api/v1/config/diff/"),
+        ("POST", "/api/v1/config/apply/"),
     }
     assert set(OPERATIONS) == contract
 

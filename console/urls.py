@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console import apis, applications, audit, dashboard, inspector, partials, servers, traffic
+from console import apis, applications, audit, dashboard, inspector, limits, partials, servers
 from console.access import StaffAuthenticationForm
 
 app_name = "console"
@@ -58,22 +58,22 @@ urlpatterns = [
         apis.application_dissociate,
         name="api-dissociate",
     ),
-    # Traffic limits (console/traffic.py)
-    path("apis/<int:pk>/limits/", traffic.api_limits, name="api-limits"),
-    path("apis/<int:pk>/limits/save/", traffic.api_limits_save, name="api-limits-save"),
-    path("apis/<int:pk>/limits/delete/", traffic.api_limits_delete, name="api-limits-delete"),
-    path("applications/<int:pk>/limits/", traffic.application_limits, name="application-limits"),
+    # Traffic limits (console/limits.py)
+    path("apis/<int:pk>/limits/", limits.api_limits, name="api-limits"),
+    path("apis/<int:pk>/limits/save/", limits.api_limits_save, name="api-limits-save"),
+    path("apis/<int:pk>/limits/delete/", limits.api_limits_delete, name="api-limits-delete"),
+    path("applications/<int:pk>/limits/", limits.application_limits, name="application-limits"),
     path(
         "applications/<int:pk>/limits/add/",
-        traffic.application_limit_add,
+        limits.application_limit_add,
         name="application-limit-add",
     ),
     path(
         "applications/<int:pk>/limits/<int:limit_pk>/delete/",
-        traffic.application_limit_delete,
+        limits.application_limit_delete,
         name="application-limit-delete",
     ),
-    path("applications/<int:pk>/usage/", traffic.application_usage_card, name="application-usage"),
+    path("applications/<int:pk>/usage/", limits.application_usage_card, name="application-usage"),
     # Applications
     path("applications/", applications.application_list, name="application-list"),
     path("applications/new/", applications.application_create, name="application-create"),

@@ -12,7 +12,7 @@ from apis.models import Api
 from applications.models import Application
 from console.access import role_required
 from console.common import apply_errors
-from console.forms.traffic import ApplicationLimitForm, LimitPolicyForm
+from console.forms.limits import ApplicationLimitForm, LimitPolicyForm
 from traffic import services
 from traffic.models import ApplicationLimit, LimitPolicy
 from traffic.usage import application_usage
@@ -21,7 +21,7 @@ from traffic.usage import application_usage
 def _render_api_limits(request, api: Api, form: LimitPolicyForm | None = None) -> HttpResponse:
     policy = LimitPolicy.objects.filter(api=api).first()
     context = {"api": api, "policy": policy, "form": form or LimitPolicyForm(instance=policy)}
-    return render(request, "console/traffic/api_limits.html", context)
+    return render(request, "console/limits/api_limits.html", context)
 
 
 @require_GET
@@ -66,7 +66,7 @@ def _render_application_limits(
         "usage": application_usage(application),
         "form": form or ApplicationLimitForm(application=application),
     }
-    return render(request, "console/traffic/application_limits.html", context)
+    return render(request, "console/limits/application_limits.html", context)
 
 
 @require_GET
@@ -106,4 +106,4 @@ def application_limit_delete(request: HttpRequest, pk: int, limit_pk: int) -> Ht
 def application_usage_card(request: HttpRequest, pk: int) -> HttpResponse:
     application = get_object_or_404(Application, pk=pk)
     context = {"application": application, "usage": application_usage(application)}
-    return render(request, "console/traffic/_usage.html", context)
+    return render(request, "console/limits/_usage.html", context)

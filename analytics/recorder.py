@@ -18,6 +18,7 @@ from django.conf import settings
 
 from analytics import histogram, redis_store, services
 from analytics.cells import Cell, Key
+from core.db import release_connection
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,10 @@ class Recorder:
             if settings.REDIS_URL:
                 redis_store.push(cells)
             else:
-                services.merge_cells(cells)
+                try:
+                    services.merge_cells(cells)
+                finally:
+                    release_connection()  # the data plane holds no connection between uses
         except Exception:
             logger.warning("Traffic analytics flush failed; retrying later", exc_info=True)
             self.give_back(cells)

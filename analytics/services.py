@@ -222,3 +222,32 @@ def api_breakdown(window: str = "hour", now: datetime | None = None) -> list[dic
         {"api_id": api_id, "requests": calls, "errors": errors}
         for api_id, (calls, errors) in sorted(totals.items(), key=lambda item: -item[1][0])
     ]
+
+
+def application_breakdown(
+    window: str = "day", api_id: int | None = None, now: datetime | None = None
+) -> list[dict]:
+    """Per application over `window`: calls, errors, and when it was last seen (ever)."""
+    length, _ = WINDOWS[window]
+    now = now or timezone.now()
+    rows = TrafficRollup.objects.filter(start__gte=now - length).exclude(application_id=0)
+    if api_id is not None:
+        rows = rows.filter(api_id=api_id)
+    totals: dict[int, list[int]] = {}
+    for application_id, status_class, calls in rows.values_list(
+        "application_id", "status_class", "count"
+    ):
+        entry = totals.setdefault(application_id, [0, 0])
+        entry[0] += calls
+        if status_class >= 4:
+            entry[1] += calls
+    seen = last_seen(list(totals))
+    return [
+        {
+            "application_id": application_id,
+            "requests": calls,
+            "errors": errors,
+            "last_seen": seen.get(application_id),
+        }
+        for application_id, (calls, errors) in sorted(totals.items(), key=lambda item: -item[1][0])
+    ]

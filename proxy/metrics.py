@@ -25,11 +25,13 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
 
+disable_created_metrics()  # no *_created series: one series per counter child is enough
 NONE = "-"  # no API / route / application matched
 # Seconds; the gateway's own share is small, the upstream's wide.
 GATEWAY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)

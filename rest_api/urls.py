@@ -4,6 +4,7 @@ schema and Swagger UI."""
 from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
+from rest_api.analytics.views import ApplicationTrafficView, TrafficView
 from rest_api.apis.views import ApiViewSet, RouteViewSet
 from rest_api.applications.views import ApplicationViewSet
 from rest_api.authservers.views import AuthorizationServerViewSet
@@ -49,6 +50,10 @@ router.register("audit-events", AuditEventViewSet, basename="audit-event")
 
 urlpatterns = [
     path("token-inspector/", TokenInspectorView.as_view(), name="token-inspector"),
+    path("analytics/traffic/", TrafficView.as_view(), name="analytics-traffic"),
+    path(
+        "analytics/applications/", ApplicationTrafficView.as_view(), name="analytics-applications"
+    ),
     path("schema/", SchemaView.as_view(custom_settings=SCHEMA_SETTINGS), name="schema"),
     path("docs/", DocsView.as_view(url_name="api-v1:schema"), name="docs"),
     *router.urls,

@@ -159,7 +159,7 @@ def _export(context: TraceContext, facts: dict) -> None:
     attributes = {
         "http.request.method": facts["method"],
         "http.response.status_code": status,
-        "http.route": facts["route"],
+        "http.route": facts["route"].partition(" ")[2] or facts["route"],
         "gatekeep.api": facts["api"],
         "gatekeep.application": facts["application"],
         "gatekeep.request_id": facts["request_id"],
@@ -168,7 +168,8 @@ def _export(context: TraceContext, facts: dict) -> None:
         attributes["error.type"] = facts["code"]
     spans = [
         ReadableSpan(
-            name=f"{facts['method']} {facts['route']}" if facts["route"] != "-" else "gateway",
+            # "GET /pets/{id}": method and route template (OpenTelemetry's HTTP server span name).
+            name=facts["route"] if facts["route"] != "-" else facts["method"],
             context=server,
             parent=parent,
             resource=_resource,

@@ -54,9 +54,11 @@ def test_upstream_failures_are_counted_by_kind(published):
     assert response.status_code == 502
     after = local_samples()
     labels = {"api": "Petstore v1", "kind": "unavailable"}
-    assert value(after, "gatekeep_upstream_errors_total", **labels) - value(
-        before, "gatekeep_upstream_errors_total", **labels
-    ) == 1
+    assert (
+        value(after, "gatekeep_upstream_errors_total", **labels)
+        - value(before, "gatekeep_upstream_errors_total", **labels)
+        == 1
+    )
 
 
 def test_config_version_and_build_time_are_exposed(published):

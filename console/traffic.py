@@ -72,6 +72,7 @@ def chart(series: dict) -> dict:
         "half": scale / 2,
         "bars": bars,
         "step_minutes": series["step_seconds"] // 60,
+        "start_label": series["start"][:16].replace("T", " ") + " UTC",
     }
 
 

@@ -1,6 +1,7 @@
 """Gatekeep benchmark: the upstream, nginx and the gateway side by side, in one run.
 
     bench/run [--duration 10] [--connections 32] [--server uvicorn|granian] [--quick]
+    bench/run --observe-rounds 3 [--observe-only]   # (c) with observability off and on
 
 See bench/README.md for how to read the output.
 """
@@ -113,7 +114,9 @@ def server_command(server: str, workers: int, threads: int) -> tuple[list[str], 
     return command, env
 
 
-def start_gateway(args, db: dict, token_cache: int | None = None) -> subprocess.Popen:
+def start_gateway(
+    args, db: dict, token_cache: int | None = None, extra_env: dict | None = None
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": db["DATABASE_URL"],
@@ -129,6 +132,7 @@ def start_gateway(args, db: dict, token_cache: int | None = None) -> subprocess.
         env["GATEWAY_VERIFIED_TOKEN_CACHE_SIZE"] = str(token_cache)
     command, server_env = server_command(args.server, args.workers, args.threads)
     env.update(server_env)
+    env.update(extra_env or {})
     process = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -225,6 +229,15 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=0, help="unused (event loops)")
     parser.add_argument("--quick", action="store_true", help="3 s runs, small data set (e)")
     parser.add_argument("--skip-large", action="store_true", help="skip scenario (e)")
+    parser.add_argument(
+        "--observe-rounds",
+        type=int,
+        default=0,
+        help="also run (c) this many times each with metrics, access log and analytics off/on",
+    )
+    parser.add_argument(
+        "--observe-only", action="store_true", help="only the observability comparison"
+    )
     args = parser.parse_args()
     if args.quick:
         args.duration = 3
@@ -255,6 +268,11 @@ def main() -> int:
         path = "/gateway/bench/v1/items"
         scenarios["a_upstream"] = wrk(f"http://127.0.0.1:{UPSTREAM_PORT}/items", d, c)
         scenarios["b_nginx_proxy"] = wrk(f"http://127.0.0.1:{PROXY_PORT}/items", d, c)
+        if args.observe_rounds:
+            observability_comparison(args, small, env, workdir, scenarios)
+        if args.observe_only:
+            args.skip_large = True
+            raise _Done
 
         gateway = start_gateway(args, small)
         try:
@@ -305,6 +323,8 @@ def main() -> int:
                 scenarios["e_gateway_large_config"]["config"] = " ".join(size)
             finally:
                 stop_gateway(gateway)
+    except _Done:
+        pass
     finally:
         stop_nginx(workdir)
 
@@ -316,6 +336,61 @@ def main() -> int:
     report(results, workdir)
     failed = [name for name, r in scenarios.items() if r.get("non_2xx") or r.get("socket_errors")]
     return 1 if failed else 0
+
+
+class _Done(Exception):
+    """--observe-only: the comparison ran, skip the other scenarios."""
+
+
+OBSERVE_OFF = {
+    "GATEWAY_METRICS": "false",
+    "GATEWAY_ANALYTICS": "false",
+    "GATEWAY_REQUEST_LOG": "off",
+}
+
+
+def observability_comparison(args, db: dict, env: dict, workdir: Path, scenarios: dict) -> None:
+    """(c) alternately with metrics, the JSON access log and analytics off and on (issue 15):
+    on = prometheus multiprocess files (as `manage.py serve` sets them up), one log line per
+    call to a file, per-minute rollups flushed to the database every 10 s."""
+    path = f"http://127.0.0.1:{GATEWAY_PORT}/gateway/bench/v1/items"
+    runs: dict[str, list[dict]] = {"off": [], "on": []}
+    for round_number in range(args.observe_rounds):
+        for mode in ("off", "on"):
+            extra = dict(OBSERVE_OFF)
+            if mode == "on":
+                metrics_dir = workdir / f"metrics-{round_number}"
+                metrics_dir.mkdir()
+                extra = {
+                    "GATEWAY_METRICS": "true",
+                    "GATEWAY_ANALYTICS": "true",
+                    "GATEWAY_REQUEST_LOG": str(workdir / "access.log"),
+                    "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+                }
+            gateway = start_gateway(args, db, extra_env=extra)
+            try:
+                check_gateway(db["dir"] / "token.txt")
+                wrk(path, 2, args.connections, "hot_token.lua", env)  # warm-up
+                result = wrk(path, args.duration, args.connections, "hot_token.lua", env)
+                runs[mode].append(result)
+                print(f"  observability {mode}: {result['rps']:.0f} req/s", flush=True)
+            finally:
+                stop_gateway(gateway)
+    for mode, results in runs.items():
+        rps = [r["rps"] for r in results]
+        scenarios[f"c_observability_{mode}"] = {
+            "rps": round(sum(rps) / len(rps), 1),
+            "rps_runs": rps,
+            "p50_ms": round(sum(r["p50_ms"] for r in results) / len(results), 3),
+            "p99_ms": round(sum(r["p99_ms"] for r in results) / len(results), 3),
+            "non_2xx": sum(r["non_2xx"] for r in results),
+            "socket_errors": "".join(r["socket_errors"] for r in results),
+        }
+    off, on = scenarios["c_observability_off"]["rps"], scenarios["c_observability_on"]["rps"]
+    scenarios["c_observability_on"]["loss_percent"] = round(100 * (off - on) / off, 1)
+    log = workdir / "access.log"
+    lines = log.read_text().count("\n") if log.exists() else 0
+    scenarios["c_observability_on"]["access_log_lines"] = lines
 
 
 def report(results: dict, workdir: Path) -> None:
@@ -340,6 +415,14 @@ def report(results: dict, workdir: Path) -> None:
         print(
             f"\nAt 1 connection: upstream p50 {latency['upstream_p50_ms']} ms, gateway p50 "
             f"{latency['gateway_p50_ms']} ms → gateway adds {latency['gateway_added_p50_ms']} ms"
+        )
+    observed = results["scenarios"].get("c_observability_on")
+    if observed:
+        off = results["scenarios"]["c_observability_off"]
+        print(
+            f"\nObservability (c): off {off['rps_runs']} req/s, on {observed['rps_runs']} req/s "
+            f"→ {observed['loss_percent']} % fewer with metrics, access log and analytics on "
+            f"({observed['access_log_lines']} log lines)"
         )
     print(f"\nResults: {workdir / 'results.json'}")
 

@@ -23,7 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 PYTHON = ROOT / ".venv" / "bin" / "python"
-UPSTREAM_PORT, PROXY_PORT, GATEWAY_PORT = 18080, 18081, 18082
+# BENCH_PORT_BASE moves all three (another run, or anything else, may hold 18080-18082).
+_BASE = int(os.environ.get("BENCH_PORT_BASE", "18080"))
+UPSTREAM_PORT, PROXY_PORT, GATEWAY_PORT = _BASE, _BASE + 1, _BASE + 2
 
 
 def sh(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -216,8 +218,17 @@ def check_gateway(token_file: Path) -> None:
         f"http://127.0.0.1:{GATEWAY_PORT}/gateway/bench/v1/items",
         headers={"Authorization": "Bearer " + token_file.read_text().strip()},
     )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        assert response.status == 200, response.status
+    # Workers still loading their config on a busy machine: give them a while.
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.status == 200, response.status
+                return
+        except (TimeoutError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def main() -> int:

@@ -4,6 +4,7 @@ Unset DATABASE_URL means a local SQLite file; unset REDIS_URL means an in-proces
 cache and eager Celery, so the gateway runs with no other server.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -245,6 +246,15 @@ GATEWAY_METRICS = envbool("GATEWAY_METRICS", True)
 GATEWAY_METRICS_TOKEN = envstr("GATEWAY_METRICS_TOKEN")
 GATEWAY_METRICS_ALLOW = envlist("GATEWAY_METRICS_ALLOW", "127.0.0.1/32,::1/128")
 GATEWAY_METRICS_ON_PUBLIC = envbool("GATEWAY_METRICS_ON_PUBLIC", False)
+# Each worker moves its counts into the shared metric files this often (and at exit).
+GATEWAY_METRICS_PUBLISH_SECONDS = float(envstr("GATEWAY_METRICS_PUBLISH_SECONDS", "1"))
+for _network in GATEWAY_METRICS_ALLOW:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"GATEWAY_METRICS_ALLOW: {_network!r} is not an address or network"
+        ) from None
 # One JSON line per proxied call: "off", "stdout" or a file path; a fraction of calls.
 GATEWAY_REQUEST_LOG = envstr("GATEWAY_REQUEST_LOG", "off")
 GATEWAY_REQUEST_LOG_SAMPLE = float(envstr("GATEWAY_REQUEST_LOG_SAMPLE", "1"))

@@ -15,7 +15,9 @@ subject never becomes a label, so hostile input cannot create series
 import hmac
 import ipaddress
 import os
+import threading
 import time
+from bisect import bisect_left
 
 from django.conf import settings
 from prometheus_client import (
@@ -82,8 +84,21 @@ CONFIG_BUILT = Gauge(
     multiprocess_mode="max",
 )
 
+# The hot path adds to plain numbers under one lock; `publish()` (each worker's
+# housekeeping thread, every GATEWAY_METRICS_PUBLISH_SECONDS, and before any scrape this
+# process answers) moves them into prometheus-client's values. In multiprocess mode each
+# of those is a locked write to a memory-mapped file: five per call, done once per second.
+_GATEWAY_BOUNDS = [*GATEWAY_BUCKETS, float("inf")]
+_UPSTREAM_BOUNDS = [*UPSTREAM_BUCKETS, float("inf")]
+_pending: dict[tuple, list] = {}
+_pending_lock = threading.Lock()
 _children: dict[tuple, tuple] = {}
 _refusal_children: dict[tuple, object] = {}
+
+
+def _new_pending() -> list:
+    # [calls, gateway sum, gateway buckets, upstream sum, upstream buckets]
+    return [0, 0.0, [0] * len(_GATEWAY_BOUNDS), 0.0, [0] * len(_UPSTREAM_BOUNDS)]
 
 
 def observe(
@@ -95,19 +110,17 @@ def observe(
     gateway_seconds: float,
     upstream_seconds: float | None,
 ) -> None:
-    key = (api, route, application, status // 100)
-    children = _children.get(key)
-    if children is None:
-        children = _children[key] = (
-            REQUESTS.labels(api, route, application, STATUS_CLASSES.get(status // 100, "other")),
-            GATEWAY_SECONDS.labels(api),
-            UPSTREAM_SECONDS.labels(api),
-        )
-    requests, gateway, upstream = children
-    requests.inc()
-    gateway.observe(gateway_seconds)
-    if upstream_seconds is not None:
-        upstream.observe(upstream_seconds)
+    key = (api, route, application, STATUS_CLASSES.get(status // 100, "other"))
+    with _pending_lock:
+        entry = _pending.get(key)
+        if entry is None:
+            entry = _pending[key] = _new_pending()
+        entry[0] += 1
+        entry[1] += gateway_seconds
+        entry[2][bisect_left(_GATEWAY_BOUNDS, gateway_seconds)] += 1
+        if upstream_seconds is not None:
+            entry[3] += upstream_seconds
+            entry[4][bisect_left(_UPSTREAM_BOUNDS, upstream_seconds)] += 1
     if code:
         refusal = _refusal_children.get((api, code))
         if refusal is None:
@@ -117,6 +130,36 @@ def observe(
             UPSTREAM_ERRORS.labels(api, "timeout").inc()
         elif code == "upstream_unavailable":
             UPSTREAM_ERRORS.labels(api, "unavailable").inc()
+
+
+def publish() -> None:
+    """Move what the hot path counted into the exported values."""
+    global _pending
+    with _pending_lock:
+        pending, _pending = _pending, {}
+    for key, (calls, gateway_sum, gateway, upstream_sum, upstream) in pending.items():
+        children = _children.get(key)
+        if children is None:
+            api = key[0]
+            children = _children[key] = (
+                REQUESTS.labels(*key),
+                GATEWAY_SECONDS.labels(api),
+                UPSTREAM_SECONDS.labels(api),
+            )
+        requests, gateway_child, upstream_child = children
+        requests.inc(calls)
+        _add_to_histogram(gateway_child, gateway_sum, gateway)
+        if any(upstream):
+            _add_to_histogram(upstream_child, upstream_sum, upstream)
+
+
+def _add_to_histogram(child, total: float, buckets: list[int]) -> None:
+    # Histogram.observe() one value at a time, in bulk: the same sum and bucket values
+    # (prometheus-client keeps them in `_sum` and `_buckets`, non-cumulative).
+    child._sum.inc(total)
+    for index, count in enumerate(buckets):
+        if count:
+            child._buckets[index].inc(count)
 
 
 def forget_children() -> None:
@@ -164,6 +207,7 @@ def allowed(peer: str, authorization: str) -> bool:
 
 def render(extra_collectors=()) -> tuple[bytes, str]:
     """The exposition text of every process (multiprocess mode) or of this one."""
+    publish()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

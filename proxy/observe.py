@@ -149,7 +149,9 @@ def _labels(app, scope, observation: Observation) -> tuple:
 
 def _record(app, scope, observation: Observation) -> None:
     ended = time.perf_counter_ns()
-    status = observation.status or 500
+    status = observation.status
+    if not status:  # the client left before any answer (nginx's 499)
+        status, observation.code = 499, observation.code or "client_closed_request"
     api, route, application = _labels(app, scope, observation)
     total = (ended - observation.started) / 1e9
     upstream = None
@@ -219,12 +221,15 @@ _stop = threading.Event()
 _thread: threading.Thread | None = None
 
 
-def _housekeeping() -> None:
-    """Every GATEWAY_ANALYTICS_FLUSH_SECONDS: flush the traffic cells, publish counters."""
-    if settings.GATEWAY_ANALYTICS:
-        recorder.flush()
+def _housekeeping(flush_traffic: bool = True) -> None:
+    """Publish this worker's counters; every GATEWAY_ANALYTICS_FLUSH_SECONDS also flush its
+    traffic cells; write queued access-log lines."""
     if settings.GATEWAY_METRICS:
+        metrics.publish()
         metrics.publish_token_cache(verified_tokens.hits, verified_tokens.misses)
+    if flush_traffic and settings.GATEWAY_ANALYTICS:
+        recorder.flush()
+    access_log.flush()
 
 
 def _config_swapped() -> None:
@@ -245,9 +250,13 @@ def worker_started() -> None:
     _stop.clear()
 
     def run() -> None:
-        while not _stop.wait(settings.GATEWAY_ANALYTICS_FLUSH_SECONDS):
+        next_flush = time.monotonic() + settings.GATEWAY_ANALYTICS_FLUSH_SECONDS
+        while not _stop.wait(settings.GATEWAY_METRICS_PUBLISH_SECONDS):
+            flush_traffic = time.monotonic() >= next_flush
+            if flush_traffic:
+                next_flush = time.monotonic() + settings.GATEWAY_ANALYTICS_FLUSH_SECONDS
             try:
-                _housekeeping()
+                _housekeeping(flush_traffic)
             except Exception:
                 logger.exception("Observability housekeeping failed")
         _housekeeping()

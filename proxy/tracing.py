@@ -75,14 +75,15 @@ def begin(scope: dict) -> TraceContext:
                 break
             incoming = value
     parsed = parse(incoming.decode("latin-1")) if incoming is not None else None
+    # One draw for all three ids (an all-zero id has odds of 2^-64: not worth a check).
+    ids = f"{_random.getrandbits(256):064x}"
     if parsed is None:
-        trace_id = f"{_random.getrandbits(128) or 1:032x}"
-        context = TraceContext(trace_id, None, _span_id(), _span_id(), "01")
+        context = TraceContext(ids[:32], None, ids[32:48], ids[48:], "01")
     else:
         trace_id, parent_id, flags = parsed
         # Only the sampled bit is defined for version 00; the rest is dropped.
         flags = "01" if int(flags, 16) & 1 else "00"
-        context = TraceContext(trace_id, parent_id, _span_id(), _span_id(), flags)
+        context = TraceContext(trace_id, parent_id, ids[32:48], ids[48:], flags)
     scope["headers"] = [
         *(pair for pair in headers if pair[0] != b"traceparent"),
         (b"traceparent", context.upstream_header()),

@@ -5,19 +5,24 @@ from rest_framework import serializers
 from analytics.services import WINDOWS
 
 WINDOW_CHOICES = list(WINDOWS)
+MAX_ID = 2**63 - 1  # ids are 64-bit: a larger number would fail in the database, not here
 
 
 class TrafficQuerySerializer(serializers.Serializer):
     window = serializers.ChoiceField(choices=WINDOW_CHOICES, default="hour")
-    api = serializers.IntegerField(required=False, min_value=1, help_text="Only this API's calls.")
+    api = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Only this API's calls."
+    )
     application = serializers.IntegerField(
-        required=False, min_value=1, help_text="Only this application's calls."
+        required=False, min_value=1, max_value=MAX_ID, help_text="Only this application's calls."
     )
 
 
 class ApplicationTrafficQuerySerializer(serializers.Serializer):
     window = serializers.ChoiceField(choices=WINDOW_CHOICES, default="day")
-    api = serializers.IntegerField(required=False, min_value=1, help_text="Only this API's calls.")
+    api = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Only this API's calls."
+    )
 
 
 class TrafficPointSerializer(serializers.Serializer):

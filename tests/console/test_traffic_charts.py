@@ -37,6 +37,11 @@ def _flush_traffic(expected: int) -> None:
         services.ingest()
 
 
+def _charted(bars) -> int:
+    """The calls the chart's bars stand for (each bar carries its count)."""
+    return sum(int(bar.get_attribute("data-requests")) for bar in bars.all())
+
+
 def test_the_dashboard_charts_known_traffic(browser, site, idp, upstream, rsa_key):
     staff_member("ada", Role.ADMINISTRATOR, password="pw-ada-1")
     api, _server, _application = publish_api(idp, upstream)
@@ -70,12 +75,11 @@ def test_the_dashboard_charts_known_traffic(browser, site, idp, upstream, rsa_ke
         "img", name="Requests per 1 minute(s), last hour: 15 in total, 3 errors"
     )
     expect(chart).to_be_visible()
-    bar = chart.locator(".traffic-bar")
-    expect(bar).to_have_count(1)
-    expect(bar).to_have_attribute("data-requests", "15")
-    expect(bar.locator("title")).to_contain_text("15 calls, 3 errors")
-    box = bar.locator("rect").first.bounding_box()
-    assert box is not None and box["height"] > 20  # drawn, not a hairline
+    bars = chart.locator(".traffic-bar")
+    assert _charted(bars) == 15  # one bar, or two if the calls straddled a minute
+    expect(bars.first.locator("title")).to_contain_text(" calls, ")
+    box = bars.last.locator("rect").first.bounding_box()
+    assert box is not None and box["height"] > 5  # drawn, not a hairline
     expect(panel.get_by_role("link", name="Petstore client")).to_be_visible()
     screenshot(page, "traffic-dashboard")
 
@@ -86,6 +90,6 @@ def test_the_dashboard_charts_known_traffic(browser, site, idp, upstream, rsa_ke
 
     page.goto(f"/console/apis/{api.pk}/")
     expect(page.locator('#traffic [data-metric="requests"]')).to_have_text("15")
-    expect(page.locator("#traffic .traffic-bar")).to_have_attribute("data-requests", "15")
+    assert _charted(page.locator("#traffic .traffic-bar")) == 15
     screenshot(page, "traffic-api")
     context.close()

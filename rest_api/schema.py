@@ -226,7 +226,7 @@ OPERATIONS: dict[tuple[str, ...], Operation] = {
         "`application`, with the top refusal codes. The console's charts show the same series.",
     ),
     ("ApplicationTrafficView", "get"): Operation(
-        "listApplicationTraffic",
+        "getApplicationTraffic",
         "Traffic per application",
         "Calls and errors per application over `window` (busiest first), and when each was "
         "last seen; `api` limits it to one API.",

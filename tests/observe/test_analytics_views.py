@@ -84,7 +84,7 @@ def test_the_operations_are_in_the_openapi_schema(traffic):
     names = {parameter["name"] for parameter in traffic_op["parameters"]}
     assert {"window", "api", "application"} <= names
     apps_op = schema["paths"]["/api/v1/analytics/applications/"]["get"]
-    assert apps_op["operationId"] == "listApplicationTraffic"
+    assert apps_op["operationId"] == "getApplicationTraffic"
 
 
 def console_client() -> Client:

@@ -250,16 +250,20 @@ def worker_started() -> None:
     _stop.clear()
 
     def run() -> None:
-        next_flush = time.monotonic() + settings.GATEWAY_ANALYTICS_FLUSH_SECONDS
-        while not _stop.wait(settings.GATEWAY_METRICS_PUBLISH_SECONDS):
+        flush_every = settings.GATEWAY_ANALYTICS_FLUSH_SECONDS
+        next_flush = time.monotonic() + flush_every
+        while not _stop.wait(min(settings.GATEWAY_METRICS_PUBLISH_SECONDS, flush_every)):
             flush_traffic = time.monotonic() >= next_flush
             if flush_traffic:
-                next_flush = time.monotonic() + settings.GATEWAY_ANALYTICS_FLUSH_SECONDS
+                next_flush = time.monotonic() + flush_every
             try:
                 _housekeeping(flush_traffic)
             except Exception:
                 logger.exception("Observability housekeeping failed")
-        _housekeeping()
+        try:
+            _housekeeping()  # the last counts of a worker that stops
+        except Exception:
+            logger.exception("Observability housekeeping failed at shutdown")
 
     _thread = threading.Thread(target=run, name="observe-housekeeping", daemon=True)
     _thread.start()

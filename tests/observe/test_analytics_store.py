@@ -170,3 +170,17 @@ def test_the_global_recorder_is_what_the_proxy_feeds(published, settings):
     assert by_app["total"]["requests"] == 4
     seen = services.last_seen([published.application.pk])[published.application.pk]
     assert (datetime.now(UTC) - seen).total_seconds() < 120
+
+
+def test_the_beat_tasks_are_registered_and_run(db, settings):
+    from analytics import tasks
+    from gateway_admin.celery import app
+
+    schedule = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert {"analytics.tasks.ingest_traffic", "analytics.tasks.roll_up_traffic"} <= schedule
+    old = int(time.time()) - 60 * 86400
+    services.merge_cells({(old // HOUR * HOUR, 1, 1, 2): Cell(count=3)}, resolution=HOUR)
+    settings.GATEWAY_ANALYTICS_RETENTION_DAYS = 30
+    assert tasks.roll_up_traffic.delay().get() == [0, 1]
+    assert TrafficRollup.objects.count() == 0
+    assert tasks.ingest_traffic.delay().get() >= 0

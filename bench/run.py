@@ -249,6 +249,11 @@ def main() -> int:
     parser.add_argument(
         "--observe-only", action="store_true", help="only the observability comparison"
     )
+    parser.add_argument(
+        "--observe-without-log",
+        action="store_true",
+        help="the comparison's 'on' keeps the access log off (its default)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.duration = 3
@@ -375,7 +380,9 @@ def observability_comparison(args, db: dict, env: dict, workdir: Path, scenarios
                 extra = {
                     "GATEWAY_METRICS": "true",
                     "GATEWAY_ANALYTICS": "true",
-                    "GATEWAY_REQUEST_LOG": str(workdir / "access.log"),
+                    "GATEWAY_REQUEST_LOG": "off"
+                    if args.observe_without_log
+                    else str(workdir / "access.log"),
                     "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
                 }
             gateway = start_gateway(args, db, extra_env=extra)

@@ -217,6 +217,20 @@ OPERATIONS: dict[tuple[str, ...], Operation] = {
         "getAuditEvent", "Get an audit event", "One entry of the audit trail."
     ),
     # Token inspector
+    # Traffic analytics
+    ("TrafficView", "get"): Operation(
+        "getTraffic",
+        "Traffic series",
+        "Requests, errors (4xx and 5xx), error rate and p50/p95 latency over the last `window` "
+        "(hour: per minute, day: per 30 min, week: per 3 h), for every call or one `api` or "
+        "`application`, with the top refusal codes. The console's charts show the same series.",
+    ),
+    ("ApplicationTrafficView", "get"): Operation(
+        "getApplicationTraffic",
+        "Traffic per application",
+        "Calls and errors per application over `window` (busiest first), and when each was "
+        "last seen; `api` limits it to one API.",
+    ),
     ("TokenInspectorView", "post"): Operation(
         "inspectToken",
         "Inspect a token",

@@ -4,6 +4,7 @@ schema and Swagger UI."""
 from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
+from rest_api.analytics.views import ApplicationTrafficView, TrafficView
 from rest_api.apis.views import ApiViewSet, RouteViewSet
 from rest_api.applications.views import ApplicationViewSet
 from rest_api.authservers.views import AuthorizationServerViewSet
@@ -63,6 +64,10 @@ urlpatterns = [
     path("config/export/", ConfigExportView.as_view(), name="config-export"),
     path("config/diff/", ConfigDiffView.as_view(), name="config-diff"),
     path("config/apply/", ConfigApplyView.as_view(), name="config-apply"),
+    path("analytics/traffic/", TrafficView.as_view(), name="analytics-traffic"),
+    path(
+        "analytics/applications/", ApplicationTrafficView.as_view(), name="analytics-applications"
+    ),
     path("schema/", SchemaView.as_view(custom_settings=SCHEMA_SETTINGS), name="schema"),
     path("docs/", DocsView.as_view(url_name="api-v1:schema"), name="docs"),
     *router.urls,

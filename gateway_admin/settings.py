@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "authservers",
     "apis",
     "applications",
+    "policies",
     "proxy",
     "issuer",
     "rest_api",

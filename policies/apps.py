@@ -8,7 +8,6 @@ class PoliciesConfig(AppConfig):
     def ready(self) -> None:
         from apis.services import ACTIVATION_CHECKS
         from core.config_signals import track_config_changes
-        from policies.services import chain_problems
         from policies.models import (
             ClientAddressPolicy,
             CorsPolicy,
@@ -17,6 +16,7 @@ class PoliciesConfig(AppConfig):
             Transformation,
             UpstreamTarget,
         )
+        from policies.services import chain_problems
 
         track_config_changes(
             CorsPolicy,

@@ -31,6 +31,12 @@ class Rule:
     new_name: str
     source: str
     value: str
+    # Worked out once at compile time, not per call:
+    name_b: bytes = b""  # response header names as the ASGI server wants them
+    new_name_b: bytes = b""
+    query_name: str = ""  # percent-encoded
+    query_new_name: str = ""
+    constant_query: str = ""  # "name=value" for a constant added to the query
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +62,22 @@ def compile_transforms(rows: list | None, reserved: frozenset[str]) -> Transform
                 continue  # defence in depth: clean() refuses these already
         if source == "constant" and not _SAFE_CONSTANT.fullmatch(value):
             continue  # never a CR, LF or NUL in a header, whatever the snapshot says
-        rule = Rule(route_id, target, operation, name, new_name, source, value)
+        rule = Rule(
+            route_id,
+            target,
+            operation,
+            name,
+            new_name,
+            source,
+            value,
+            name_b=name.encode("latin-1"),
+            new_name_b=new_name.encode("latin-1"),
+            query_name=quote(name, safe=""),
+            query_new_name=quote(new_name, safe=""),
+            constant_query=f"{quote(name, safe='')}={quote(value, safe='')}"
+            if source == "constant"
+            else "",
+        )
         (response if target == RESPONSE_HEADER else request).append(rule)
     return TransformConfig(tuple(request), tuple(response))
 
@@ -104,7 +125,7 @@ def transform_request(
         if rule.target == QUERY_PARAM:
             query = _query_rule(rule, decision, query)
         else:
-            headers = _header_rule(rule, decision, headers, str)
+            headers = _header_rule(rule, decision, headers, rule.name, rule.new_name, str)
     return headers, query
 
 
@@ -115,7 +136,7 @@ def transform_response(
         return headers
     for rule in transforms.response:
         if _applies(rule, decision):
-            headers = _header_rule(rule, decision, headers, _latin1)
+            headers = _header_rule(rule, decision, headers, rule.name_b, rule.new_name_b, _latin1)
     return headers
 
 
@@ -123,12 +144,10 @@ def _latin1(text: str) -> bytes:
     return text.encode("latin-1")
 
 
-def _header_rule(rule: Rule, decision, headers: list, encode) -> list:
-    name = encode(rule.name)
+def _header_rule(rule: Rule, decision, headers: list, name, new_name, encode) -> list:
     if rule.operation == "remove":
         return [(n, v) for n, v in headers if n != name]
     if rule.operation == "rename":
-        new_name = encode(rule.new_name)
         kept = [(n, v) for n, v in headers if n != new_name]
         return [(new_name if n == name else n, v) for n, v in kept]
     value = _value(rule, decision)
@@ -140,27 +159,33 @@ def _header_rule(rule: Rule, decision, headers: list, encode) -> list:
 
 
 def _query_rule(rule: Rule, decision, query: str) -> str:
-    parts = [part for part in query.split("&") if part]
+    parts = query.split("&") if query else []
 
     def named(part: str, name: str) -> bool:
-        return unquote_plus(part.split("=", 1)[0]) == name
+        key = part.split("=", 1)[0]
+        if "%" in key or "+" in key:
+            key = unquote_plus(key)
+        return key == name
 
     if rule.operation == "remove":
-        parts = [part for part in parts if not named(part, rule.name)]
+        parts = [part for part in parts if part and not named(part, rule.name)]
     elif rule.operation == "rename":
-        new = quote(rule.new_name, safe="")
-        parts = [part for part in parts if not named(part, rule.new_name)]
+        parts = [part for part in parts if part and not named(part, rule.new_name)]
         parts = [
-            new + ("=" + part.split("=", 1)[1] if "=" in part else "")
+            rule.query_new_name + ("=" + part.split("=", 1)[1] if "=" in part else "")
             if named(part, rule.name)
             else part
             for part in parts
         ]
     else:
-        value = _value(rule, decision)
-        if value is None:
-            return query
+        if rule.constant_query:
+            pair = rule.constant_query
+        else:
+            value = _value(rule, decision)
+            if value is None:
+                return query
+            pair = f"{rule.query_name}={quote(value, safe='')}"
         if rule.operation == "set":
-            parts = [part for part in parts if not named(part, rule.name)]
-        parts.append(f"{quote(rule.name, safe='')}={quote(value, safe='')}")
+            parts = [part for part in parts if part and not named(part, rule.name)]
+        parts.append(pair)
     return "&".join(parts)

@@ -52,6 +52,8 @@ async def balanced_send(
 
 
 async def _call(client, api, balancer: BalancerConfig, target: Target, request):
+    """One call to `target`. It counts as under way (least connections) until its
+    response head has arrived: the part of a call that waits on the target."""
     current = rules.state(target.id)
     current.active += 1
     try:
@@ -69,41 +71,17 @@ async def _call(client, api, balancer: BalancerConfig, target: Target, request):
             header_deadline=api.read_timeout,
         )
     except UpstreamFailure as failure:
-        current.active -= 1
         if failure.kind != "denied" and rules.passive_failure(balancer, target.id, failure.kind):
             _report(target.id)
         raise
-    except BaseException:
+    finally:
         current.active -= 1
-        raise
     if response.status >= 500:
         if rules.passive_failure(balancer, target.id, f"status {response.status}"):
             _report(target.id)
     else:
-        rules.passive_success(target.id)
-    return _Counted(response, current)
-
-
-class _Counted:
-    """The response, counting the target's call as under way until it is closed."""
-
-    __slots__ = ("_response", "_state")
-
-    def __init__(self, response: UpstreamResponse, current):
-        self._response, self._state = response, current
-
-    def __getattr__(self, name):
-        return getattr(self._response, name)
-
-    @property
-    def finished(self) -> bool:
-        return self._response.finished
-
-    def close(self) -> None:
-        if self._state is not None:
-            self._state.active -= 1
-            self._state = None
-        self._response.close()
+        current.failures = 0
+    return response
 
 
 # --- active health checks ------------------------------------------------------------

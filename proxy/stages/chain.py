@@ -48,7 +48,8 @@ class Chain:
         if self.transforms is not None:
             headers = transform_response(self.transforms, decision, headers)
         if self.cors is not None:
-            headers = [(n, v) for n, v in headers if not n.startswith(b"access-control-")]
+            if any(name.startswith(b"access-control-") for name, _ in headers):
+                headers = [(n, v) for n, v in headers if not n.startswith(b"access-control-")]
             for name, value in environ.get("gatekeep.response_headers", ()):
                 headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
         return headers

@@ -66,10 +66,15 @@ def _client(peer: str, forwarded_for: str, proxies: TrustedProxies) -> tuple[int
 
 def client_ip(environ: dict) -> tuple[int, int] | None:
     """The trusted client address of this call, or None (the token inspector has none)."""
+    found = environ.get("gatekeep.client_ip", False)
+    if found is not False:
+        return found  # the API's lists and the application's look at the same address
     peer = environ.get("REMOTE_ADDR")
-    if not peer:
-        return None
-    return _client(peer, environ.get("HTTP_X_FORWARDED_FOR", ""), trusted_proxies())
+    found = None
+    if peer:
+        found = _client(peer, environ.get("HTTP_X_FORWARDED_FOR", ""), trusted_proxies())
+    environ["gatekeep.client_ip"] = found
+    return found
 
 
 def _text(address: tuple[int, int]) -> str:

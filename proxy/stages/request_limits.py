@@ -7,6 +7,7 @@ the upstream is called, so a body that lies about its size never reaches it.
 """
 
 from dataclasses import dataclass
+from itertools import chain
 
 from proxy.errors import GatewayError, HeaderFieldsTooLarge
 
@@ -51,7 +52,7 @@ def check_head(limits: LimitsConfig, environ: dict, trace: list | None) -> None:
                 check="request_limits",
             )
         if limits.max_header_bytes is not None:
-            size = sum(len(name) + len(value) for name, value in raw)
+            size = sum(map(len, chain.from_iterable(raw)))
             if size > limits.max_header_bytes:
                 raise HeaderFieldsTooLarge(
                     f"The request's header fields take {size} bytes; this API accepts at "

@@ -49,6 +49,16 @@ class _SingletonPolicyView(AdminAPIMixin, GenericAPIView):
     pagination_class = None
     filter_backends = []
 
+    def get_queryset(self):
+        return self.model.objects.all()
+
+    def get_object(self):
+        """The policy of the owner in the URL (DRF's OPTIONS metadata asks for it)."""
+        policy = self.found(self.owner())
+        if policy is None:
+            raise NotFound("Not set up yet; PUT it.", code="policy_not_found")
+        return policy
+
     def owner(self):
         return get_object_or_404(self.owner_model, pk=self.kwargs["pk"])
 

@@ -10,6 +10,10 @@ from authservers.models import AuthorizationServer
 from authservers.services import ensure_usable_keys, missing_keys_problem
 from core import changes
 
+# Activation checks of apps above this one (policies/apps.py registers the policy
+# chain's): each takes the API and returns its problems.
+ACTIVATION_CHECKS: list = []
+
 
 def activation_problems(api: Api) -> list[str]:
     """Everything that stops this API from being served; empty means it can go live."""
@@ -37,6 +41,8 @@ def activation_problems(api: Api) -> list[str]:
             )
     # A trusted server without keys would fail every token it issued (503 or 401).
     problems.extend(filter(None, (missing_keys_problem(server) for server in servers)))
+    for check in ACTIVATION_CHECKS:
+        problems.extend(check(api))
     return problems
 
 

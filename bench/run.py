@@ -213,6 +213,28 @@ def parse_wrk(output: str) -> dict:
     return result
 
 
+def chain_cost(duration: int, connections: int, env: dict) -> dict:
+    """(f) /chain/v1, every policy of the chain on, against (c) identification only, in the
+    same gateway process, alternating three times each so a noisy neighbour hits both."""
+    base = f"http://127.0.0.1:{GATEWAY_PORT}"
+    wrk(f"{base}/gateway/chain/v1/items", 2, connections, "chain_token.lua", env)  # warm-up
+    runs: dict[str, list] = {"c": [], "f": []}
+    for _ in range(3):
+        runs["c"].append(
+            wrk(f"{base}/gateway/bench/v1/items", duration, connections, "hot_token.lua", env)
+        )
+        runs["f"].append(
+            wrk(f"{base}/gateway/chain/v1/items", duration, connections, "chain_token.lua", env)
+        )
+    best = {name: max(results, key=lambda r: r["rps"]) for name, results in runs.items()}
+    rps = {name: [r["rps"] for r in results] for name, results in runs.items()}
+    best["f"]["identification_only_rps"] = rps["c"]
+    best["f"]["full_chain_rps"] = rps["f"]
+    best["f"]["cost_percent"] = round(100 * (1 - best["f"]["rps"] / best["c"]["rps"]), 1)
+    best["f"]["non_2xx"] = sum(r["non_2xx"] for r in runs["f"])
+    return {"f_gateway_full_chain": best["f"]}
+
+
 def check_gateway(token_file: Path) -> None:
     request = urllib.request.Request(
         f"http://127.0.0.1:{GATEWAY_PORT}/gateway/bench/v1/items",
@@ -298,6 +320,7 @@ def main() -> int:
                 f"http://127.0.0.1:{GATEWAY_PORT}{path}", d, c, "hot_token.lua", env
             )
             scenarios["c_gateway_hot_token"]["worker_rss_mb"] = worker_rss_mb(gateway)
+            scenarios.update(chain_cost(d, c, env))
             one_up = wrk(f"http://127.0.0.1:{UPSTREAM_PORT}/items", d, 1, threads=1)
             one_gw = wrk(f"http://127.0.0.1:{GATEWAY_PORT}{path}", d, 1, "hot_token.lua", env, 1)
             scenarios["latency_1_connection"] = {
@@ -432,6 +455,13 @@ def report(results: dict, workdir: Path) -> None:
         print(
             f"{name:28} {r['rps']:>9.0f} {r['p50_ms']:>8} {r['p99_ms']:>8} "
             f"{r['ratio_to_nginx']:>7} {r.get('worker_rss_mb', ''):>7} {r['non_2xx']:>8}"
+        )
+    chain = results["scenarios"].get("f_gateway_full_chain")
+    if chain:
+        print(
+            f"\nFull policy chain vs identification only (same process, best of 3 each): "
+            f"{chain['cost_percent']} % fewer req/s (c {chain['identification_only_rps']}, "
+            f"f {chain['full_chain_rps']})"
         )
     latency = results["scenarios"].get("latency_1_connection")
     if latency:

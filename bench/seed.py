@@ -113,7 +113,9 @@ def main() -> None:
         app.apis.add(api)
         _filler(args, server)
         _limits(args, api)
+        chain_api = _chain(args, server)
     assert activate_api(api) == []
+    assert activate_api(chain_api) == []
     refresh_jwks(server)
     kid = server.jwks_snapshot.keys[0]["kid"]
     connections.close_all()  # before the signing processes fork
@@ -136,6 +138,80 @@ def _limits(args, api) -> None:
     if args.rate_limit:
         rate, _, burst = args.rate_limit.partition(":")
         LimitPolicy.objects.create(api=api, rate=int(rate), burst=int(burst) if burst else None)
+
+
+def _chain(args, server) -> Api:
+    """/chain/v1: /bench/v1 with every policy of the chain (bench/README.md, chain cost)."""
+    from urllib.parse import urlsplit
+
+    from policies.models import (
+        ClientAddressPolicy,
+        CorsPolicy,
+        LoadBalancing,
+        RequestLimits,
+        Transformation,
+        UpstreamTarget,
+    )
+    from policies.services import save_policy
+
+    api = Api.objects.create(name="Chain", base_path="/chain/v1", upstream_url=args.upstream)
+    Route.objects.create(api=api, method="GET", path="/items", required_scopes=["bench:read"])
+    policy = IdentifyAndAuthorizePolicy.objects.create(api=api, audiences=["bench"])
+    policy.authorization_servers.add(server)
+    # Its own application (same claims), so its address lists leave /bench/v1 untouched.
+    app = Application.objects.create(
+        name="bench-chain", identifying_claims={"client_id": "bench-client"}
+    )
+    app.apis.add(api)
+    parts = urlsplit(args.upstream)
+    for policy in (
+        CorsPolicy(api=api, allowed_origins=["https://app.example.com", "https://*.example.org"]),
+        ClientAddressPolicy(api=api, allow=["127.0.0.0/8", "::1/128"], deny=["10.0.0.0/8"]),
+        ClientAddressPolicy(application=app, allow=["127.0.0.0/8"]),
+        RequestLimits(
+            api=api,
+            max_body_bytes=1_000_000,
+            max_header_count=50,
+            max_header_bytes=16_000,
+            allowed_content_types=["application/json"],
+        ),
+        Transformation(
+            api=api,
+            target="request_header",
+            operation="set",
+            name="X-Subject-Id",
+            source="claim",
+            value="sub",
+        ),
+        Transformation(
+            api=api,
+            target="request_header",
+            operation="add",
+            name="X-App",
+            source="application",
+            value="name",
+        ),
+        Transformation(
+            api=api,
+            target="query_param",
+            operation="set",
+            name="api-version",
+            source="constant",
+            value="2",
+        ),
+        Transformation(
+            api=api,
+            target="response_header",
+            operation="set",
+            name="X-Served-By",
+            source="constant",
+            value="gatekeep",
+        ),
+        UpstreamTarget(api=api, url=f"{parts.scheme}://{parts.netloc}"),
+        LoadBalancing(api=api, algorithm="least_connections"),
+    ):
+        save_policy(policy)
+    return api
 
 
 def _filler(args, server) -> None:

@@ -1,7 +1,17 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console import apis, applications, audit, dashboard, inspector, limits, partials, servers
+from console import (
+    apis,
+    applications,
+    audit,
+    dashboard,
+    inspector,
+    limits,
+    partials,
+    policies,
+    servers,
+)
 from console.access import StaffAuthenticationForm
 
 app_name = "console"
@@ -43,6 +53,20 @@ urlpatterns = [
     ),
     path("apis/<int:pk>/routes/<int:route_pk>/delete/", apis.route_delete, name="route-delete"),
     path("apis/<int:pk>/policy/", apis.policy_save, name="policy-save"),
+    # The policy chain (console/policies.py).
+    path("apis/<int:pk>/chain/", policies.chain, name="api-chain"),
+    path("apis/<int:pk>/chain/targets/add/", policies.target_add, name="api-chain-target"),
+    path(
+        "apis/<int:pk>/chain/transformations/add/",
+        policies.transformation_add,
+        name="api-chain-transformation",
+    ),
+    path(
+        "apis/<int:pk>/chain/<slug:kind>/<int:item_pk>/delete/",
+        policies.item_delete,
+        name="api-chain-delete",
+    ),
+    path("apis/<int:pk>/chain/<slug:kind>/", policies.singleton_save, name="api-chain-save"),
     path(
         "apis/<int:pk>/applications/add/",
         apis.application_associate,

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "applications",
     "traffic",
     "analytics",
+    "policies",
     "proxy",
     "issuer",
     "configfile",

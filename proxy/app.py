@@ -17,6 +17,7 @@ from django.conf import settings
 from authservers.keystore import NeedsBlockingIO
 from core.client_address import client_from
 from core.request_ids import request_id_for
+from proxy.balancing import balanced_send
 from proxy.body import ClientBody, ClientGone, ClientTooSlow
 from proxy.config import config_holder
 from proxy.errors import (
@@ -33,14 +34,15 @@ from proxy.forward import (
     proxied_request,
     relay_body,
     response_headers,
-    send,
     upstream_client,
 )
 from proxy.identify import FORM_PEEK_BYTES, is_form
 from proxy.observe import decided, observed, refused, timed_upstream
 from proxy.pipeline import Decision, decide
 from proxy.rate_limits import admit
-from proxy.responses import send_error
+from proxy.responses import send_error, send_response
+from proxy.stages.cors import Answered
+from proxy.stages.request_limits import check_body
 from proxy.tokens import verified_tokens
 from proxy.upstream import UpstreamFailure
 
@@ -87,9 +89,13 @@ class GatewayApp:
             await self._forward(
                 scope, environ, body, send_message, decision, path, request_id, limits
             )
+        except Answered as answer:  # a CORS preflight (proxy/stages/cors.py)
+            await send_response(send_message, answer.status, answer.headers, b"")
         except GatewayError as error:
             refused(error)
             soap = soap or error.soap
+            # Stage 6: a refusal carries the CORS headers too, so the page can read it.
+            error.headers.update(environ.get("gatekeep.response_headers", ()))
             await send_error(
                 send_message, error, request_id, environ.get("CONTENT_TYPE", "") if soap else None
             )
@@ -119,15 +125,20 @@ class GatewayApp:
     async def _forward(
         self, scope, environ, body, send_message, decision: Decision, path, request_id, limits
     ):
+        await check_body(decision.api.chain.limits, body)  # stage 3: a body within the limit
         framing = body.framing()
         stream = await body.stream() if body.expected else None
         request = proxied_request(
             scope, environ, decision, path, request_id, self.forwarding, framing, stream
         )
-        response = await timed_upstream(send(upstream_client(), decision.api, request))
+        response = await timed_upstream(
+            balanced_send(upstream_client(), decision.api, request)  # stage 4
+        )
         try:
             status = check_status(response)
-            out_headers = response_headers(response)
+            out_headers = decision.api.chain.response_headers(
+                decision, environ, response_headers(response)
+            )
             first = await first_chunk(response)
             out_headers.append((b"x-request-id", request_id.encode()))
             out_headers.extend(limits)
@@ -167,6 +178,7 @@ def wsgi_like_environ(scope: dict) -> dict:
         "REQUEST_METHOD": scope["method"],
         "QUERY_STRING": scope["query_string"].decode("latin-1"),
         "REMOTE_ADDR": client[0] if client else "",
+        "gatekeep.headers": scope["headers"],  # as received, for the request limits
     }
     for raw_name, raw_value in scope["headers"]:
         name = raw_name.decode("latin-1")

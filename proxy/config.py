@@ -29,9 +29,11 @@ from authservers.keystore import ServerKeyPolicy
 from core import config_bus
 from core.config_version import database_version, read_config_version, version_number
 from core.db import release_connection
+from policies.snapshot import collect_chains
 from proxy import snapshot_store
 from proxy.applications import ApplicationIndex, ApplicationTable
 from proxy.routing import RouteConfig, RouteTrie
+from proxy.stages.chain import EMPTY_CHAIN, Chain, compile_chain
 from traffic.snapshot import NO_LIMITS, TrafficConfig, collect_limits, compile_limits
 
 logger = logging.getLogger(__name__)
@@ -97,6 +99,7 @@ class ApiConfig:
     routes: RouteTrie
     policy: PolicyConfig | None
     applications: ApplicationIndex
+    chain: Chain = EMPTY_CHAIN  # CORS, client addresses, limits, transformation, targets
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ def collect_snapshot(version: str | None) -> dict:
         .prefetch_related("routes", "policy__authorization_servers")
     )
     servers: dict[int, dict] = {}
+    chains = collect_chains([api.id for api in apis])
     collected = []
     for api in apis:
         policy = getattr(api, "policy", None)
@@ -160,6 +164,7 @@ def collect_snapshot(version: str | None) -> dict:
                     for r in api.routes.all()
                 ],
                 "policy": policy_data,
+                "chain": chains.get(api.id),
             }
         )
     rows = Application.apis.through.objects.filter(api__status=ApiStatus.ACTIVE).values_list(
@@ -283,7 +288,19 @@ def _compile_api(
         routes=RouteTrie(routes),
         policy=policy_config,
         applications=applications or EMPTY_INDEX,
+        chain=compile_chain(api["id"], api.get("chain"), _reserved_headers(policy)),
     )
+
+
+def _reserved_headers(policy: dict | None) -> frozenset[str]:
+    """Request headers only the API's policy writes: claim headers, and the token's
+    header when the policy keeps it from the upstream (proxy/stages/transform.py)."""
+    if policy is None:
+        return frozenset()
+    names = {header.lower() for _, header in policy["forward_claims"]}
+    if policy["identity_source"] == "header" and not policy["forward_authorization"]:
+        names.add(policy["identity_name"].lower())
+    return frozenset(names)
 
 
 def _server_config(data: dict) -> ServerConfig:

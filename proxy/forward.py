@@ -39,6 +39,7 @@ from proxy.headers import (
     is_hop_by_hop,
 )
 from proxy.pipeline import Decision
+from proxy.stages.transform import transform_request
 from proxy.upstream import UpstreamClient, UpstreamFailure, UpstreamResponse
 
 logger = logging.getLogger(__name__)
@@ -247,6 +248,8 @@ def proxied_request(
     headers = request_headers(scope["headers"], drop, drop_cookies)
     headers.extend(forwarding.headers(scope, environ, request_id))
     headers.extend(identity_headers(decision))
+    # Stage 3: the API's transformations (proxy/stages/transform.py).
+    headers, query = transform_request(api.chain.transforms, decision, headers, query)
     framing_headers, chunked = framing
     headers.extend(framing_headers)
     target = upstream_path(

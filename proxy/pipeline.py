@@ -1,5 +1,7 @@
 """Steps 1-5 of a proxied call as one function, shared by the proxy and the token inspector.
 
+The policy chain's stages (proxy/stages/__init__.py) run around the identification.
+
 `decide()` either returns who may call what, or raises the GatewayError the
 client gets. With a `trace` list it also records every check it made, in order.
 """
@@ -39,7 +41,10 @@ def decide(config: GatewayConfig, environ: dict, path: str, trace: list | None =
     api = None
     try:
         api, segments = locate(config, path)
-        return _decide(api, segments, environ, trace)
+        api.chain.before(environ, trace)  # stage 1 and the API's client addresses (stages/)
+        decision = _decide(api, segments, environ, trace)
+        api.chain.after(decision, environ, trace)  # the application's client addresses
+        return decision
     except GatewayError as error:
         error.soap = api is not None and api.soap  # SOAP APIs answer errors with a fault
         if trace is not None:

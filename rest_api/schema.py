@@ -266,6 +266,84 @@ OPERATIONS: dict[tuple[str, ...], Operation] = {
     ),
 }
 
+
+# The policy chain (rest_api/policies/): singletons are GET/PUT/DELETE, the rest collections.
+
+
+def _singleton(view: str, thing: str, name: str, what: str) -> dict:
+    return {
+        (view, "get"): Operation(f"get{name}", f"Get the {thing}", f"The {thing}: {what}"),
+        (view, "put"): Operation(
+            f"put{name}",
+            f"Set the {thing}",
+            f"Creates or replaces the {thing}; active APIs use it at once. {what}",
+        ),
+        (view, "delete"): Operation(
+            f"delete{name}", f"Remove the {thing}", f"Removes the {thing}."
+        ),
+    }
+
+
+def _collection(view: str, thing: str, name: str, what: str) -> dict:
+    return {
+        (view, "list"): Operation(f"list{name}s", f"List {thing}s", what + _LIST),
+        (view, "create"): Operation(f"create{name}", f"Add a {thing}", f"Adds a {thing}. {what}"),
+        (view, "retrieve"): Operation(f"get{name}", f"Get a {thing}", f"One {thing}. {what}"),
+        (view, "partial_update"): Operation(
+            f"update{name}", f"Change a {thing}", f"Changes the fields given (PATCH). {what}"
+        ),
+        (view, "destroy"): Operation(f"delete{name}", f"Delete a {thing}", f"Deletes the {thing}."),
+    }
+
+
+OPERATIONS.update(
+    {
+        **_singleton(
+            "CorsPolicyView",
+            "CORS policy",
+            "CorsPolicy",
+            "Browser origins allowed to call the API; preflights are answered by the gateway.",
+        ),
+        **_singleton(
+            "ApiClientAddressView",
+            "client address lists of the API",
+            "ApiClientAddresses",
+            "Allow and deny lists (IPv4/IPv6 CIDR) checked before the token; deny wins.",
+        ),
+        **_singleton(
+            "ApplicationClientAddressView",
+            "client address lists of the application",
+            "ApplicationClientAddresses",
+            "Allow and deny lists (IPv4/IPv6 CIDR) for the application's calls; deny wins.",
+        ),
+        **_singleton(
+            "RequestLimitsView",
+            "request limits",
+            "RequestLimits",
+            "Body size (413), header count and size (431), content types (415).",
+        ),
+        **_singleton(
+            "LoadBalancingView",
+            "load balancing settings",
+            "LoadBalancing",
+            "Algorithm, active health checks, passive ejection and retry over the targets.",
+        ),
+        **_collection(
+            "TransformationViewSet",
+            "transformation",
+            "Transformation",
+            "Header and query parameter changes, applied in `position` order.",
+        ),
+        **_collection(
+            "UpstreamTargetViewSet",
+            "upstream target",
+            "UpstreamTarget",
+            "Backend instances of the API with weights; `state` is their health as a "
+            "data-plane worker last reported it.",
+        ),
+    }
+)
+
 # The responses added to every operation that may answer them, with what each means.
 ERRORS = {
     "400": "Invalid input (`validation_failed`: `errors` has each field's messages, "

@@ -9,6 +9,15 @@ from rest_api.apis.views import ApiViewSet, RouteViewSet
 from rest_api.applications.views import ApplicationViewSet
 from rest_api.authservers.views import AuthorizationServerViewSet
 from rest_api.configfile.views import ConfigApplyView, ConfigDiffView, ConfigExportView
+from rest_api.policies.views import (
+    ApiClientAddressView,
+    ApplicationClientAddressView,
+    CorsPolicyView,
+    LoadBalancingView,
+    RequestLimitsView,
+    TransformationViewSet,
+    UpstreamTargetViewSet,
+)
 from rest_api.traffic.views import (
     ApplicationLimitViewSet,
     ApplicationUsageView,
@@ -53,6 +62,10 @@ router.register(
 )
 router.register("apis", ApiViewSet, basename="api")
 router.register(r"apis/(?P<api_pk>[0-9]+)/routes", RouteViewSet, basename="api-route")
+router.register(
+    r"apis/(?P<api_pk>[0-9]+)/transformations", TransformationViewSet, basename="api-transform"
+)
+router.register(r"apis/(?P<api_pk>[0-9]+)/targets", UpstreamTargetViewSet, basename="api-target")
 router.register("applications", ApplicationViewSet, basename="application")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 router.register("limit-policies", LimitPolicyViewSet, basename="limit-policy")
@@ -67,6 +80,16 @@ urlpatterns = [
     path("analytics/traffic/", TrafficView.as_view(), name="analytics-traffic"),
     path(
         "analytics/applications/", ApplicationTrafficView.as_view(), name="analytics-applications"
+    ),
+    # The policy chain of an API (rest_api/policies/).
+    path("apis/<int:pk>/cors/", CorsPolicyView.as_view(), name="api-cors"),
+    path("apis/<int:pk>/client-addresses/", ApiClientAddressView.as_view(), name="api-addresses"),
+    path("apis/<int:pk>/request-limits/", RequestLimitsView.as_view(), name="api-limits"),
+    path("apis/<int:pk>/load-balancing/", LoadBalancingView.as_view(), name="api-balancing"),
+    path(
+        "applications/<int:pk>/client-addresses/",
+        ApplicationClientAddressView.as_view(),
+        name="application-addresses",
     ),
     path("schema/", SchemaView.as_view(custom_settings=SCHEMA_SETTINGS), name="schema"),
     path("docs/", DocsView.as_view(url_name="api-v1:schema"), name="docs"),

@@ -12,6 +12,7 @@ from apis.models import Api
 from rest_api.apis.views import ApiViewSet, RouteViewSet
 from rest_api.applications.views import ApplicationViewSet
 from rest_api.authservers.views import AuthorizationServerViewSet
+from rest_api.policies.views import TransformationViewSet, UpstreamTargetViewSet
 from rest_api.traffic.views import ApplicationLimitViewSet, ApplicationUsageView, LimitPolicyViewSet
 from rest_api.views import AuditEventViewSet, TokenInspectorView
 from tests.rest_api.crud import assert_field_errors, assert_problem
@@ -27,6 +28,8 @@ LISTS = {
     "/api/v1/audit-events/": AuditEventViewSet,
     "/api/v1/limit-policies/": LimitPolicyViewSet,
     "/api/v1/application-limits/": ApplicationLimitViewSet,
+    "/api/v1/apis/{api_pk}/transformations/": TransformationViewSet,
+    "/api/v1/apis/{api_pk}/targets/": UpstreamTargetViewSet,
 }
 VIEWS = [*LISTS.values(), TokenInspectorView, ApplicationUsageView]
 

@@ -1,22 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console import apis, applications, audit, dashboard, inspector, partials, servers
-from console.access import StaffAuthenticationForm
+from console import apis, applications, audit, dashboard, inspector, partials, servers, sso
 
 app_name = "console"
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="console/login.html",
-            authentication_form=StaffAuthenticationForm,
-            redirect_authenticated_user=True,
-        ),
-        name="login",
-    ),
+    path("login/", sso.LoginView.as_view(), name="login"),
+    path("sso/", sso.sso_start, name="sso-start"),
+    path("sso/callback/", sso.sso_callback, name="sso-callback"),
     path("logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),
     # APIs
     path("apis/", apis.api_list, name="api-list"),

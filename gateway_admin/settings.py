@@ -471,3 +471,47 @@ GATEWAY_STATE_DIR = Path(
 CELERY_BEAT_SCHEDULE_FILENAME = envstr(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(GATEWAY_STATE_DIR / "celerybeat-schedule")
 )
+
+# --- Console, round 2 (issue 18) ------------------------------------------------------
+# Every AuditEvent records where the change came from and the client's address.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
+    "core.audit_context.AuditContextMiddleware",
+)
+# A console session ends this long after sign-in, whatever the activity (shown in the UI).
+GATEWAY_CONSOLE_SESSION_SECONDS = envint("GATEWAY_CONSOLE_SESSION_SECONDS", 8 * 3600)
+if GATEWAY_CONSOLE_SESSION_SECONDS < 60:
+    raise ImproperlyConfigured("GATEWAY_CONSOLE_SESSION_SECONDS must be at least 60")
+# OpenID Connect single sign-on for the console (console/sso.py, accounts/sso.py); off
+# unless an issuer and a client id are set. Local accounts keep working (break-glass).
+GATEWAY_CONSOLE_OIDC_ISSUER = envstr("GATEWAY_CONSOLE_OIDC_ISSUER")
+# Default: the issuer's /.well-known/openid-configuration.
+GATEWAY_CONSOLE_OIDC_DISCOVERY_URL = envstr("GATEWAY_CONSOLE_OIDC_DISCOVERY_URL")
+GATEWAY_CONSOLE_OIDC_CLIENT_ID = envstr("GATEWAY_CONSOLE_OIDC_CLIENT_ID")
+GATEWAY_CONSOLE_OIDC_CLIENT_SECRET = envstr("GATEWAY_CONSOLE_OIDC_CLIENT_SECRET")
+GATEWAY_CONSOLE_OIDC_SCOPES = envstr("GATEWAY_CONSOLE_OIDC_SCOPES", "openid email profile groups")
+GATEWAY_CONSOLE_OIDC_GROUPS_CLAIM = envstr("GATEWAY_CONSOLE_OIDC_GROUPS_CLAIM", "groups")
+GATEWAY_CONSOLE_OIDC_USERNAME_CLAIM = envstr(
+    "GATEWAY_CONSOLE_OIDC_USERNAME_CLAIM", "preferred_username"
+)
+# The sign-in button's label: "Sign in with <name>".
+GATEWAY_CONSOLE_OIDC_PROVIDER_NAME = envstr("GATEWAY_CONSOLE_OIDC_PROVIDER_NAME", "single sign-on")
+# Set when the console is reached under another name than the one it sees (behind a proxy).
+GATEWAY_CONSOLE_OIDC_REDIRECT_URI = envstr("GATEWAY_CONSOLE_OIDC_REDIRECT_URI")
+# "group=role,group=role": the provider's groups onto viewer, operator or administrator.
+GATEWAY_CONSOLE_OIDC_ROLE_MAP = {}
+for _entry in envlist("GATEWAY_CONSOLE_OIDC_ROLE_MAP"):
+    _group, _, _role = _entry.rpartition("=")
+    if not _group.strip() or _role.strip() not in ("viewer", "operator", "administrator"):
+        raise ImproperlyConfigured(
+            "GATEWAY_CONSOLE_OIDC_ROLE_MAP: each entry is group=viewer|operator|administrator, "
+            f"not {_entry!r}"
+        )
+    GATEWAY_CONSOLE_OIDC_ROLE_MAP[_group.strip()] = _role.strip()
+if bool(GATEWAY_CONSOLE_OIDC_ISSUER or GATEWAY_CONSOLE_OIDC_DISCOVERY_URL) != bool(
+    GATEWAY_CONSOLE_OIDC_CLIENT_ID
+):
+    raise ImproperlyConfigured(
+        "Console single sign-on needs both GATEWAY_CONSOLE_OIDC_ISSUER (or _DISCOVERY_URL) "
+        "and GATEWAY_CONSOLE_OIDC_CLIENT_ID"
+    )

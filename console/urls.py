@@ -121,5 +121,6 @@ urlpatterns = [
     # Tools
     path("inspector/", inspector.inspector, name="inspector"),
     path("audit/", audit.audit_log, name="audit-log"),
+    path("audit/export.<str:fmt>", audit.audit_export, name="audit-export"),
     path("partials/key-value-row/", partials.key_value_row, name="key-value-row"),
 ]

@@ -515,3 +515,5 @@ if bool(GATEWAY_CONSOLE_OIDC_ISSUER or GATEWAY_CONSOLE_OIDC_DISCOVERY_URL) != bo
         "Console single sign-on needs both GATEWAY_CONSOLE_OIDC_ISSUER (or _DISCOVERY_URL) "
         "and GATEWAY_CONSOLE_OIDC_CLIENT_ID"
     )
+# Rows of one audit-log export (CSV or JSON, streamed); the newest are kept.
+GATEWAY_AUDIT_EXPORT_MAX_ROWS = envint("GATEWAY_AUDIT_EXPORT_MAX_ROWS", 10000)

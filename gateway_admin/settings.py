@@ -519,3 +519,5 @@ if bool(GATEWAY_CONSOLE_OIDC_ISSUER or GATEWAY_CONSOLE_OIDC_DISCOVERY_URL) != bo
 GATEWAY_AUDIT_EXPORT_MAX_ROWS = envint("GATEWAY_AUDIT_EXPORT_MAX_ROWS", 10000)
 # How long a token inspector's shared link keeps its token (in the cache, never the URL).
 GATEWAY_INSPECTOR_SHARE_SECONDS = envint("GATEWAY_INSPECTOR_SHARE_SECONDS", 3600)
+# Failed key refreshes kept per authorization server, newest first (console history).
+JWKS_FAILURE_HISTORY = envint("JWKS_FAILURE_HISTORY", 50)

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.django_client import OAuth
+from authlib.jose.errors import JoseError
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -25,6 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET
+from joserfc.errors import JoseError as JoseRfcError  # what Authlib's OIDC client raises
 from requests import RequestException
 
 from accounts import sso
@@ -143,6 +145,10 @@ def sso_callback(request: HttpRequest) -> HttpResponse:
         # does not verify: all refused, none explained in more detail to the browser.
         logger.info("Single sign-on refused: %s", exc)
         return _refuse(request, exc.error or "invalid_response", "Single sign-on did not complete.")
+    except (JoseError, JoseRfcError) as exc:
+        # The ID token's signature, issuer, audience, expiry or nonce did not verify.
+        logger.warning("Single sign-on: ID token refused: %s", exc)
+        return _refuse(request, "invalid_id_token", "Single sign-on did not complete.")
     except (RequestException, ValueError, KeyError) as exc:
         logger.warning("Single sign-on failed: %s", exc)
         return _refuse(request, "invalid_response", "Single sign-on did not complete.")

@@ -145,11 +145,13 @@ class _ProviderHandler(QuietHandler):
             "email": person.email,
             "name": person.name,
             provider.groups_claim: person.groups,
-            **provider.extra_claims,
         }
         if grant["nonce"]:
             claims["nonce"] = grant["nonce"]
-        id_token = sign(provider.key, claims, header={"typ": "JWT"})
+        claims.update(provider.extra_claims)
+        if provider.drop_nonce:
+            claims.pop("nonce", None)
+        id_token = sign(provider.signing_key or provider.key, claims, header={"typ": "JWT"})
         self._json(
             200,
             {
@@ -194,7 +196,9 @@ class OidcProvider(LoopbackServer):
         self.people: dict[str, Person] = {}
         self.codes: dict[str, dict] = {}
         self.groups_claim = "groups"
-        self.extra_claims: dict = {}
+        self.extra_claims: dict = {}  # merged into every ID token (hostile tests override)
+        self.signing_key = None  # sign with this key instead of the published one
+        self.drop_nonce = False
         self.discovery_hits = 0
         self.token_requests = 0
         self.lock = threading.Lock()

@@ -14,7 +14,6 @@ from functools import lru_cache
 
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.django_client import OAuth
-from authlib.jose.errors import JoseError
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -26,11 +25,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET
-from joserfc.errors import JoseError as JoseRfcError  # what Authlib's OIDC client raises
+from joserfc.errors import JoseError  # what Authlib's OpenID Connect client raises
 from requests import RequestException
 
 from accounts import sso
 from accounts.logins import request_address
+from console import second_factor
 from console.access import StaffAuthenticationForm
 from core.audit import record_security_event
 
@@ -53,6 +53,13 @@ class LoginView(auth_views.LoginView):
         context = super().get_context_data(**kwargs)
         context["sso"] = sso.config()
         return context
+
+    def form_valid(self, form):
+        # A local account with an authenticator app is signed in after its code.
+        user = form.get_user()
+        if second_factor.needs_second_step(user):
+            return second_factor.begin(self.request, user, self.get_success_url())
+        return super().form_valid(form)
 
 
 def _client(conf: sso.SsoConfig):
@@ -145,7 +152,7 @@ def sso_callback(request: HttpRequest) -> HttpResponse:
         # does not verify: all refused, none explained in more detail to the browser.
         logger.info("Single sign-on refused: %s", exc)
         return _refuse(request, exc.error or "invalid_response", "Single sign-on did not complete.")
-    except (JoseError, JoseRfcError) as exc:
+    except JoseError as exc:
         # The ID token's signature, issuer, audience, expiry or nonce did not verify.
         logger.warning("Single sign-on: ID token refused: %s", exc)
         return _refuse(request, "invalid_id_token", "Single sign-on did not complete.")

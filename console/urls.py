@@ -1,13 +1,26 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console import apis, applications, audit, dashboard, inspector, partials, servers, sso
+from console import (
+    apis,
+    applications,
+    audit,
+    dashboard,
+    inspector,
+    partials,
+    second_factor,
+    servers,
+    sso,
+)
 
 app_name = "console"
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("login/", sso.LoginView.as_view(), name="login"),
+    path("login/verify/", second_factor.verify, name="login-verify"),
+    path("account/second-factor/", second_factor.setup, name="second-factor"),
+    path("account/second-factor/remove/", second_factor.remove, name="second-factor-remove"),
     path("sso/", sso.sso_start, name="sso-start"),
     path("sso/callback/", sso.sso_callback, name="sso-callback"),
     path("logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),

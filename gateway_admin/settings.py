@@ -515,6 +515,10 @@ if bool(GATEWAY_CONSOLE_OIDC_ISSUER or GATEWAY_CONSOLE_OIDC_DISCOVERY_URL) != bo
         "Console single sign-on needs both GATEWAY_CONSOLE_OIDC_ISSUER (or _DISCOVERY_URL) "
         "and GATEWAY_CONSOLE_OIDC_CLIENT_ID"
     )
+# Optional TOTP second factor for local console accounts (accounts/second_factor.py).
+INSTALLED_APPS = [*INSTALLED_APPS, "django_otp", "django_otp.plugins.otp_totp"]
+# The issuer shown in authenticator apps next to the account name.
+OTP_TOTP_ISSUER = envstr("GATEWAY_CONSOLE_TOTP_ISSUER", "Gatekeep")
 # Rows of one audit-log export (CSV or JSON, streamed); the newest are kept.
 GATEWAY_AUDIT_EXPORT_MAX_ROWS = envint("GATEWAY_AUDIT_EXPORT_MAX_ROWS", 10000)
 # How long a token inspector's shared link keeps its token (in the cache, never the URL).

@@ -508,6 +508,19 @@ for _entry in envlist("GATEWAY_CONSOLE_OIDC_ROLE_MAP"):
             f"not {_entry!r}"
         )
     GATEWAY_CONSOLE_OIDC_ROLE_MAP[_group.strip()] = _role.strip()
+for _name in ("GATEWAY_CONSOLE_OIDC_ISSUER", "GATEWAY_CONSOLE_OIDC_DISCOVERY_URL"):
+    # As for token issuers: https, or http on loopback only unless explicitly allowed.
+    _url = globals()[_name]
+    _host = _url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    if (
+        _url
+        and not _url.startswith("https://")
+        and not (
+            _url.startswith("http://")
+            and (_host in ("127.0.0.1", "::1", "localhost") or GATEWAY_ALLOW_HTTP_ISSUERS)
+        )
+    ):
+        raise ImproperlyConfigured(f"{_name} must be an https:// URL (http only on loopback)")
 if bool(GATEWAY_CONSOLE_OIDC_ISSUER or GATEWAY_CONSOLE_OIDC_DISCOVERY_URL) != bool(
     GATEWAY_CONSOLE_OIDC_CLIENT_ID
 ):

@@ -55,7 +55,7 @@ def test_copy_as_curl_and_a_shared_link_without_the_token(browser, site, idp, up
     page.fill("#inspect-token", token)
     page.select_option("#inspect-api", str(api.pk))
     page.fill("#inspect-path", "/pets")
-    page.get_by_role("button", name="Inspect and share").click()
+    page.get_by_role("button", name="Get a shareable link").click()
     expect(page.locator("[data-verdict=allowed]")).to_be_visible()
 
     # Copy as curl: the clipboard holds a command that makes the very same call.

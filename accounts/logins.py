@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 SIGN_IN_VIEWS = frozenset({"console:login", "admin:login", "oauth2-login"})
 # Where the password was typed, by path prefix (the audit trail's "via").
 SURFACES = (
+    ("/console/sso/", "console-sso"),
     ("/console/", "console"),
     ("/admin/", "admin"),
     ("/oauth2/login", "oauth-login"),

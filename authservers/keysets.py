@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from authservers import key_history
 from authservers.choices import ServerKind
 from authservers.http import FetchError, fetch_json, unreachable
 from authservers.jwks import KeyRejected, jwk_from_pem, keyset_version, parse_jwks
@@ -42,12 +43,14 @@ def refresh_jwks(server: AuthorizationServer) -> RefreshOutcome:
     snapshot, _ = JwksSnapshot.objects.get_or_create(server=server)
     now = timezone.now()
     snapshot.last_attempt_at = now
+    documents: dict = {}
     try:
-        keys, skipped, etag, max_age = _load_keys(server)
+        keys, skipped, etag, max_age = _load_keys(server, documents)
     except (FetchError, KeyRejected) as exc:
         snapshot.last_error = str(exc)[:1000]
         snapshot.last_error_at = now
         snapshot.save(update_fields=["last_attempt_at", "last_error", "last_error_at"])
+        key_history.record_failure(server, snapshot.last_error, now)
         # The admin sees the uniform message; the log keeps the real reason.
         logger.warning(
             "JWKS refresh of %s failed: %s", server.name, getattr(exc, "detail", None) or exc
@@ -61,7 +64,10 @@ def refresh_jwks(server: AuthorizationServer) -> RefreshOutcome:
     snapshot.expires_at = now + timedelta(seconds=max_age) if max_age is not None else None
     snapshot.last_error = "; ".join(skipped)[:1000] if skipped else ""
     snapshot.last_error_at = now if skipped else None
+    snapshot.discovery_document = documents.get("discovery")
+    snapshot.jwks_document = documents.get("jwks", {"keys": keys})
     snapshot.save()
+    key_history.record_keys(server, keys, now)
     publish_snapshot(snapshot)
     return RefreshOutcome(ok=True, key_ids=snapshot.key_ids, error=snapshot.last_error)
 
@@ -87,18 +93,26 @@ def republish_internal_keys(server: AuthorizationServer) -> JwksSnapshot:
     snapshot.expires_at = None
     snapshot.last_error = ""
     snapshot.last_error_at = None
+    snapshot.jwks_document = {"keys": keys}
     snapshot.save()
+    key_history.record_keys(server, keys, now)
     transaction.on_commit(lambda: publish_snapshot(snapshot))
     return snapshot
 
 
-def _load_keys(server: AuthorizationServer) -> tuple[list[dict], list[str], str, int | None]:
+def _load_keys(
+    server: AuthorizationServer, documents: dict | None = None
+) -> tuple[list[dict], list[str], str, int | None]:
+    """The keys, the reasons keys were skipped, ETag, max-age; `documents` gets the raw
+    discovery and key-set documents as fetched."""
+    documents = {} if documents is None else documents
     if server.kind == ServerKind.INTERNAL:
         return published_jwks(server), [], "", None
     if server.public_certificate.strip():
         return [jwk_from_pem(server.public_certificate)], [], "", None
-    jwks_uri = server.jwks_uri or discover_jwks_uri(server)
+    jwks_uri = server.jwks_uri or discover_jwks_uri(server, documents)
     document = fetch_json(jwks_uri)
+    documents["jwks"] = document.data
     if not isinstance(document.data.get("keys"), list):
         # Any JSON object that is not a key set reads like a failed fetch: otherwise
         # the message would tell an admin which internal address answers with JSON.
@@ -110,9 +124,11 @@ def _load_keys(server: AuthorizationServer) -> tuple[list[dict], list[str], str,
     return parsed.keys, parsed.skipped, document.etag, document.max_age
 
 
-def discover_jwks_uri(server: AuthorizationServer) -> str:
+def discover_jwks_uri(server: AuthorizationServer, documents: dict | None = None) -> str:
     url = server.effective_discovery_url
     document = fetch_json(url, "discovery document").data
+    if documents is not None:
+        documents["discovery"] = document
     issuer = document.get("issuer")
     if issuer != server.issuer:
         if not (isinstance(issuer, str) and _ISSUER_LIKE.match(issuer)):

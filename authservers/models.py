@@ -116,6 +116,9 @@ class JwksSnapshot(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # The documents as the server last served them (fetch sizes are capped), for the console.
+    discovery_document = models.JSONField(null=True, blank=True)
+    jwks_document = models.JSONField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"JWKS of {self.server}"
@@ -187,3 +190,49 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kid} ({self.alg}, {self.state})"
+
+
+class KeySighting(models.Model):
+    """A key the gateway has seen in a server's key set: when first and last, and its shape.
+
+    Written by every key refresh (authservers/key_history.py); kept after the key
+    leaves the set, so the console can say when a key came and went.
+    """
+
+    server = models.ForeignKey(
+        AuthorizationServer, on_delete=models.CASCADE, related_name="key_sightings"
+    )
+    kid = models.CharField(max_length=200)
+    alg = models.CharField(max_length=20, blank=True)
+    kty = models.CharField(max_length=10, blank=True)
+    size = models.PositiveIntegerField(null=True, blank=True)
+    use = models.CharField(max_length=10, blank=True)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        ordering = ["server", "-last_seen", "kid"]
+        constraints = [
+            models.UniqueConstraint(fields=["server", "kid"], name="key_sighting_unique_kid")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kid} of {self.server}"
+
+
+class JwksFetchFailure(models.Model):
+    """One failed key refresh of a server; the newest JWKS_FAILURE_HISTORY are kept."""
+
+    server = models.ForeignKey(
+        AuthorizationServer, on_delete=models.CASCADE, related_name="fetch_failures"
+    )
+    at = models.DateTimeField()
+    error = models.TextField()
+
+    class Meta:
+        ordering = ["server", "-at", "-id"]
+        # The server page lists a server's newest failures.
+        indexes = [models.Index(fields=["server", "-at"], name="jwks_failure_server_at")]
+
+    def __str__(self) -> str:
+        return f"{self.server} at {self.at:%Y-%m-%d %H:%M:%S}: {self.error[:60]}"

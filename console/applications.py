@@ -116,9 +116,14 @@ def _render_detail(
     servers = AuthorizationServer.objects.filter(kind=ServerKind.INTERNAL)
     if token_form is None and servers.exists():
         token_form = TestTokenForm(servers=servers, audiences=_audiences(servers, application))
+    internal_apis = [api for api in apis if _trusts_internal_issuer(api)]
     context = {
         "application": application,
         "apis": apis,
+        # The gateway's client id and secret matter only to its own issuer: shown up front
+        # where an API trusts it (or no claim identifies the application otherwise).
+        "internal_apis": internal_apis,
+        "uses_internal_issuer": bool(internal_apis or not application.identifying_claims),
         "example_path": _example_path(apis),
         "new_secret": _take_secret(request, application),
         "test_token_form": token_form,
@@ -129,6 +134,13 @@ def _render_detail(
         # Shown once: Back, a shared proxy or the disk cache must not show it again.
         never_store(response)
     return response
+
+
+def _trusts_internal_issuer(api) -> bool:
+    policy = getattr(api, "policy", None)
+    return policy is not None and any(
+        server.kind == ServerKind.INTERNAL for server in policy.authorization_servers.all()
+    )
 
 
 def _example_path(apis: list) -> str:

@@ -4,11 +4,13 @@ The decision and the decoded header and claims come from proxy/inspector.py; thi
 view adds what an admin can do about a refusal and lays the facts out as rows.
 """
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from accounts.roles import Action
+from console import inspector_extras
 from console.access import role_required
 from console.forms.inspector import InspectorForm
 from proxy.inspector import decode_for_display, inspect_token
@@ -33,15 +35,20 @@ HINTS = {
 @require_http_methods(["GET", "POST"])
 @role_required(Action.INSPECT_TOKENS)
 def inspector(request: HttpRequest) -> HttpResponse:
+    share_id = request.GET.get("share", "") if request.method == "GET" else ""
+    shared = inspector_extras.shared_token(share_id) if share_id else None
     if request.method == "POST":
         form = InspectorForm(request.POST)
+    elif shared is not None:
+        # A shared link: the call from the URL, the token from the cache.
+        form = InspectorForm({**request.GET.dict(), "token": shared})
     else:
         initial = {
             name: request.GET[name] for name in ("api", "method", "path") if name in request.GET
         }
         form = InspectorForm(initial=initial)
-    context = {"form": form}
-    if request.method == "POST" and form.is_valid():
+    context = {"form": form, "share_expired": bool(share_id) and shared is None}
+    if form.is_bound and form.is_valid():
         data = form.cleaned_data
         inspection = inspect_token(data["api"], data["method"], data["path"], data["token"])
         failure = next((step for step in inspection.trace if not step["ok"]), None)
@@ -53,7 +60,17 @@ def inspector(request: HttpRequest) -> HttpResponse:
             failure=failure,
             hint=HINTS.get(inspection.code or ""),
             decoded=decode_for_display(data["token"]) if data["token"] else None,
+            curl=inspector_extras.curl_command(
+                data["api"], data["method"], data["path"], data["token"]
+            ),
         )
+        if request.method == "POST" and "share" in request.POST:
+            new_id = inspector_extras.share_token(data["token"])
+            query = inspector_extras.share_query(
+                data["api"].pk, data["method"], data["path"], new_id
+            )
+            context["share_url"] = request.build_absolute_uri(f"{request.path}?{query}")
+            context["share_minutes"] = settings.GATEWAY_INSPECTOR_SHARE_SECONDS // 60
     return render(request, "console/inspector.html", context)
 
 

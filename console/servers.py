@@ -1,5 +1,7 @@
 """Authorization servers: list with key health, create/edit, Refresh now, Rotate and Revoke keys."""
 
+import json
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -14,7 +16,14 @@ from apis.models import Api
 from apis.services import active_apis_trusting, delete_server
 from authservers import services, signing
 from authservers.choices import ServerKind
-from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey, SigningKeyState
+from authservers.models import (
+    AuthorizationServer,
+    JwksFetchFailure,
+    JwksSnapshot,
+    KeySighting,
+    SigningKey,
+    SigningKeyState,
+)
 from console.access import role_required
 from console.common import apply_errors, confirm
 from console.forms.servers import ServerForm
@@ -93,16 +102,39 @@ def _start_keys(request: HttpRequest, server: AuthorizationServer) -> None:
 def server_detail(request: HttpRequest, pk: int) -> HttpResponse:
     server = _get_server(pk)
     internal = server.kind == ServerKind.INTERNAL
+    snapshot = _snapshot(server)
     context = {
         "server": server,
-        "snapshot": _snapshot(server),
+        "snapshot": snapshot,
         "health": services.key_health(server),
         "apis": Api.objects.filter(policy__authorization_servers=server).distinct(),
         "internal": internal,
         "signing_keys": _signing_keys(server) if internal else [],
         "endpoints": _endpoints(request) if internal else [],
+        **key_history_context(server, snapshot),
     }
     return render(request, "console/servers/detail.html", context)
+
+
+def key_history_context(server: AuthorizationServer, snapshot: JwksSnapshot | None) -> dict:
+    """Per-key details, the failures kept, and the raw documents last fetched."""
+    current = set(snapshot.key_ids) if snapshot else set()
+    sightings = list(KeySighting.objects.filter(server=server)[:100])
+    for sighting in sightings:
+        sighting.current = sighting.kid in current
+    return {
+        "key_sightings": sightings,
+        "fetch_failures": list(
+            JwksFetchFailure.objects.filter(server=server)[: settings.JWKS_FAILURE_HISTORY]
+        ),
+        "failure_limit": settings.JWKS_FAILURE_HISTORY,
+        "discovery_json": _pretty(snapshot.discovery_document if snapshot else None),
+        "jwks_json": _pretty(snapshot.jwks_document if snapshot else None),
+    }
+
+
+def _pretty(document) -> str:
+    return json.dumps(document, indent=2, sort_keys=True) if document is not None else ""
 
 
 def _signing_keys(server: AuthorizationServer) -> list[dict]:

@@ -10,23 +10,21 @@ from console import (
     limits,
     partials,
     policies,
+    second_factor,
     servers,
+    sso,
 )
-from console.access import StaffAuthenticationForm
 
 app_name = "console"
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="console/login.html",
-            authentication_form=StaffAuthenticationForm,
-            redirect_authenticated_user=True,
-        ),
-        name="login",
-    ),
+    path("login/", sso.LoginView.as_view(), name="login"),
+    path("login/verify/", second_factor.verify, name="login-verify"),
+    path("account/second-factor/", second_factor.setup, name="second-factor"),
+    path("account/second-factor/remove/", second_factor.remove, name="second-factor-remove"),
+    path("sso/", sso.sso_start, name="sso-start"),
+    path("sso/callback/", sso.sso_callback, name="sso-callback"),
     path("logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),
     # APIs
     path("apis/", apis.api_list, name="api-list"),
@@ -168,5 +166,6 @@ urlpatterns = [
     # Tools
     path("inspector/", inspector.inspector, name="inspector"),
     path("audit/", audit.audit_log, name="audit-log"),
+    path("audit/export.<str:fmt>", audit.audit_export, name="audit-export"),
     path("partials/key-value-row/", partials.key_value_row, name="key-value-row"),
 ]

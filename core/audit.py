@@ -5,6 +5,7 @@ import json
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+from core.audit_context import current as current_context
 from core.models import AuditEvent
 
 # Actions of sign-in events (accounts/logins.py), as opposed to configuration changes.
@@ -48,6 +49,7 @@ def record_event(
         object_repr=str(instance)[:200],
         before=before,
         after=after,
+        **_origin(),
     )
 
 
@@ -74,4 +76,10 @@ def record_security_event(
         object_id=str(object_id)[:50],
         object_repr=subject[:200],
         after=json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder, default=str)),
+        **_origin(),
     )
+
+
+def _origin() -> dict:
+    context = current_context()
+    return {"source": context.source, "client_address": context.client_address}

@@ -16,6 +16,10 @@ class AuditEvent(models.Model):
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Where the change came from (core/audit_context.py: console, rest, admin, config-apply,
+    # shell, command, system) and the client's address; empty on events older than both.
+    source = models.CharField(max_length=20, blank=True, default="")
+    client_address = models.GenericIPAddressField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

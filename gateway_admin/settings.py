@@ -516,3 +516,70 @@ GATEWAY_STATE_DIR = Path(
 CELERY_BEAT_SCHEDULE_FILENAME = envstr(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(GATEWAY_STATE_DIR / "celerybeat-schedule")
 )
+
+# --- Console, round 2 (issue 18) ------------------------------------------------------
+# Every AuditEvent records where the change came from and the client's address.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
+    "core.audit_context.AuditContextMiddleware",
+)
+# A console session ends this long after sign-in, whatever the activity (shown in the UI).
+GATEWAY_CONSOLE_SESSION_SECONDS = envint("GATEWAY_CONSOLE_SESSION_SECONDS", 8 * 3600)
+if GATEWAY_CONSOLE_SESSION_SECONDS < 60:
+    raise ImproperlyConfigured("GATEWAY_CONSOLE_SESSION_SECONDS must be at least 60")
+# OpenID Connect single sign-on for the console (console/sso.py, accounts/sso.py); off
+# unless an issuer and a client id are set. Local accounts keep working (break-glass).
+GATEWAY_CONSOLE_OIDC_ISSUER = envstr("GATEWAY_CONSOLE_OIDC_ISSUER")
+# Default: the issuer's /.well-known/openid-configuration.
+GATEWAY_CONSOLE_OIDC_DISCOVERY_URL = envstr("GATEWAY_CONSOLE_OIDC_DISCOVERY_URL")
+GATEWAY_CONSOLE_OIDC_CLIENT_ID = envstr("GATEWAY_CONSOLE_OIDC_CLIENT_ID")
+GATEWAY_CONSOLE_OIDC_CLIENT_SECRET = envstr("GATEWAY_CONSOLE_OIDC_CLIENT_SECRET")
+GATEWAY_CONSOLE_OIDC_SCOPES = envstr("GATEWAY_CONSOLE_OIDC_SCOPES", "openid email profile groups")
+GATEWAY_CONSOLE_OIDC_GROUPS_CLAIM = envstr("GATEWAY_CONSOLE_OIDC_GROUPS_CLAIM", "groups")
+GATEWAY_CONSOLE_OIDC_USERNAME_CLAIM = envstr(
+    "GATEWAY_CONSOLE_OIDC_USERNAME_CLAIM", "preferred_username"
+)
+# The sign-in button's label: "Sign in with <name>".
+GATEWAY_CONSOLE_OIDC_PROVIDER_NAME = envstr("GATEWAY_CONSOLE_OIDC_PROVIDER_NAME", "single sign-on")
+# Set when the console is reached under another name than the one it sees (behind a proxy).
+GATEWAY_CONSOLE_OIDC_REDIRECT_URI = envstr("GATEWAY_CONSOLE_OIDC_REDIRECT_URI")
+# "group=role,group=role": the provider's groups onto viewer, operator or administrator.
+GATEWAY_CONSOLE_OIDC_ROLE_MAP = {}
+for _entry in envlist("GATEWAY_CONSOLE_OIDC_ROLE_MAP"):
+    _group, _, _role = _entry.rpartition("=")
+    if not _group.strip() or _role.strip() not in ("viewer", "operator", "administrator"):
+        raise ImproperlyConfigured(
+            "GATEWAY_CONSOLE_OIDC_ROLE_MAP: each entry is group=viewer|operator|administrator, "
+            f"not {_entry!r}"
+        )
+    GATEWAY_CONSOLE_OIDC_ROLE_MAP[_group.strip()] = _role.strip()
+for _name in ("GATEWAY_CONSOLE_OIDC_ISSUER", "GATEWAY_CONSOLE_OIDC_DISCOVERY_URL"):
+    # As for token issuers: https, or http on loopback only unless explicitly allowed.
+    _url = globals()[_name]
+    _host = _url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    if (
+        _url
+        and not _url.startswith("https://")
+        and not (
+            _url.startswith("http://")
+            and (_host in ("127.0.0.1", "::1", "localhost") or GATEWAY_ALLOW_HTTP_ISSUERS)
+        )
+    ):
+        raise ImproperlyConfigured(f"{_name} must be an https:// URL (http only on loopback)")
+if bool(GATEWAY_CONSOLE_OIDC_ISSUER or GATEWAY_CONSOLE_OIDC_DISCOVERY_URL) != bool(
+    GATEWAY_CONSOLE_OIDC_CLIENT_ID
+):
+    raise ImproperlyConfigured(
+        "Console single sign-on needs both GATEWAY_CONSOLE_OIDC_ISSUER (or _DISCOVERY_URL) "
+        "and GATEWAY_CONSOLE_OIDC_CLIENT_ID"
+    )
+# Optional TOTP second factor for local console accounts (accounts/second_factor.py).
+INSTALLED_APPS = [*INSTALLED_APPS, "django_otp", "django_otp.plugins.otp_totp"]
+# The issuer shown in authenticator apps next to the account name.
+OTP_TOTP_ISSUER = envstr("GATEWAY_CONSOLE_TOTP_ISSUER", "Gatekeep")
+# Rows of one audit-log export (CSV or JSON, streamed); the newest are kept.
+GATEWAY_AUDIT_EXPORT_MAX_ROWS = envint("GATEWAY_AUDIT_EXPORT_MAX_ROWS", 10000)
+# How long a token inspector's shared link keeps its token (in the cache, never the URL).
+GATEWAY_INSPECTOR_SHARE_SECONDS = envint("GATEWAY_INSPECTOR_SHARE_SECONDS", 3600)
+# Failed key refreshes kept per authorization server, newest first (console history).
+JWKS_FAILURE_HISTORY = envint("JWKS_FAILURE_HISTORY", 50)

@@ -27,3 +27,30 @@ document.addEventListener("click", function (event) {
   var remove = event.target.closest("[data-remove-row]");
   if (remove) remove.closest(".kv-row").remove();
 });
+
+// Collapsible sidebar (templates/console/base.html): remembered per browser. Without JS
+// the toggle is hidden and the sidebar stays open.
+(function () {
+  var root = document.documentElement;
+  var KEY = "gatekeep.sidebar";
+  var stored = null;
+  try { stored = window.localStorage.getItem(KEY); } catch (e) { /* private mode */ }
+  // Narrow screens start with the menu folded unless the person opened it.
+  var collapsed = stored ? stored === "collapsed" : window.matchMedia("(max-width: 900px)").matches;
+  function apply() {
+    root.classList.toggle("sidebar-collapsed", collapsed);
+    document.querySelectorAll("[data-sidebar-toggle]").forEach(function (button) {
+      button.setAttribute("aria-expanded", collapsed ? "false" : "true");
+      var text = button.querySelector(".sidebar-toggle-text");
+      if (text) text.textContent = collapsed ? "Menu" : "Hide menu";
+    });
+  }
+  document.addEventListener("DOMContentLoaded", apply);
+  if (document.readyState !== "loading") apply();
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest("[data-sidebar-toggle]")) return;
+    collapsed = !collapsed;
+    try { window.localStorage.setItem(KEY, collapsed ? "collapsed" : "open"); } catch (e) { /* ignore */ }
+    apply();
+  });
+})();

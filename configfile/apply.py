@@ -22,7 +22,8 @@ from configfile.kinds import REGISTRY, Context
 from configfile.loading import load
 from configfile.plan import Plan, make_plan
 from configfile.problems import ConfigInvalid
-from core import changes
+from core import audit_context, changes
+from core.audit_context import Source
 from core.models import ConfigRevision
 
 
@@ -77,8 +78,13 @@ def apply(
     """Apply the file. ConfigInvalid: nothing changed, every problem listed."""
     loaded = load(text)
     context = Context(actor=actor, prune=prune, base_dir=base_dir, local=local)
+    origin = audit_context.current()
     try:
-        with transaction.atomic():
+        # Every event of the apply says it came from a config apply (the caller's address kept).
+        with (
+            audit_context.audit_source(Source.CONFIG_APPLY, origin.client_address),
+            transaction.atomic(),
+        ):
             _lock_configuration()
             plan = make_plan(loaded, context, api_names)
             if plan.empty:

@@ -56,7 +56,7 @@ def process_source(argv: list[str] | None = None) -> str:
         command = argv[1]
         if command in ("shell", "shell_plus", "dbshell"):
             return Source.SHELL
-        if command in ("apply_config", "config_apply"):
+        if command in ("gatekeep_config", "apply_config", "config_apply"):
             return Source.CONFIG_APPLY
         return Source.COMMAND
     return Source.SYSTEM

@@ -106,3 +106,13 @@ def test_the_readme_sample_file_plans_cleanly(db, monkeypatch):
         ("create", "apis[/files/v1]"),
         ("create", "applications[Files client]"),
     ]
+
+
+def test_every_event_of_an_apply_says_it_came_from_a_config_apply(db):
+    build_gateway(apis=1, routes=1, applications=1)
+    text = export_text(secret_hashes=True)
+    wipe()
+    AuditEvent.objects.all().delete()
+    assert apply(text).applied
+    sources = set(AuditEvent.objects.values_list("source", flat=True))
+    assert sources == {"config-apply"}, sources

@@ -20,7 +20,17 @@ def _migrate(targets):
     return loader.project_state(list(loader.applied_migrations)).apps
 
 
+@pytest.fixture
+def every_migration_back():
+    """Going back to applications 0003 also unapplies the apps that depend on it (traffic,
+    policies, …); the tests after this one need all of them again."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("every_migration_back")
 def test_existing_applications_keep_what_they_could_do():
     old = _migrate(BEFORE)
     Client = old.get_model("oauth2_provider", "Application")

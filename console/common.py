@@ -2,10 +2,14 @@
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Page, Paginator
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 PAGE_SIZE = 25
+# A detail page shows this many related rows, then links to the filtered list of all.
+FIRST_ROWS = 25
 
 
 def apply_errors(form, exc: ValidationError) -> None:
@@ -57,3 +61,17 @@ def query_without_page(request: HttpRequest) -> str:
     params = request.GET.copy()
     params.pop("page", None)
     return params.urlencode()
+
+
+def count_of(model, field: str, **filters) -> Coalesce:
+    """An annotation counting the `model` rows whose `field` points at the outer row: a
+    correlated subquery, so list pages count for their own rows only and one count
+    never multiplies another as joins do."""
+    rows = (
+        model.objects.filter(**{field: OuterRef("pk")}, **filters)
+        .order_by()
+        .values(field)
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows, output_field=IntegerField()), 0)

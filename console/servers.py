@@ -16,7 +16,7 @@ from authservers import services, signing
 from authservers.choices import ServerKind
 from authservers.models import AuthorizationServer, JwksSnapshot, SigningKey, SigningKeyState
 from console.access import role_required
-from console.common import apply_errors, confirm
+from console.common import FIRST_ROWS, apply_errors, confirm
 from console.forms.servers import ServerForm
 from core.hosts import public_url
 
@@ -93,11 +93,13 @@ def _start_keys(request: HttpRequest, server: AuthorizationServer) -> None:
 def server_detail(request: HttpRequest, pk: int) -> HttpResponse:
     server = _get_server(pk)
     internal = server.kind == ServerKind.INTERNAL
+    trusting = Api.objects.filter(policy__authorization_servers=server).order_by("base_path")
     context = {
         "server": server,
         "snapshot": _snapshot(server),
         "health": services.key_health(server),
-        "apis": Api.objects.filter(policy__authorization_servers=server).distinct(),
+        "apis": list(trusting[:FIRST_ROWS]),
+        "api_count": trusting.count(),
         "internal": internal,
         "signing_keys": _signing_keys(server) if internal else [],
         "endpoints": _endpoints(request) if internal else [],

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console import apis, applications, audit, dashboard, inspector, partials, servers
+from console import apis, applications, audit, dashboard, inspector, lookups, partials, servers
 from console.access import StaffAuthenticationForm
 
 app_name = "console"
@@ -129,4 +129,11 @@ urlpatterns = [
     path("inspector/", inspector.inspector, name="inspector"),
     path("audit/", audit.audit_log, name="audit-log"),
     path("partials/key-value-row/", partials.key_value_row, name="key-value-row"),
+    # Search-as-you-type pickers (console/lookups.py)
+    path("lookups/apis/", lookups.api_lookup, name="api-lookup"),
+    path(
+        "apis/<int:pk>/applications/lookup/",
+        lookups.unassociated_application_lookup,
+        name="api-application-lookup",
+    ),
 ]

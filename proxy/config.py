@@ -31,6 +31,7 @@ from core.config_version import database_version, read_config_version, version_n
 from core.db import release_connection
 from proxy import snapshot_store
 from proxy.applications import ApplicationIndex, ApplicationTable
+from proxy.rebuilds import BackgroundRebuilds
 from proxy.routing import RouteConfig, RouteTrie
 
 logger = logging.getLogger(__name__)
@@ -325,6 +326,9 @@ class ConfigHolder:
         self._lock = threading.Lock()
         self._from_database = False
         self.listeners: list = []  # called after each rebuild (e.g. to drop token caches)
+        self.rebuilds = 0  # configs installed by this process (tests count them)
+        # Announced versions wait here for the one rebuild thread (proxy/rebuilds.py).
+        self._rebuilds = BackgroundRebuilds(self)
 
     def snapshot(self) -> GatewayConfig | None:
         return self._config
@@ -352,18 +356,40 @@ class ConfigHolder:
         with self._lock:
             self._check()
 
+    def current_nowait(self) -> GatewayConfig:
+        """The config now, never waiting for a rebuild (the token inspector): a due version
+        check runs in the background. Only a process's very first load waits."""
+        config = self._config
+        if config is None:
+            return self.current()
+        if time.monotonic() - self._checked_at >= settings.GATEWAY_CONFIG_POLL_SECONDS:
+            self._checked_at = time.monotonic()
+            self._rebuilds.request(None)
+        return config
+
     def announced(self, version: str | None) -> None:
-        """A version announced on the bus (None: (re)connected, catch up by polling)."""
+        """A version announced on the bus (None: (re)connected, catch up by polling).
+
+        Returns at once: the rebuild runs in one background thread, and announcements
+        arriving while it runs coalesce into one more rebuild (to the newest version)."""
         if self._config is None:
             return
-        if version is None:
-            self.refresh()
+        if version is not None and version_number(version) <= version_number(self._config.version):
             return
-        if version_number(version) <= version_number(self._config.version):
-            return
+        self._rebuilds.request(version)
+
+    def rebuild_to_latest(self, announced: str | None) -> None:
+        """Serve the newest version known now: `announced`, or the shared pointer if it is
+        further ahead (a burst's later versions are already there), in one rebuild."""
         with self._lock:
             self._checked_at = time.monotonic()
-            self._move_to(version)
+            try:
+                latest = read_config_version()
+            finally:
+                release_connection()
+            best = max((announced, latest), key=version_number)
+            if best is not None:
+                self._move_to(best)
 
     def _check(self) -> None:
         self._checked_at = time.monotonic()
@@ -448,6 +474,7 @@ class ConfigHolder:
         ):
             return
         self._config = config
+        self.rebuilds += 1
         for listener in self.listeners:
             listener()
         # The compiled config is long-lived: move it out of the cyclic GC's generations so

@@ -48,6 +48,8 @@ PAGES = [
     ("console:server-delete-confirm", ["server"]),
     ("console:inspector", []),
     ("console:audit-log", []),
+    ("console:api-lookup", []),
+    ("console:api-application-lookup", ["api"]),
 ]
 
 # Mutations: POST only.

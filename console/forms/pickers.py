@@ -10,6 +10,7 @@ exact name (or base path) and submitting picks that row.
 
 from django import forms
 from django.db.models import Q, QuerySet
+from django.template.loader import render_to_string
 
 # A plain list up to this many choices; a search box above.
 FULL_LIST_MAX = 50
@@ -44,6 +45,10 @@ class SearchPicker(forms.Widget):
             search_name=search_name(name),
         )
         return context
+
+    def render(self, name, value, attrs=None, renderer=None) -> str:
+        # The project's template engine (templates/console/), as KeyValueWidget does.
+        return render_to_string(self.template_name, self.get_context(name, value, attrs))
 
     def value_from_datadict(self, data, files, name):
         values = data.getlist(name) if hasattr(data, "getlist") else data.get(name)

@@ -342,7 +342,7 @@ def proxied_latencies(url: str, token: str, seconds: float, clients: int = 8) ->
         headers = {"Authorization": f"Bearer {token}"}
         while time.monotonic() < stop:
             started = time.perf_counter()
-            conn.request("GET", BIG_PATH + "/items", headers=headers)
+            conn.request("GET", settings.GATEWAY_PREFIX + BIG_PATH + "/items", headers=headers)
             response = conn.getresponse()
             response.read()
             mine.append((time.perf_counter() - started) * 1000)
@@ -386,11 +386,13 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
 
 
-def hot_path(gateway, token: str, api_id: int, seconds: float) -> dict:
+def hot_path(gateway, token: str, admin_key: str, api_id: int, seconds: float) -> dict:
     proxied_latencies(gateway.url, token, 2)  # warm-up
     idle = proxied_latencies(gateway.url, token, seconds)
     stop, done = threading.Event(), []
-    thread = threading.Thread(target=writer, args=(gateway.admin_url, token, api_id, stop, done))
+    thread = threading.Thread(
+        target=writer, args=(gateway.admin_url, admin_key, api_id, stop, done)
+    )
     thread.start()
     busy = proxied_latencies(gateway.url, token, seconds)
     stop.set()
@@ -496,7 +498,7 @@ def main() -> int:
                 ],
                 "recycled": admin_pids != admin_pid,
             }
-            hot = hot_path(gateway, bearer, small_id, args.seconds)
+            hot = hot_path(gateway, bearer, token.key, small_id, args.seconds)
         finally:
             gateway.stop()
     finally:

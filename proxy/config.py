@@ -31,6 +31,7 @@ from core.config_version import database_version, read_config_version, version_n
 from core.db import release_connection
 from proxy import snapshot_store
 from proxy.applications import ApplicationIndex, ApplicationTable
+from proxy.incremental import application_digests, reusable_apis, source_keys
 from proxy.rebuilds import BackgroundRebuilds
 from proxy.routing import RouteConfig, RouteTrie
 
@@ -104,6 +105,9 @@ class GatewayConfig:
     version: str | None
     apis: dict[tuple[str, ...], ApiConfig]  # base-path segments → API
     max_depth: int
+    # API id → (what it was compiled from, its ApiConfig): the next compile reuses an API
+    # whose sources did not change (proxy/incremental.py).
+    sources: dict = field(default_factory=dict, compare=False, repr=False)
 
     def find_api(self, segments: list[str]) -> tuple[ApiConfig, list[str]] | None:
         """Longest base-path prefix of the request path; the rest is the route path."""
@@ -161,13 +165,18 @@ def collect_snapshot(version: str | None) -> dict:
                 "policy": policy_data,
             }
         )
-    rows = Application.apis.through.objects.filter(api__status=ApiStatus.ACTIVE).values_list(
-        "api_id",
-        "application_id",
-        "application__name",
-        "application__status",
-        "application__identifying_claims",
-        "application__oauth_client__client_id",
+    rows = (
+        Application.apis.through.objects.filter(api__status=ApiStatus.ACTIVE)
+        # A stable order, so an API's applications digest the same while they are the same.
+        .order_by("api_id", "application_id")
+        .values_list(
+            "api_id",
+            "application_id",
+            "application__name",
+            "application__status",
+            "application__identifying_claims",
+            "application__oauth_client__client_id",
+        )
     )
     applications = [
         [api_id, app_id, name, status == ApplicationStatus.ACTIVE, claims, client_id]
@@ -179,6 +188,7 @@ def collect_snapshot(version: str | None) -> dict:
         "servers": list(servers.values()),
         "apis": collected,
         "applications": applications,
+        "application_digests": application_digests(applications),
     }
 
 
@@ -199,20 +209,27 @@ def _server_data(server) -> dict:
     }
 
 
-def compile_snapshot(snapshot: dict) -> GatewayConfig:
-    """The look-up structures of a snapshot; no database query."""
+def compile_snapshot(snapshot: dict, previous: GatewayConfig | None = None) -> GatewayConfig:
+    """The look-up structures of a snapshot; no database query. APIs whose sources are
+    the same as in `previous` keep their compiled form (proxy/incremental.py)."""
     servers = {data["id"]: _server_config(data) for data in snapshot["servers"]}
-    applications = _application_indexes(snapshot, servers)
-    compiled = {}
+    sources = source_keys(snapshot)
+    reused = reusable_apis(sources, previous)
+    applications = _application_indexes(snapshot, servers, skip=reused.keys())
+    compiled, kept = {}, {}
     for api in snapshot["apis"]:
-        compiled_api = _compile_api(api, servers, applications.get(api["id"]))
+        compiled_api = reused.get(api["id"]) or _compile_api(
+            api, servers, applications.get(api["id"])
+        )
         compiled[tuple(split_path(api["base_path"]))] = compiled_api
+        if sources:
+            kept[api["id"]] = (sources[api["id"]], compiled_api)
     depth = max((len(key) for key in compiled), default=0)
-    return GatewayConfig(version=snapshot["version"], apis=compiled, max_depth=depth)
+    return GatewayConfig(version=snapshot["version"], apis=compiled, max_depth=depth, sources=kept)
 
 
 def _application_indexes(
-    snapshot: dict, servers: dict[int, "ServerConfig"]
+    snapshot: dict, servers: dict[int, "ServerConfig"], skip=frozenset()
 ) -> dict[int, ApplicationIndex]:
     """Every association of an active API into the compact indexes.
 
@@ -232,6 +249,8 @@ def _application_indexes(
     table = ApplicationTable()
     indexes: dict[int, ApplicationIndex] = {}
     for api_id, app_id, name, active, claims, client_id in snapshot["applications"]:
+        if api_id in skip:
+            continue
         row = table.row(app_id, name, active)
         index = indexes.get(api_id)
         if index is None:
@@ -424,7 +443,7 @@ class ConfigHolder:
             raise
         finally:
             release_connection()
-        self._install(compile_snapshot(snapshot))
+        self._install(compile_snapshot(snapshot, self._config))
 
     def _find_snapshot(self, version: str) -> dict:
         """The snapshot of `version`: from Redis, else the local file, else compiled once."""

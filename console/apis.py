@@ -25,9 +25,11 @@ from authservers.models import AuthorizationServer
 from console.access import role_required
 from console.common import (
     FIRST_ROWS,
+    annotate_page,
     apply_errors,
     confirm,
     count_of,
+    linked_rows,
     paginate,
     query_without_page,
 )
@@ -71,10 +73,7 @@ def api_list(request: HttpRequest) -> HttpResponse:
     form = ApiFilterForm(request.GET)
     # Counts as correlated subqueries, for the page's rows only: joining routes and
     # applications would multiply them (10 routes x 100,000 applications = 1 M rows).
-    apis = Api.objects.annotate(
-        route_count=count_of(Route, "api"),
-        application_count=count_of(Application.apis.through, "api"),
-    ).order_by("base_path")
+    apis = Api.objects.order_by("base_path")
     server = None
     if (server_pk := request.GET.get("server", "")).isdigit():
         server = AuthorizationServer.objects.filter(pk=server_pk).first()
@@ -90,7 +89,13 @@ def api_list(request: HttpRequest) -> HttpResponse:
             apis = apis.filter(kind=kind)
     context = {
         "form": form,
-        "page": paginate(request, apis),
+        "page": annotate_page(
+            paginate(request, apis.only("pk")),
+            Api.objects.annotate(
+                route_count=count_of(Route, "api"),
+                application_count=count_of(Application.apis.through, "api"),
+            ),
+        ),
         "query": query_without_page(request),
         "filtered": any(request.GET.get(name) for name in ("q", "status", "kind", "server")),
         "server": server,
@@ -188,19 +193,25 @@ def _render_detail(
     if editing is None and editing_route is not None:
         editing = RouteForm(instance=editing_route)
     # The first applications only: the list of all is the filtered application list.
-    applications = list(api.applications.order_by("name")[:FIRST_ROWS])
+    links = Application.apis.through.objects.filter(api=api)
+    application_count = links.count()
+    applications = list(
+        linked_rows(
+            Application.objects.order_by("name"), links, "application_id", application_count
+        )[:FIRST_ROWS]
+    )
     context = {
         "api": api,
         "routes": routes,
         "routes_page": routes_page,
-        "application_count": api.applications.count(),
+        "application_count": application_count,
         "editing": editing,
         "new_route_form": new_route_form or RouteForm(instance=Route(api=api)),
         "policy": policy,
         "policy_form": policy_form or PolicyForm(instance=policy),
         "trusted_servers": list(policy.authorization_servers.all()) if policy else [],
         "applications": applications,
-        "associate_form": AssociateApplicationForm(api=api),
+        "associate_form": AssociateApplicationForm(api=api, associated=application_count),
         "problems": services.activation_problems(api),
         "gateway_url": public_url(api.gateway_path),
         "curl": _curl_example(request, api, policy),

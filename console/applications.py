@@ -18,7 +18,15 @@ from applications.models import Application
 from authservers.choices import ServerKind
 from authservers.models import AuthorizationServer
 from console.access import role_required
-from console.common import apply_errors, confirm, count_of, paginate, query_without_page
+from console.common import (
+    annotate_page,
+    apply_errors,
+    confirm,
+    count_of,
+    linked_rows,
+    paginate,
+    query_without_page,
+)
 from console.forms.applications import ApplicationForm, TestTokenForm
 from core.http import never_store
 from issuer import test_tokens
@@ -55,15 +63,16 @@ def _take_secret(
 def application_list(request: HttpRequest) -> HttpResponse:
     # The API count is a subquery evaluated for the page's rows only: a join with a
     # GROUP BY would count every application's APIs before sorting (issue 21).
-    applications = (
-        Application.objects.select_related("oauth_client")
-        .annotate(api_count=count_of(Application.apis.through, "application"))
-        .order_by("name")
-    )
-    api = None
+    applications = Application.objects.select_related("oauth_client").order_by("name")
+    api, known_count = None, None
     if (api_pk := request.GET.get("api", "")).isdigit():
         api = Api.objects.filter(pk=api_pk).first()
-        applications = applications.filter(apis=api) if api else applications.none()
+        if api is None:
+            applications = applications.none()
+        else:
+            links = Application.apis.through.objects.filter(api=api)
+            known_count = links.count()
+            applications = linked_rows(applications, links, "application_id", known_count)
     q = request.GET.get("q", "").strip()
     if q:
         applications = applications.filter(
@@ -72,8 +81,18 @@ def application_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status in ApplicationStatus.values:
         applications = applications.filter(status=status)
+    filtered = bool(q) or status in ApplicationStatus.values
     context = {
-        "page": paginate(request, applications),
+        "page": annotate_page(
+            paginate(
+                request,
+                applications.select_related(None).only("pk"),
+                count=None if filtered else known_count,
+            ),
+            Application.objects.select_related("oauth_client").annotate(
+                api_count=count_of(Application.apis.through, "application")
+            ),
+        ),
         "query": query_without_page(request),
         "q": q,
         "status": status,

@@ -20,8 +20,10 @@ from console.forms.pickers import lookup, search_name
 _FIELD_NAME = re.compile(r"^[a-z_]{1,40}$")
 
 
-def _results(request: HttpRequest, queryset, fields: tuple[str, ...]) -> HttpResponse:
-    field = request.GET.get("field", "")
+def _results(
+    request: HttpRequest, queryset, fields: tuple[str, ...], default_field: str
+) -> HttpResponse:
+    field = request.GET.get("field", default_field)
     if not _FIELD_NAME.match(field):
         return HttpResponse(status=400)
     input_type = "radio" if request.GET.get("type") == "radio" else "checkbox"
@@ -39,7 +41,8 @@ def _results(request: HttpRequest, queryset, fields: tuple[str, ...]) -> HttpRes
 @role_required(Action.VIEW_APIS)
 def api_lookup(request: HttpRequest) -> HttpResponse:
     """APIs by name, version or base path (application form, token inspector)."""
-    return _results(request, Api.objects.order_by("name", "version"), ("name", "base_path"))
+    apis = Api.objects.order_by("name", "version")
+    return _results(request, apis, ("name", "base_path"), "api")
 
 
 @require_GET
@@ -48,4 +51,4 @@ def unassociated_application_lookup(request: HttpRequest, pk: int) -> HttpRespon
     """Applications not yet allowed to call API `pk` (the API page's "Allow" picker)."""
     api = get_object_or_404(Api, pk=pk)
     applications = Application.objects.exclude(apis=api).order_by("name")
-    return _results(request, applications, ("name", "oauth_client__client_id"))
+    return _results(request, applications, ("name", "oauth_client__client_id"), "application")

@@ -100,13 +100,19 @@ class PolicyForm(ConsoleModelForm):
 class AssociateApplicationForm(forms.Form):
     application = forms.ModelChoiceField(queryset=Application.objects.none(), empty_label=None)
 
-    def __init__(self, *args, api: Api, **kwargs):
+    def __init__(self, *args, api: Api, associated: int | None = None, **kwargs):
         super().__init__(*args, auto_id="associate-%s", **kwargs)
         self.fields["application"].queryset = Application.objects.exclude(apis=api)
+        # How many could be chosen, from two counts: finding the few applications not
+        # associated with an API that has 100,000 means scanning them all.
+        if associated is None:
+            associated = Application.apis.through.objects.filter(api=api).count()
+        self.candidates = Application.objects.count() - associated
         bounded_picker(
             self.fields["application"],
             reverse("console:api-application-lookup", args=[api.pk]),
             exact=("name",),
+            size=self.candidates,
         )
 
 

@@ -78,11 +78,18 @@ def _exact(fields: tuple[str, ...], typed: str) -> Q:
 
 
 def bounded_picker(
-    field: forms.ModelChoiceField, lookup_url: str, *, exact: tuple[str, ...] = ("name",)
+    field: forms.ModelChoiceField,
+    lookup_url: str,
+    *,
+    exact: tuple[str, ...] = ("name",),
+    size: int | None = None,
 ) -> None:
-    """Give `field` a SearchPicker when its queryset has more than FULL_LIST_MAX rows."""
+    """Give `field` a SearchPicker when its queryset has more than FULL_LIST_MAX rows
+    (`size`, when the caller knows it cheaply)."""
     queryset = field.queryset
-    if queryset.order_by()[: FULL_LIST_MAX + 1].count() <= FULL_LIST_MAX:
+    if size is None:
+        size = queryset.order_by()[: FULL_LIST_MAX + 1].count()
+    if size <= FULL_LIST_MAX:
         return
     multiple = isinstance(field, forms.ModelMultipleChoiceField)
     widget = SearchPicker(lookup_url, multiple=multiple, exact=exact)

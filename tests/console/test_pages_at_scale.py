@@ -2,7 +2,7 @@
 measurement at 100,000 applications).
 
 The same pages are loaded with 60 applications and again with 10,060 (10,000 more on
-one API): each page's query count must not change, and no page may reach 500 KB. The
+one API): no page's query count may grow, and no page may reach 500 KB. The
 pickers that used to list every row search as you type instead.
 """
 
@@ -146,7 +146,8 @@ def test_query_counts_do_not_grow_with_the_tables_and_no_page_reaches_500_kb(wor
     few = _measure(root, pages)
     _add_applications(world["big"], FEW, FEW + MANY)
     many = _measure(root, pages)
-    grown = {url: (few[url][0], many[url][0]) for url in pages if few[url][0] != many[url][0]}
+    # (A page may take one query fewer once a list is too long to fetch as ids first.)
+    grown = {url: (few[url][0], many[url][0]) for url in pages if many[url][0] > few[url][0]}
     assert grown == {}, f"query counts grew with 10,000 more applications: {grown}"
     large = {url: size for url, (_, size) in many.items() if size >= MAX_PAGE_BYTES}
     assert large == {}

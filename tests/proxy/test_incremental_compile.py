@@ -32,7 +32,7 @@ def two_apis(db):
 
 
 def test_an_unchanged_api_keeps_its_compiled_form(two_apis):
-    big, small = two_apis
+    _big, small = two_apis
     first = compile_snapshot(collect_snapshot("1.a"))
     Api.objects.filter(pk=small.pk).update(read_timeout=9)
     second = compile_snapshot(collect_snapshot("2.b"), first)
@@ -44,7 +44,7 @@ def test_an_unchanged_api_keeps_its_compiled_form(two_apis):
 
 
 def test_a_changed_application_rebuilds_its_apis_index(two_apis):
-    big, small = two_apis
+    big, _small = two_apis
     first = compile_snapshot(collect_snapshot("1.a"))
     _applications(big, ["big-new"])
     Application.objects.filter(name="big-3").update(status="suspended")
@@ -58,7 +58,7 @@ def test_a_changed_application_rebuilds_its_apis_index(two_apis):
 def test_a_trusted_servers_change_rebuilds_the_apis_that_trust_it(two_apis):
     from authservers.models import AuthorizationServer
 
-    big, small = two_apis
+    _big, small = two_apis
     server = AuthorizationServer.objects.create(name="S", issuer="https://s.example.com")
     small.policy.authorization_servers.add(server)
     first = compile_snapshot(collect_snapshot("1.a"))

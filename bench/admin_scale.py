@@ -427,7 +427,13 @@ def main() -> int:
     parser.add_argument("--reseed", action="store_true")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--skip-pages", action="store_true")
+    parser.add_argument(
+        "--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"), help="two --json files"
+    )
     args = parser.parse_args()
+    if args.compare:
+        compare(*(json.loads(path.read_text()) for path in args.compare))
+        return 0
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
         print("Set DATABASE_URL to PostgreSQL and REDIS_URL: this measures production.")
         return 2
@@ -511,6 +517,26 @@ def main() -> int:
             )
         )
     return 0
+
+
+def compare(before: dict, after: dict) -> None:
+    """One markdown table of two runs' pages: median / max ms, queries, KB."""
+
+    def cell(run: dict, path: str) -> str:
+        row = run["pages"].get(path)
+        if row is None:
+            return "- | - | -"
+        if row["status"] == "timeout":
+            return f"> {PAGE_TIMEOUT} s (timeout) | - | -"
+        queries = run["queries"].get(path, ["?"])[0]
+        return (
+            f"{row['median_ms']:.0f} / {row['max_ms']:.0f} | {queries} | {row['bytes'] / 1024:.0f}"
+        )
+
+    print("| page | before ms (median / max) | q | KB | after ms (median / max) | q | KB |")
+    print("|---|---|---|---|---|---|---|")
+    for path in after["pages"]:
+        print(f"| `{path}` | {cell(before, path)} | {cell(after, path)} |")
 
 
 def report(paths, counts, timed, memory, hot) -> None:

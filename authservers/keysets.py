@@ -4,11 +4,15 @@ The last good set of each server lives in its JwksSnapshot row and, when the cac
 is shared, in the cache, where every worker's key store (keystore.py) reads it.
 """
 
+import json
 import logging
+import os
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -155,9 +159,15 @@ def read_snapshot(server_id: int) -> dict | None:
         try:
             payload = cache.get(SNAPSHOT_CACHE_KEY.format(server_id))
             if payload is not None:
+                if not settings.GATEWAY_HAS_DATABASE:
+                    _keep_in_state_dir(server_id, payload)
                 return payload
         except Exception:
             logger.warning("Cache unavailable while reading keys of server %s", server_id)
+    if not settings.GATEWAY_HAS_DATABASE:
+        # A node without a database: the last key set it saw, for a restart while
+        # Redis is down (the keys are public; the file holds nothing secret).
+        return _read_state_dir(server_id)
     snapshot = JwksSnapshot.objects.filter(server_id=server_id).first()
     if snapshot is None or snapshot.fetched_at is None:
         return None
@@ -165,6 +175,40 @@ def read_snapshot(server_id: int) -> dict | None:
     return snapshot_payload(snapshot)
 
 
+_kept_versions: dict[int, str] = {}
+
+
+def _state_file(server_id: int) -> Path:
+    return Path(settings.GATEWAY_STATE_DIR) / "keys" / f"{int(server_id)}.json"
+
+
+def _keep_in_state_dir(server_id: int, payload: dict) -> None:
+    if _kept_versions.get(server_id) == payload.get("version"):
+        return
+    target = _state_file(server_id)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_suffix(".tmp")
+        temporary.write_text(json.dumps(payload))
+        os.replace(temporary, target)
+        _kept_versions[server_id] = payload.get("version")
+    except (OSError, TypeError, ValueError):
+        logger.warning("Could not keep the key set of server %s in %s", server_id, target)
+
+
+def _read_state_dir(server_id: int) -> dict | None:
+    try:
+        payload = json.loads(_state_file(server_id).read_text())
+    except (OSError, ValueError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
 def refresh_jwks_by_id(server_id: int) -> RefreshOutcome | None:
+    if not settings.GATEWAY_HAS_DATABASE:
+        # No database here: a Celery worker fetches and shares the keys through Redis,
+        # where the next key poll of this node picks them up.
+        current_app.send_task("authservers.tasks.refresh_jwks", args=[server_id])
+        return None
     server = AuthorizationServer.objects.filter(pk=server_id).first()
     return refresh_jwks(server) if server else None

@@ -18,12 +18,14 @@ The changes cycle through: add a route (404 -> 200), make a route require a toke
 (200 -> 401), make it anonymous again (401 -> 200), require another scope on the token's
 route (200 -> 403) and the token's scope again (403 -> 200), suspend the application
 (200 -> 403), resume it (403 -> 200), deactivate the API (200 -> 404), activate it
-(404 -> 200). Only the status code tells old from new, so whatever carries the change to
-the workers (polling today, announcements later) is measured the same way. What it
+(404 -> 200), revoke the signing key of the token (200 -> 401; a new token is minted
+before the next change, untimed). Only the status code tells old from new, so whatever
+carries the change to the workers (announcements or the poll) is measured the same way. What it
 created (API, application, internal authorization server) is deleted at the end.
 """
 
 import argparse
+import base64
 import contextlib
 import http.client
 import json
@@ -181,8 +183,8 @@ class Scenario:
             },
         )["id"]
         self.server = server["id"]
-        code = ISSUE_TOKEN.format(application=self.application, server=server["id"])
-        self.token = admin.shell(code, "TOKEN")
+        self.token_code = ISSUE_TOKEN.format(application=self.application, server=server["id"])
+        self.token = admin.shell(self.token_code, "TOKEN")
         self.added = 0
 
     def clean_up(self) -> None:
@@ -273,6 +275,24 @@ class Scenario:
                 200,
                 lambda: self.admin("POST", f"/apis/{self.api}/activate/"),
             )
+            kid = token_kid(self.token)
+            yield (
+                "revoke the token's signing key",
+                prefix + "/s",
+                401,
+                lambda kid=kid: self.admin(
+                    "POST",
+                    f"/authorization-servers/{self.server}/revoke-key/",
+                    {"kid": kid, "reason": "convergence benchmark"},
+                ),
+            )
+            # Not timed: a token signed by the key that signs now, for the next changes.
+            self.token = self.admin.shell(self.token_code, "TOKEN")
+
+
+def token_kid(token: str) -> str:
+    header = token.split(".", 1)[0]
+    return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
 
 
 def learn_workers(nodes: list[dict], per_node: int) -> dict[str, set[str]]:
@@ -291,7 +311,9 @@ def measure(
     nodes: list[dict], workers: dict, path: str, headers: dict, expected: int, change, timeout
 ):
     """Make the change, then probe until every worker answers `expected`.
-    Returns ({worker: seconds}, stale answers after a worker's first new one, probes)."""
+    Returns ({worker: seconds}, stale answers after a worker's first new one, probes,
+    seconds the admin call took: it includes the writer's compile of the snapshot)."""
+    called = time.monotonic()
     change()
     started = time.monotonic()
     converged: dict[str, float] = {}
@@ -327,7 +349,7 @@ def measure(
     missing = everyone - converged.keys()
     if missing:
         raise RuntimeError(f"{len(missing)} workers never answered {expected} on {path}")
-    return converged, stale_after_new, probes
+    return converged, stale_after_new, probes, started - called
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -346,22 +368,26 @@ def run_once(info: dict, changes: int, settle: float) -> dict:
     measure(nodes, workers, first, {}, 200, lambda: None, 30)
     token = {"Authorization": f"Bearer {scenario.token}"}
     measure(nodes, workers, first[:-2] + "/s", token, 200, lambda: None, 30)
+    compiled_before = compile_count(info)
     per_worker: list[float] = []
     per_change: list[float] = []
+    admin_calls: list[float] = []
     by_kind: dict[str, list[float]] = {}
     stale = probes = 0
     for _, (kind, path, headers, expected, change) in zip(
         range(changes), scenario.changes(), strict=False
     ):
         time.sleep(settle)
-        converged, stale_here, probes_here = measure(
+        converged, stale_here, probes_here, admin_call = measure(
             nodes, workers, path, headers, expected, change, 30
         )
+        admin_calls.append(admin_call)
         per_worker.extend(converged.values())
         per_change.append(max(converged.values()))
         by_kind.setdefault(kind, []).append(max(converged.values()))
         stale += stale_here
         probes += probes_here
+    compiled = compile_count(info) - compiled_before
     scenario.clean_up()
     upstream.server.shutdown()
     count = sum(len(w) for w in workers.values())
@@ -377,18 +403,31 @@ def run_once(info: dict, changes: int, settle: float) -> dict:
         "by_change_max_ms": {k: round(max(v) * 1000, 1) for k, v in by_kind.items()},
         "stale_after_new": stale,
         "resolution_ms": round(sum(per_change) / max(1, probes) * count * 1000, 2),
+        "admin_call_p50_ms": round(statistics.median(admin_calls) * 1000, 1),
+        "admin_call_max_ms": round(max(admin_calls) * 1000, 1),
+        "compiles": compiled,  # one per change: the writer compiles, every worker loads
     }
 
 
+def compile_count(info: dict) -> int:
+    """gatekeep:config:compiles in the cluster's Redis (core/config_bus.py counts them)."""
+    import redis
+
+    value = redis.Redis.from_url(info["redis_url"]).get("gatekeep:config:compiles")
+    return int(value or 0)
+
+
 @contextlib.contextmanager
-def started_cluster(nodes: int, workers: int):
+def started_cluster(nodes: int, workers: int, announcements: bool = True):
     state = Path(tempfile.mkdtemp(prefix="gatekeep-convergence-"))
+    env = {**os.environ, "GATEWAY_CONFIG_ANNOUNCEMENTS": "true" if announcements else "false"}
     process = subprocess.Popen(
         [
             *(sys.executable, str(ROOT / "scripts/cluster.py"), "--nodes", str(nodes)),
             *("--workers", str(workers), "--state-dir", str(state), "--base-port", "19000"),
         ],
         cwd=ROOT,
+        env=env,
         stdout=(state / "supervisor.log").open("w"),
         stderr=subprocess.STDOUT,
     )
@@ -416,10 +455,17 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--settle", type=float, default=0.3, help="seconds between changes")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--no-announcements",
+        action="store_true",
+        help="with --start: workers only poll (GATEWAY_CONFIG_ANNOUNCEMENTS=false)",
+    )
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         if args.start:
-            info = stack.enter_context(started_cluster(args.start, args.workers))
+            info = stack.enter_context(
+                started_cluster(args.start, args.workers, not args.no_announcements)
+            )
         else:
             info = json.loads((Path(args.state_dir) / "cluster.json").read_text())
         results = []
@@ -435,7 +481,9 @@ def main() -> int:
                     f"p99 {result['worker_p99_ms']} ms, max {result['worker_max_ms']} ms; "
                     f"last worker per change p50 {result['change_p50_ms']} ms, "
                     f"max {result['change_max_ms']} ms; stale after new "
-                    f"{result['stale_after_new']}; resolution ~{result['resolution_ms']} ms",
+                    f"{result['stale_after_new']}; resolution ~{result['resolution_ms']} ms; "
+                    f"admin call p50 {result['admin_call_p50_ms']} ms; "
+                    f"compiles {result['compiles']}",
                     flush=True,
                 )
     return 0

@@ -97,6 +97,22 @@ def announce(version: str, number: int) -> None:
     _best_effort("announce the config version; workers poll the database", run)
 
 
+# Run by the committing process before a version is announced: proxy/apps.py registers
+# the snapshot compiler, so the snapshot is in Redis before any worker hears of it and a
+# data-plane node without a database finds it there (compile once, by the writer).
+before_announce: list[Callable[[str], None]] = []
+
+
+def publish(version: str, number: int) -> None:
+    """Prepare (compile and share the snapshot), then announce a committed version."""
+    for prepare in before_announce:
+        try:
+            prepare(version)
+        except Exception:
+            logger.exception("Could not prepare config %s before announcing it", version)
+    announce(version, number)
+
+
 def announce_if_newer(version: str, number: int) -> None:
     _best_effort(
         "record the config version",
@@ -119,6 +135,12 @@ def store_snapshot(number: int, data: bytes) -> None:
 def load_snapshot(number: int) -> bytes | None:
     return _best_effort(
         "load the config snapshot", lambda redis: redis.get(key(f"snapshot:{number}"))
+    )
+
+
+def has_snapshot(number: int) -> bool:
+    return bool(
+        _best_effort("look for the config snapshot", lambda r: r.exists(key(f"snapshot:{number}")))
     )
 
 

@@ -15,6 +15,7 @@ database itself.
 import logging
 import uuid
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
@@ -53,7 +54,7 @@ def bump_config_version() -> None:
     def publish() -> None:
         if not batch["published"]:
             batch["published"] = True
-            config_bus.announce(batch["version"], version_number(batch["version"]))
+            config_bus.publish(batch["version"], version_number(batch["version"]))
 
     publish.batch = batch
     transaction.on_commit(publish)
@@ -83,6 +84,8 @@ def read_config_version() -> str | None:
 
 
 def database_version() -> str | None:
+    if not settings.GATEWAY_HAS_DATABASE:
+        return None  # a data-plane node without a database: Redis says
     try:
         revision, _ = ConfigRevision.objects.get_or_create(
             pk=1, defaults={"version": uuid.uuid4().hex}

@@ -67,6 +67,8 @@ def readiness() -> tuple[int, dict]:
     of 503 while it can serve from its in-memory config.
     """
     checks = {"database": _database_ok(), "cache": _cache_ok(), "broker": _broker_ok()}
+    if not settings.GATEWAY_HAS_DATABASE:
+        del checks["database"]  # a data-plane node without one: nothing to reach
     _log_state_change(checks)
     ready = all(checks.values())
     return 200 if ready else 503, {"status": "ready" if ready else "unavailable", "checks": checks}

@@ -34,6 +34,12 @@ app.conf.beat_schedule = {
         "task": "authservers.tasks.refresh_due_jwks",
         "schedule": float(os.environ.get("CELERY_BEAT_TICK_SECONDS", "30")),
     },
+    # Puts the config version and its snapshot back in Redis after a Redis restart, for
+    # data-plane nodes without a database (proxy/tasks.py).
+    "publish-current-config": {
+        "task": "proxy.tasks.publish_current_config",
+        "schedule": float(os.environ.get("CELERY_BEAT_TICK_SECONDS", "30")),
+    },
     # Rotation age comes from GATEWAY_SIGNING_KEY_ROTATION_DAYS; an hourly check is precise enough.
     "rotate-due-signing-keys": {
         "task": "authservers.tasks.rotate_due_signing_keys",

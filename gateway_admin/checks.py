@@ -42,3 +42,17 @@ def outbound_loopback_check(app_configs, **kwargs) -> list:
             )
         ]
     return []
+
+
+@register("gatekeep")
+def database_less_node_check(app_configs, **kwargs) -> list:
+    """DATABASE_URL=none: the node serves snapshots from Redis, so it needs Redis."""
+    if settings.GATEWAY_HAS_DATABASE or settings.REDIS_URL:
+        return []
+    return [
+        Error(
+            "DATABASE_URL=none needs REDIS_URL: a node without a database loads its "
+            "config snapshots and key sets from Redis.",
+            id="gateway_admin.E003",
+        )
+    ]

@@ -117,13 +117,20 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "gateway_admin.wsgi.application"
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        envstr("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
-    )
-}
+# DATABASE_URL=none: a data-plane-only node (manage.py serve --plane public) with no
+# database credentials at all. It serves the compiled snapshots the control plane
+# publishes in Redis (docs/operations.md, "Data-plane nodes without a database").
+GATEWAY_HAS_DATABASE = envstr("DATABASE_URL", "").strip().lower() != "none"
+if GATEWAY_HAS_DATABASE:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            envstr("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+            conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        )
+    }
+else:
+    DATABASES = {"default": {"ENGINE": "django.db.backends.dummy"}}  # any query raises
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests start real servers in other threads and processes: a file-backed
     # test database is visible to all of them, an in-memory one is not.
@@ -224,6 +231,9 @@ GATEWAY_TRUSTED_PROXIES = envlist("GATEWAY_TRUSTED_PROXIES")
 GATEWAY_MAX_TOKEN_BYTES = envint("GATEWAY_MAX_TOKEN_BYTES", 8192)
 # How often a worker looks for a new config version or key set in the shared cache.
 GATEWAY_CONFIG_POLL_SECONDS = float(envstr("GATEWAY_CONFIG_POLL_SECONDS", "0.5"))
+# Data-plane workers subscribe to the config announcements (Redis pub/sub); false leaves
+# them to the poll alone (bench/convergence measures both).
+GATEWAY_CONFIG_ANNOUNCEMENTS = envbool("GATEWAY_CONFIG_ANNOUNCEMENTS", True)
 GATEWAY_KEYS_POLL_SECONDS = float(envstr("GATEWAY_KEYS_POLL_SECONDS", "5"))
 # On-demand JWKS refreshes (unknown kid) per server are at most this frequent.
 GATEWAY_KID_REFRESH_INTERVAL = float(envstr("GATEWAY_KID_REFRESH_INTERVAL", "30"))

@@ -114,7 +114,11 @@ class PublicApp:
     def _listen_for_announcements(self) -> None:
         """A thread per worker follows the config channel (core/config_bus.py): a change
         is picked up as soon as it is announced; the poll stays as the safety net."""
-        if not settings.REDIS_URL or self._listening.is_set():
+        if (
+            not settings.REDIS_URL
+            or not settings.GATEWAY_CONFIG_ANNOUNCEMENTS
+            or self._listening.is_set()
+        ):
             return
         self._listening.set()
 

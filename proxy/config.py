@@ -317,6 +317,27 @@ def _server_config(data: dict) -> ServerConfig:
     )
 
 
+class SnapshotUnavailable(Exception):
+    """A node without a database: the announced version's snapshot is not in Redis."""
+
+
+def compile_and_share(version: str) -> tuple[dict, bytes]:
+    """Compile `version` from the database, count it, and share it through Redis."""
+    snapshot = collect_snapshot(version)
+    config_bus.count_compile()
+    logger.info("Compiled config snapshot %s", version)
+    encoded = snapshot_store.encode(snapshot)
+    config_bus.store_snapshot(version_number(version), encoded)
+    return snapshot, encoded
+
+
+def share_before_announcing(version: str) -> None:
+    """The writer compiles the version it committed, before announcing it
+    (core/config_bus.py before_announce), unless another process claimed it."""
+    if settings.REDIS_URL and config_bus.claim_compile(version_number(version)):
+        compile_and_share(version)
+
+
 def _return_free_memory_to_os() -> None:
     """Give back the heap the build's temporaries used (glibc keeps it otherwise)."""
     if _libc is not None:
@@ -458,8 +479,9 @@ class ConfigHolder:
         found = snapshot_store.read_file()
         if found is not None and found.get("version") == version:
             return found
-        if not config_bus.claim_compile(number):
-            # Another process is compiling this version: wait for its snapshot.
+        compiles_here = settings.GATEWAY_HAS_DATABASE and config_bus.claim_compile(number)
+        if not compiles_here:
+            # Another process (the writer, a Celery task, another worker) compiles it.
             deadline = time.monotonic() + COMPILE_WAIT_SECONDS
             while time.monotonic() < deadline:
                 time.sleep(0.02)
@@ -467,11 +489,9 @@ class ConfigHolder:
                 if found is not None and found.get("version") == version:
                     snapshot_store.write_file(found)
                     return found
-        snapshot = collect_snapshot(version)
-        config_bus.count_compile()
-        logger.info("Compiled config snapshot %s", version)
-        encoded = snapshot_store.encode(snapshot)
-        config_bus.store_snapshot(number, encoded)
+            if not settings.GATEWAY_HAS_DATABASE:
+                raise SnapshotUnavailable(f"No snapshot of config {version} in Redis yet")
+        snapshot, encoded = compile_and_share(version)
         snapshot_store.write_file(snapshot, encoded)
         return snapshot
 

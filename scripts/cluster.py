@@ -248,17 +248,18 @@ def start(args: argparse.Namespace) -> int:
         "database_url": database_url,
         "redis_url": redis_url,
     }
+
+    def start_node(node: dict) -> None:
+        listeners = {
+            "GATEWAY_PUBLIC_BIND": node["public"],
+            "GATEWAY_ADMIN_BIND": node["admin"],
+            "GATEWAY_INTERNAL_BIND": node["internal"],
+        }
+        node["pid"] = spawn(node["name"], [PYTHON, "manage.py", "serve"], listeners).pid
+
     try:
         for node in nodes:
-            spawn(
-                node["name"],
-                [PYTHON, "manage.py", "serve"],
-                {
-                    "GATEWAY_PUBLIC_BIND": node["public"],
-                    "GATEWAY_ADMIN_BIND": node["admin"],
-                    "GATEWAY_INTERNAL_BIND": node["internal"],
-                },
-            )
+            start_node(node)
         celery = [PYTHON, "-m", "celery", "-A", "gateway_admin"]
         spawn("celery-worker", [*celery, "worker", "--loglevel=INFO", "--concurrency=1"])
         spawn(
@@ -273,8 +274,6 @@ def start(args: argparse.Namespace) -> int:
         info["nginx_pid"] = int((state / "nginx.pid").read_text())
         info["lb_public"] = f"http://{host}:{args.base_port}"
         info["lb_admin"] = f"http://{host}:{args.base_port + 1}"
-        for node in nodes:
-            node["pid"] = children[node["name"]].pid
         info["celery"] = {n: children[n].pid for n in ("celery-worker", "celery-beat")}
         info_path.touch(mode=0o600)  # the service URLs may carry passwords
         info_path.write_text(json.dumps(info, indent=2))
@@ -291,10 +290,19 @@ def start(args: argparse.Namespace) -> int:
         reported: set[str] = set()
         while not stopping:
             time.sleep(0.3)
-            for name, process in children.items():
-                if process.poll() is not None and name not in reported:
-                    reported.add(name)
-                    log(f"{name} exited ({process.returncode}); see {state / name}.log")
+            for name, process in list(children.items()):
+                if process.poll() is None or name in reported:
+                    continue
+                node = next((n for n in nodes if n["name"] == name), None)
+                if args.restart and node is not None:
+                    # As systemd's Restart=always would: the node comes back on its ports.
+                    log(f"{name} exited ({process.returncode}); restarting it")
+                    _signal_group(process.pid, signal.SIGKILL)  # leftovers of its group
+                    start_node(node)
+                    info_path.write_text(json.dumps(info, indent=2))
+                    continue
+                reported.add(name)
+                log(f"{name} exited ({process.returncode}); see {state / name}.log")
     except (RuntimeError, subprocess.CalledProcessError) as error:
         log(f"start failed: {error}")
         stopping = False
@@ -394,6 +402,9 @@ def main() -> int:
     parser.add_argument("--base-port", type=int, default=9000)
     parser.add_argument("--state-dir", default=str(ROOT / ".cluster"))
     parser.add_argument("--timeout", type=float, default=60, help="seconds to become ready")
+    parser.add_argument(
+        "--restart", action="store_true", help="restart a node that exits (like Restart=always)"
+    )
     args = parser.parse_args()
     return stop(args) if args.action == "stop" else start(args)
 

@@ -111,7 +111,11 @@ def proc_memory_kb(pid: int, field_name: str = "VmRSS") -> int:
 
 
 def start_gateway(
-    env: dict | None = None, workers: int = 1, threads: int = 8, server: str = "gunicorn"
+    env: dict | None = None,
+    workers: int = 1,
+    threads: int = 8,
+    server: str = "gunicorn",
+    plane: str = "both",
 ) -> ProductionGateway:
     """Both planes on the test database; `workers` data-plane workers, `threads` per
     control-plane worker; `env` overrides any variable."""
@@ -129,11 +133,16 @@ def start_gateway(
     else:
         environment.pop("REDIS_URL", None)
     environment.update(env or {})
-    return launch(environment, workers, threads, granian=server == "granian")
+    return launch(environment, workers, threads, granian=server == "granian", plane=plane)
 
 
 def launch(
-    environment: dict, workers: int, threads: int, granian: bool = False, timeout: float = 30
+    environment: dict,
+    workers: int,
+    threads: int,
+    granian: bool = False,
+    timeout: float = 30,
+    plane: str = "both",
 ) -> ProductionGateway:
     """`manage.py serve` (or granian on the data plane) on free loopback ports, once both
     planes answer /healthz; bench/soak.py starts its gateway here too."""
@@ -150,7 +159,7 @@ def launch(
         "GATEWAY_ADMIN_THREADS": str(threads),
         "PYTHONUNBUFFERED": "1",
     }
-    command = [sys.executable, "manage.py", "serve"]
+    command = [sys.executable, "manage.py", "serve", "--plane", plane]
     if granian:
         command = [
             sys.executable,
@@ -180,7 +189,7 @@ def launch(
     threading.Thread(target=read_log, daemon=True).start()
     deadline = time.monotonic() + timeout
     probes = [gateway.url + "/healthz"]
-    if not granian:
+    if not granian and plane != "public":
         probes.append(gateway.admin_url + "/healthz")
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -203,9 +212,13 @@ def production_gateway(transactional_db):
     started: list[ProductionGateway] = []
 
     def start(
-        env: dict | None = None, workers: int = 1, threads: int = 8, server: str = "gunicorn"
+        env: dict | None = None,
+        workers: int = 1,
+        threads: int = 8,
+        server: str = "gunicorn",
+        plane: str = "both",
     ) -> ProductionGateway:
-        gateway = start_gateway(env, workers, threads, server)
+        gateway = start_gateway(env, workers, threads, server, plane)
         started.append(gateway)
         return gateway
 

@@ -121,13 +121,17 @@ def test_redis_stopped_mid_traffic_keeps_the_gateway_serving(
 class TcpRelay:
     """127.0.0.1:<port> → target, until cut(): then refused, and live connections reset."""
 
-    def __init__(self, target: tuple[str, int]):
+    def __init__(self, target: tuple[str, int], port: int = 0):
         self.target = target
-        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener = socket.create_server(("127.0.0.1", port))
         self.port = self.listener.getsockname()[1]
         self.sockets: list[socket.socket] = []
         self.cut_event = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def restore(self) -> None:
+        """Listen again on the same port: the database is back."""
+        self.__init__(self.target, self.port)
 
     def _accept(self) -> None:
         while not self.cut_event.is_set():
@@ -185,6 +189,13 @@ class BrokenDatabase:
             self.path.mkdir()  # sqlite3 cannot open a directory: "unable to open database file"
         else:
             self.relay.cut()
+
+    def restore(self) -> None:
+        if self.sqlite:
+            self.path.rmdir()
+            self.path.with_suffix(".away").rename(self.path)
+        else:
+            self.relay.restore()
 
     def close(self) -> None:
         if not self.sqlite:

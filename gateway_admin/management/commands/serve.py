@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 ROOT = Path(__file__).resolve().parents[3]
 PLANES = {
@@ -35,6 +35,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, plane: str, **options) -> None:
         names = list(PLANES) if plane == "both" else [plane]
+        if not settings.GATEWAY_HAS_DATABASE and names != ["public"]:
+            raise CommandError(
+                "DATABASE_URL=none runs a data-plane-only node: use `serve --plane public`; "
+                "the control plane needs the database."
+            )
         env = {
             **os.environ,
             "GATEWAY_PUBLIC_BIND": settings.GATEWAY_PUBLIC_BIND,

@@ -11,6 +11,9 @@ Django runs.
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_admin.settings")
+# A change's snapshot is compiled and announced in a background thread of the worker, not
+# in the admin's request (core/config_bus.py publish; 100,000 applications take seconds).
+os.environ.setdefault("GATEWAY_CONFIG_PUBLISH_IN_BACKGROUND", "true")
 
 
 def _int(name: str, default: int) -> int:

@@ -505,6 +505,15 @@ def main() -> int:
                 "recycled": admin_pids != admin_pid,
             }
             hot = hot_path(gateway, bearer, token.key, small_id, args.seconds)
+            # The control plane compiles each written version's snapshot: its memory then.
+            memory["after_writes"] = [
+                {
+                    "pid": pid,
+                    "rss_mb": proc_memory_kb(pid) // 1024,
+                    "peak_mb": proc_memory_kb(pid, "VmHWM") // 1024,
+                }
+                for pid in gateway.worker_pids("admin")
+            ]
         finally:
             gateway.stop()
     finally:

@@ -214,9 +214,15 @@ def _render_detail(
         "associate_form": AssociateApplicationForm(api=api, associated=application_count),
         "problems": services.activation_problems(api),
         "gateway_url": public_url(api.gateway_path),
-        "curl": _curl_example(request, api, policy),
+        "curl": _curl_example(request, api, _example_routes(api), policy),
     }
     return render(request, "console/apis/detail.html", context)
+
+
+def _example_routes(api: Api) -> list[Route]:
+    """The route the curl example calls (the first protected one), not the whole list."""
+    route = api.routes.filter(anonymous=False).first() or api.routes.first()
+    return [route] if route else []
 
 
 def _route_position(api: Api, route: Route) -> int:
@@ -226,11 +232,11 @@ def _route_position(api: Api, route: Route) -> int:
     ).count()
 
 
-def _curl_example(request, api: Api, policy) -> str:
+def _curl_example(request, api: Api, routes: list[Route], policy) -> str:
     """A copyable call of the first protected route, with the token where the policy looks."""
-    route = api.routes.filter(anonymous=False).first() or api.routes.first()
-    if route is None:
+    if not routes:
         return ""
+    route = next((r for r in routes if not r.anonymous), routes[0])
     url = public_url(api.gateway_path + example_path(route.path))
     parts = ["curl", "-i"]
     if route.method not in (HttpMethod.ANY, HttpMethod.GET):

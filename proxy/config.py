@@ -13,7 +13,7 @@ import gc
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -218,9 +218,14 @@ def compile_snapshot(snapshot: dict, previous: GatewayConfig | None = None) -> G
     applications = _application_indexes(snapshot, servers, skip=reused.keys())
     compiled, kept = {}, {}
     for api in snapshot["apis"]:
-        compiled_api = reused.get(api["id"]) or _compile_api(
-            api, servers, applications.get(api["id"])
-        )
+        kept_api = reused.get(api["id"])
+        if kept_api is not None:
+            # Routes and applications kept; the policy is made again around this compile's
+            # server objects: the key store re-reads a server's keys when its object changes
+            # (authservers/keystore.py), which is how a key revocation takes effect at once.
+            compiled_api = replace(kept_api, policy=_policy_config(api["policy"], servers))
+        else:
+            compiled_api = _compile_api(api, servers, applications.get(api["id"]))
         compiled[tuple(split_path(api["base_path"]))] = compiled_api
         if sources:
             kept[api["id"]] = (sources[api["id"]], compiled_api)
@@ -270,20 +275,7 @@ def _compile_api(
         RouteConfig(route_id, method, path, frozenset(scopes), anonymous)
         for route_id, method, path, scopes, anonymous in api["routes"]
     ]
-    policy = api["policy"]
-    policy_config = None
-    if policy is not None:
-        trusted = [servers[server_id] for server_id in policy["servers"]]
-        policy_config = PolicyConfig(
-            servers_by_issuer={server.issuer: server for server in trusted},
-            identity_source=policy["identity_source"],
-            identity_name=policy["identity_name"],
-            audiences=frozenset(policy["audiences"]),
-            required_scopes=frozenset(policy["required_scopes"]),
-            allow_anonymous=policy["allow_anonymous"],
-            forward_claims=tuple(tuple(pair) for pair in policy["forward_claims"]),
-            forward_authorization=policy["forward_authorization"],
-        )
+    policy_config = _policy_config(api["policy"], servers)
     return ApiConfig(
         id=api["id"],
         name=api["name"],
@@ -295,6 +287,22 @@ def _compile_api(
         routes=RouteTrie(routes),
         policy=policy_config,
         applications=applications or EMPTY_INDEX,
+    )
+
+
+def _policy_config(policy: dict | None, servers: dict[int, ServerConfig]) -> PolicyConfig | None:
+    if policy is None:
+        return None
+    trusted = [servers[server_id] for server_id in policy["servers"]]
+    return PolicyConfig(
+        servers_by_issuer={server.issuer: server for server in trusted},
+        identity_source=policy["identity_source"],
+        identity_name=policy["identity_name"],
+        audiences=frozenset(policy["audiences"]),
+        required_scopes=frozenset(policy["required_scopes"]),
+        allow_anonymous=policy["allow_anonymous"],
+        forward_claims=tuple(tuple(pair) for pair in policy["forward_claims"]),
+        forward_authorization=policy["forward_authorization"],
     )
 
 

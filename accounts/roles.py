@@ -98,6 +98,27 @@ class Action(enum.Enum):
     DELETE_SERVERS = ("delete authorization servers", "authservers.delete_authorizationserver")
     ROTATE_SIGNING_KEYS = ("rotate signing keys", "authservers.rotate_signingkey")
     REVOKE_SIGNING_KEYS = ("revoke signing keys", "authservers.revoke_signingkey")
+    # Configuration files (configfile/): an apply creates, changes and deletes anything.
+    MANAGE_CONFIG_FILES = (
+        "export, compare and apply configuration files",
+        "apis.add_api",
+        "apis.change_api",
+        "apis.delete_api",
+        "apis.activate_api",
+        "apis.add_route",
+        "apis.change_route",
+        "apis.delete_route",
+        "apis.add_identifyandauthorizepolicy",
+        "apis.change_identifyandauthorizepolicy",
+        "apis.delete_identifyandauthorizepolicy",
+        "applications.add_application",
+        "applications.change_application",
+        "applications.delete_application",
+        "applications.rotate_secret_application",
+        "authservers.add_authorizationserver",
+        "authservers.change_authorizationserver",
+        "authservers.delete_authorizationserver",
+    )
     MANAGE_USERS = (
         "manage users and their roles",
         "auth.view_user",

@@ -1,3 +1,3 @@
 """Registers every ModelAdmin (Django's admin autodiscovery imports this module)."""
 
-from admin_site import apis, applications, audit, authservers  # noqa: F401
+from admin_site import apis, applications, audit, authservers, traffic  # noqa: F401

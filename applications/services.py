@@ -40,12 +40,16 @@ def _sync_client(application: Application, client) -> None:
     client.save()
 
 
-def create_application(actor=None, apis=(), **fields) -> tuple[Application, str | None]:
+def create_application(
+    actor=None, apis=(), *, client_id: str | None = None, client_secret: str | None = None, **fields
+) -> tuple[Application, str | None]:
     """Create the application and its OAuth2 client; the plain secret is returned only
     here (None for a public client, which has none).
 
     Without `grant_types`, the application gets every grant its client type and
     redirect URIs make usable (applications.choices.default_grant_types).
+    `client_id` and `client_secret` (plain, or a stored hash kept as it is) are given by
+    a configuration file (configfile/); otherwise both are generated.
     """
     fields["redirect_uris"] = _uri_list(fields.get("redirect_uris", ()))
     fields.setdefault(
@@ -58,8 +62,10 @@ def create_application(actor=None, apis=(), **fields) -> tuple[Application, str 
     # The application's rules first, so their errors name its fields, not the DOT client's.
     application.full_clean(exclude=["oauth_client"])
     with transaction.atomic():
-        secret = generate_client_secret()
+        secret = client_secret or generate_client_secret()
         client = OAuthClient(client_secret=secret)
+        if client_id:
+            client.client_id = client_id
         _sync_client(application, client)
         application.oauth_client = client
         changes.save(application, actor, related={"apis": apis})
@@ -94,15 +100,18 @@ def _field_values(application: Application) -> dict:
     }
 
 
-def rotate_secret(application: Application, actor=None) -> str:
-    """A new client secret; the old one stops working at once. Public clients have none."""
+def rotate_secret(application: Application, actor=None, secret: str | None = None) -> str:
+    """A new client secret; the old one stops working at once. Public clients have none.
+
+    `secret` (plain, or a stored hash kept as it is) is the new one when a configuration
+    file names it; otherwise one is generated."""
     if application.is_public:
         raise ValidationError(
             "A public client has no client secret; it authenticates with its client id "
             "and PKCE. Make it confidential to give it a secret."
         )
     with changes.changing(application, actor, "rotate-secret", describe=_no_details):
-        secret = generate_client_secret()
+        secret = secret or generate_client_secret()
         client = application.oauth_client
         if client is None:
             client = OAuthClient(client_secret=secret)

@@ -1,6 +1,7 @@
 """Gatekeep benchmark: the upstream, nginx and the gateway side by side, in one run.
 
     bench/run [--duration 10] [--connections 32] [--server uvicorn|granian] [--quick]
+    bench/run --observe-rounds 3 [--observe-only]   # (c) with observability off and on
 
 See bench/README.md for how to read the output.
 """
@@ -22,7 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 PYTHON = ROOT / ".venv" / "bin" / "python"
-UPSTREAM_PORT, PROXY_PORT, GATEWAY_PORT = 18080, 18081, 18082
+# BENCH_PORT_BASE moves all three (another run, or anything else, may hold 18080-18082).
+_BASE = int(os.environ.get("BENCH_PORT_BASE", "18080"))
+UPSTREAM_PORT, PROXY_PORT, GATEWAY_PORT = _BASE, _BASE + 1, _BASE + 2
 
 
 def sh(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -113,7 +116,9 @@ def server_command(server: str, workers: int, threads: int) -> tuple[list[str], 
     return command, env
 
 
-def start_gateway(args, db: dict, token_cache: int | None = None) -> subprocess.Popen:
+def start_gateway(
+    args, db: dict, token_cache: int | None = None, extra_env: dict | None = None
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": db["DATABASE_URL"],
@@ -129,6 +134,7 @@ def start_gateway(args, db: dict, token_cache: int | None = None) -> subprocess.
         env["GATEWAY_VERIFIED_TOKEN_CACHE_SIZE"] = str(token_cache)
     command, server_env = server_command(args.server, args.workers, args.threads)
     env.update(server_env)
+    env.update(extra_env or {})
     process = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -212,8 +218,17 @@ def check_gateway(token_file: Path) -> None:
         f"http://127.0.0.1:{GATEWAY_PORT}/gateway/bench/v1/items",
         headers={"Authorization": "Bearer " + token_file.read_text().strip()},
     )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        assert response.status == 200, response.status
+    # Workers still loading their config on a busy machine: give them a while.
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.status == 200, response.status
+                return
+        except (TimeoutError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def main() -> int:
@@ -225,6 +240,20 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=0, help="unused (event loops)")
     parser.add_argument("--quick", action="store_true", help="3 s runs, small data set (e)")
     parser.add_argument("--skip-large", action="store_true", help="skip scenario (e)")
+    parser.add_argument(
+        "--observe-rounds",
+        type=int,
+        default=0,
+        help="also run (c) this many times each with metrics, access log and analytics off/on",
+    )
+    parser.add_argument(
+        "--observe-only", action="store_true", help="only the observability comparison"
+    )
+    parser.add_argument(
+        "--observe-without-log",
+        action="store_true",
+        help="the comparison's 'on' keeps the access log off (its default)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.duration = 3
@@ -255,6 +284,11 @@ def main() -> int:
         path = "/gateway/bench/v1/items"
         scenarios["a_upstream"] = wrk(f"http://127.0.0.1:{UPSTREAM_PORT}/items", d, c)
         scenarios["b_nginx_proxy"] = wrk(f"http://127.0.0.1:{PROXY_PORT}/items", d, c)
+        if args.observe_rounds:
+            observability_comparison(args, small, env, workdir, scenarios)
+        if args.observe_only:
+            args.skip_large = True
+            raise _Done
 
         gateway = start_gateway(args, small)
         try:
@@ -273,6 +307,11 @@ def main() -> int:
             }
         finally:
             stop_gateway(gateway)
+
+        # Traffic limits (issue 16): with Redis, without then with a limit, same run.
+        from ratelimit import cost as rate_limit_cost
+
+        scenarios["rate_limit_cost"] = rate_limit_cost(args, workdir)
 
         # (d): a token cache far smaller than the token set, so every call verifies a signature.
         gateway = start_gateway(args, small, token_cache=100)
@@ -305,6 +344,8 @@ def main() -> int:
                 scenarios["e_gateway_large_config"]["config"] = " ".join(size)
             finally:
                 stop_gateway(gateway)
+    except _Done:
+        pass
     finally:
         stop_nginx(workdir)
 
@@ -316,6 +357,63 @@ def main() -> int:
     report(results, workdir)
     failed = [name for name, r in scenarios.items() if r.get("non_2xx") or r.get("socket_errors")]
     return 1 if failed else 0
+
+
+class _Done(Exception):
+    """--observe-only: the comparison ran, skip the other scenarios."""
+
+
+OBSERVE_OFF = {
+    "GATEWAY_METRICS": "false",
+    "GATEWAY_ANALYTICS": "false",
+    "GATEWAY_REQUEST_LOG": "off",
+}
+
+
+def observability_comparison(args, db: dict, env: dict, workdir: Path, scenarios: dict) -> None:
+    """(c) alternately with metrics, the JSON access log and analytics off and on (issue 15):
+    on = prometheus multiprocess files (as `manage.py serve` sets them up), one log line per
+    call to a file, per-minute rollups flushed to the database every 10 s."""
+    path = f"http://127.0.0.1:{GATEWAY_PORT}/gateway/bench/v1/items"
+    runs: dict[str, list[dict]] = {"off": [], "on": []}
+    for round_number in range(args.observe_rounds):
+        for mode in ("off", "on"):
+            extra = dict(OBSERVE_OFF)
+            if mode == "on":
+                metrics_dir = workdir / f"metrics-{round_number}"
+                metrics_dir.mkdir()
+                extra = {
+                    "GATEWAY_METRICS": "true",
+                    "GATEWAY_ANALYTICS": "true",
+                    "GATEWAY_REQUEST_LOG": "off"
+                    if args.observe_without_log
+                    else str(workdir / "access.log"),
+                    "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+                }
+            gateway = start_gateway(args, db, extra_env=extra)
+            try:
+                check_gateway(db["dir"] / "token.txt")
+                wrk(path, 2, args.connections, "hot_token.lua", env)  # warm-up
+                result = wrk(path, args.duration, args.connections, "hot_token.lua", env)
+                runs[mode].append(result)
+                print(f"  observability {mode}: {result['rps']:.0f} req/s", flush=True)
+            finally:
+                stop_gateway(gateway)
+    for mode, results in runs.items():
+        rps = [r["rps"] for r in results]
+        scenarios[f"c_observability_{mode}"] = {
+            "rps": round(sum(rps) / len(rps), 1),
+            "rps_runs": rps,
+            "p50_ms": round(sum(r["p50_ms"] for r in results) / len(results), 3),
+            "p99_ms": round(sum(r["p99_ms"] for r in results) / len(results), 3),
+            "non_2xx": sum(r["non_2xx"] for r in results),
+            "socket_errors": "".join(r["socket_errors"] for r in results),
+        }
+    off, on = scenarios["c_observability_off"]["rps"], scenarios["c_observability_on"]["rps"]
+    scenarios["c_observability_on"]["loss_percent"] = round(100 * (off - on) / off, 1)
+    log = workdir / "access.log"
+    lines = log.read_text().count("\n") if log.exists() else 0
+    scenarios["c_observability_on"]["access_log_lines"] = lines
 
 
 def report(results: dict, workdir: Path) -> None:
@@ -340,6 +438,20 @@ def report(results: dict, workdir: Path) -> None:
         print(
             f"\nAt 1 connection: upstream p50 {latency['upstream_p50_ms']} ms, gateway p50 "
             f"{latency['gateway_p50_ms']} ms → gateway adds {latency['gateway_added_p50_ms']} ms"
+        )
+    limits = results["scenarios"].get("rate_limit_cost")
+    if limits:
+        print(
+            f"With Redis, 1 connection: p50 {limits['no_limit']['p50_ms_1']} ms without a limit, "
+            f"{limits['limit']['p50_ms_1']} ms with one → +{limits['added_p50_ms_1']} ms"
+        )
+    observed = results["scenarios"].get("c_observability_on")
+    if observed:
+        off = results["scenarios"]["c_observability_off"]
+        print(
+            f"\nObservability (c): off {off['rps_runs']} req/s, on {observed['rps_runs']} req/s "
+            f"→ {observed['loss_percent']} % fewer with metrics, access log and analytics on "
+            f"({observed['access_log_lines']} log lines)"
         )
     print(f"\nResults: {workdir / 'results.json'}")
 

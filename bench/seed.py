@@ -42,7 +42,9 @@ def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
-def make_tokens(private_pem: bytes, kid: str, subjects: list[str]) -> list[str]:
+def make_tokens(
+    private_pem: bytes, kid: str, subjects: list[str], client_id: str = "bench-client"
+) -> list[str]:
     """RS256 tokens for these subjects, signed with `cryptography` directly (fast)."""
     private = serialization.load_pem_private_key(private_pem, password=None)
     header = _b64(json.dumps({"alg": "RS256", "kid": kid, "typ": "JWT"}).encode())
@@ -53,7 +55,7 @@ def make_tokens(private_pem: bytes, kid: str, subjects: list[str]) -> list[str]:
             "iss": ISSUER,
             "sub": sub,
             "aud": "bench",
-            "client_id": "bench-client",
+            "client_id": client_id,
             "scope": "bench:read",
             "iat": now,
             "nbf": now,
@@ -83,6 +85,9 @@ def main() -> None:
     parser.add_argument("--routes-per-api", type=int, default=1)
     parser.add_argument("--applications", type=int, default=1)
     parser.add_argument("--tokens", type=int, default=10000)
+    # bench/ratelimit.py: limits on /bench/v1, and a second application with its own token.
+    parser.add_argument("--rate-limit", help="RATE[:BURST] per second and application")
+    parser.add_argument("--second-application", action="store_true")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     call_command("migrate", verbosity=0)
@@ -107,6 +112,7 @@ def main() -> None:
         )
         app.apis.add(api)
         _filler(args, server)
+        _limits(args, api)
     assert activate_api(api) == []
     refresh_jwks(server)
     kid = server.jwks_snapshot.keys[0]["kid"]
@@ -114,6 +120,22 @@ def main() -> None:
     pem = key.export_to_pem(private_key=True, password=None)
     (args.out / "token.txt").write_text(make_tokens(pem, kid, ["hot-user"])[0])
     write_tokens(args.out / "tokens.txt", key, kid, args.tokens)
+    if args.second_application:
+        token = make_tokens(pem, kid, ["calm-user"], client_id="bench-b")[0]
+        (args.out / "token-b.txt").write_text(token)
+
+
+def _limits(args, api) -> None:
+    from traffic.models import LimitPolicy
+
+    if args.second_application:
+        other = Application.objects.create(
+            name="bench-b", identifying_claims={"client_id": "bench-b"}
+        )
+        other.apis.add(api)
+    if args.rate_limit:
+        rate, _, burst = args.rate_limit.partition(":")
+        LimitPolicy.objects.create(api=api, rate=int(rate), burst=int(burst) if burst else None)
 
 
 def _filler(args, server) -> None:

@@ -66,3 +66,11 @@ _nice = _int("GATEWAY_ADMIN_NICE", 10)
 def post_fork(server, worker) -> None:
     if _nice:
         os.nice(_nice)
+
+
+def child_exit(server, worker) -> None:
+    # prometheus-client multiprocess mode (proxy/metrics.py): drop a dead worker's live gauges.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

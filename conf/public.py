@@ -37,3 +37,11 @@ errorlog = "-"
 control_socket_disable = True
 loglevel = os.environ.get("GATEWAY_LOG_LEVEL", "info")
 proc_name = "gatekeep-public"
+
+
+def child_exit(server, worker) -> None:
+    # prometheus-client multiprocess mode (proxy/metrics.py): drop a dead worker's live gauges.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,7 +1,17 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console import apis, applications, audit, dashboard, inspector, lookups, partials, servers
+from console import (
+    apis,
+    applications,
+    audit,
+    dashboard,
+    inspector,
+    limits,
+    lookups,
+    partials,
+    servers,
+)
 from console.access import StaffAuthenticationForm
 
 app_name = "console"
@@ -58,6 +68,22 @@ urlpatterns = [
         apis.application_dissociate,
         name="api-dissociate",
     ),
+    # Traffic limits (console/limits.py)
+    path("apis/<int:pk>/limits/", limits.api_limits, name="api-limits"),
+    path("apis/<int:pk>/limits/save/", limits.api_limits_save, name="api-limits-save"),
+    path("apis/<int:pk>/limits/delete/", limits.api_limits_delete, name="api-limits-delete"),
+    path("applications/<int:pk>/limits/", limits.application_limits, name="application-limits"),
+    path(
+        "applications/<int:pk>/limits/add/",
+        limits.application_limit_add,
+        name="application-limit-add",
+    ),
+    path(
+        "applications/<int:pk>/limits/<int:limit_pk>/delete/",
+        limits.application_limit_delete,
+        name="application-limit-delete",
+    ),
+    path("applications/<int:pk>/usage/", limits.application_usage_card, name="application-usage"),
     # Applications
     path("applications/", applications.application_list, name="application-list"),
     path("applications/new/", applications.application_create, name="application-create"),

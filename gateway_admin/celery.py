@@ -45,4 +45,7 @@ app.conf.beat_schedule = {
         "task": "authservers.tasks.rotate_due_signing_keys",
         "schedule": 3600.0,
     },
+    # Traffic analytics: the data plane's Redis counters into the database, then rollups.
+    "ingest-traffic": {"task": "analytics.tasks.ingest_traffic", "schedule": 60.0},
+    "roll-up-traffic": {"task": "analytics.tasks.roll_up_traffic", "schedule": 3600.0},
 }

@@ -4,6 +4,7 @@ Unset DATABASE_URL means a local SQLite file; unset REDIS_URL means an in-proces
 cache and eager Celery, so the gateway runs with no other server.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -73,8 +74,11 @@ INSTALLED_APPS = [
     "authservers",
     "apis",
     "applications",
+    "traffic",
+    "analytics",
     "proxy",
     "issuer",
+    "configfile",
     "rest_api",
     "console",
     "admin_site",
@@ -239,12 +243,52 @@ GATEWAY_KEYS_POLL_SECONDS = float(envstr("GATEWAY_KEYS_POLL_SECONDS", "5"))
 GATEWAY_KID_REFRESH_INTERVAL = float(envstr("GATEWAY_KID_REFRESH_INTERVAL", "30"))
 GATEWAY_VERIFIED_TOKEN_CACHE_SIZE = envint("GATEWAY_VERIFIED_TOKEN_CACHE_SIZE", 20000)
 GATEWAY_UPSTREAM_POOL_SIZE = envint("GATEWAY_UPSTREAM_POOL_SIZE", 32)
+# Traffic limits (traffic/, proxy/rate_limits.py; docs/operations.md, Traffic limits): the
+# processes that share a limit when each counts alone (no Redis, or Redis down and failing
+# open), how long a Redis call may take, and how long an unreachable Redis is left alone.
+GATEWAY_RATE_LIMIT_PROCESSES = envint(
+    "GATEWAY_RATE_LIMIT_PROCESSES", envint("GATEWAY_PUBLIC_WORKERS", os.cpu_count() or 1)
+)
+if GATEWAY_RATE_LIMIT_PROCESSES < 1:
+    raise ImproperlyConfigured("GATEWAY_RATE_LIMIT_PROCESSES must be at least 1")
+GATEWAY_RATE_LIMIT_REDIS_TIMEOUT = float(envstr("GATEWAY_RATE_LIMIT_REDIS_TIMEOUT", "0.25"))
+GATEWAY_RATE_LIMIT_RETRY_SECONDS = float(envstr("GATEWAY_RATE_LIMIT_RETRY_SECONDS", "1"))
 # Limits for fetching issuer metadata and key sets.
 JWKS_CONNECT_TIMEOUT = float(envstr("JWKS_CONNECT_TIMEOUT", "3"))
 JWKS_READ_TIMEOUT = float(envstr("JWKS_READ_TIMEOUT", "5"))
 JWKS_TOTAL_TIMEOUT = float(envstr("JWKS_TOTAL_TIMEOUT", "10"))
 JWKS_MAX_BYTES = envint("JWKS_MAX_BYTES", 256 * 1024)
 JWKS_MAX_KEYS = envint("JWKS_MAX_KEYS", 100)
+
+# --- Observability (docs/operations.md, "Traffic, metrics and traces") ---------------
+# /metrics: a scraper presents `Authorization: Bearer <GATEWAY_METRICS_TOKEN>` or connects
+# from an address in GATEWAY_METRICS_ALLOW (the peer address, never X-Forwarded-For).
+# Served on the admin listener; on the public listener too with GATEWAY_METRICS_ON_PUBLIC.
+GATEWAY_METRICS = envbool("GATEWAY_METRICS", True)
+GATEWAY_METRICS_TOKEN = envstr("GATEWAY_METRICS_TOKEN")
+GATEWAY_METRICS_ALLOW = envlist("GATEWAY_METRICS_ALLOW", "127.0.0.1/32,::1/128")
+GATEWAY_METRICS_ON_PUBLIC = envbool("GATEWAY_METRICS_ON_PUBLIC", False)
+# Each worker moves its counts into the shared metric files this often (and at exit).
+GATEWAY_METRICS_PUBLISH_SECONDS = float(envstr("GATEWAY_METRICS_PUBLISH_SECONDS", "1"))
+for _network in GATEWAY_METRICS_ALLOW:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"GATEWAY_METRICS_ALLOW: {_network!r} is not an address or network"
+        ) from None
+# One JSON line per proxied call: "off", "stdout" or a file path; a fraction of calls.
+GATEWAY_REQUEST_LOG = envstr("GATEWAY_REQUEST_LOG", "off")
+GATEWAY_REQUEST_LOG_SAMPLE = float(envstr("GATEWAY_REQUEST_LOG_SAMPLE", "1"))
+# Per-minute traffic rollups (analytics/): flushed from each worker's memory this often.
+GATEWAY_ANALYTICS = envbool("GATEWAY_ANALYTICS", True)
+GATEWAY_ANALYTICS_FLUSH_SECONDS = float(envstr("GATEWAY_ANALYTICS_FLUSH_SECONDS", "10"))
+GATEWAY_ANALYTICS_MINUTE_HOURS = envint("GATEWAY_ANALYTICS_MINUTE_HOURS", 48)
+GATEWAY_ANALYTICS_RETENTION_DAYS = envint("GATEWAY_ANALYTICS_RETENTION_DAYS", 90)
+# OpenTelemetry traces over OTLP/HTTP, only when an endpoint is set (the standard variables).
+OTEL_EXPORTER_OTLP_ENDPOINT = envstr("OTEL_EXPORTER_OTLP_ENDPOINT")
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = envstr("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+OTEL_SERVICE_NAME = envstr("OTEL_SERVICE_NAME", "gatekeep")
 
 # --- The two planes -------------------------------------------------------------------
 # Public listener (data plane: proxied APIs, relayed OAuth2 endpoints), admin listener

@@ -11,4 +11,5 @@ urlpatterns = [
     path("api/v1/", include("rest_api.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
 ]

@@ -37,7 +37,9 @@ from proxy.forward import (
     upstream_client,
 )
 from proxy.identify import FORM_PEEK_BYTES, is_form
+from proxy.observe import decided, observed, refused, timed_upstream
 from proxy.pipeline import Decision, decide
+from proxy.rate_limits import admit
 from proxy.responses import send_error
 from proxy.tokens import verified_tokens
 from proxy.upstream import UpstreamFailure
@@ -52,6 +54,7 @@ class GatewayApp:
         # Trusted proxies, public hosts and this deployment's Via name (proxy/forward.py).
         self.forwarding = Forwarding.from_settings()
 
+    @observed  # metrics, access log, analytics, tracing (proxy/observe.py)
     async def __call__(self, scope: dict, receive, send_message) -> None:
         environ = wsgi_like_environ(scope)
         request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID"))
@@ -78,8 +81,14 @@ class GatewayApp:
                 loop = asyncio.get_running_loop()
                 decision = await loop.run_in_executor(None, decide, config, environ, path)
             soap = decision.api.soap
-            await self._forward(scope, environ, body, send_message, decision, path, request_id)
+            decided(decision)
+            # Rate limits and quotas (proxy/rate_limits.py): 429, or the headers to add.
+            limits = await admit(config.traffic, decision, environ, self.forwarding.trusted_proxies)
+            await self._forward(
+                scope, environ, body, send_message, decision, path, request_id, limits
+            )
         except GatewayError as error:
+            refused(error)
             soap = soap or error.soap
             await send_error(
                 send_message, error, request_id, environ.get("CONTENT_TYPE", "") if soap else None
@@ -108,19 +117,20 @@ class GatewayApp:
             raise IssuerUnavailable("The gateway configuration is unavailable.") from None
 
     async def _forward(
-        self, scope, environ, body, send_message, decision: Decision, path, request_id
+        self, scope, environ, body, send_message, decision: Decision, path, request_id, limits
     ):
         framing = body.framing()
         stream = await body.stream() if body.expected else None
         request = proxied_request(
             scope, environ, decision, path, request_id, self.forwarding, framing, stream
         )
-        response = await send(upstream_client(), decision.api, request)
+        response = await timed_upstream(send(upstream_client(), decision.api, request))
         try:
             status = check_status(response)
             out_headers = response_headers(response)
             first = await first_chunk(response)
             out_headers.append((b"x-request-id", request_id.encode()))
+            out_headers.extend(limits)
             await send_message(
                 {"type": "http.response.start", "status": status, "headers": out_headers}
             )

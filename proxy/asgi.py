@@ -32,6 +32,8 @@ from proxy.app import GatewayApp, wsgi_like_environ  # noqa: E402
 from proxy.config import config_holder  # noqa: E402
 from proxy.errors import ApiNotFound  # noqa: E402
 from proxy.forward import forget_client  # noqa: E402
+from proxy.observe import metrics_endpoint, worker_started, worker_stopping  # noqa: E402
+from proxy.rate_limits import readiness as limits_readiness  # noqa: E402
 from proxy.relay import ControlPlaneRelay  # noqa: E402
 from proxy.responses import send_error, send_json  # noqa: E402
 
@@ -64,6 +66,8 @@ class PublicApp:
             await send_json(send, 200, {"status": "ok"})
         elif path == "/readyz":
             await self._readyz(send)
+        elif path == "/metrics" and settings.GATEWAY_METRICS_ON_PUBLIC:
+            await metrics_endpoint(scope, send)
         elif path.startswith(RELAYED_PREFIXES) and self.gateway.host_is_ours(scope):
             await self.relay(scope, receive, send, wsgi_like_environ(scope))
         else:
@@ -74,6 +78,7 @@ class PublicApp:
         loop = asyncio.get_running_loop()
         status, payload = await loop.run_in_executor(None, readiness)
         payload["checks"]["config"] = config_holder.snapshot() is not None
+        payload["rate_limits"] = limits_readiness(config_holder.snapshot())
         if not payload["checks"]["config"]:
             status, payload["status"] = 503, "unavailable"
         elif status != 200:
@@ -93,6 +98,7 @@ class PublicApp:
                 if self._poller is not None:
                     self._poller.cancel()
                 self._stop_listening.set()
+                await asyncio.get_running_loop().run_in_executor(None, worker_stopping)
                 forget_client()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -109,6 +115,7 @@ class PublicApp:
             except Exception:
                 logger.exception("Could not load the gateway configuration at start; retrying")
         self._poller = loop.create_task(self._poll_config())
+        worker_started()  # flushes traffic analytics, publishes counters (proxy/observe.py)
         self._listen_for_announcements()
 
     def _listen_for_announcements(self) -> None:

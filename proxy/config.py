@@ -34,6 +34,7 @@ from proxy.applications import ApplicationIndex, ApplicationTable
 from proxy.incremental import application_digests, reusable_apis, source_keys
 from proxy.rebuilds import BackgroundRebuilds
 from proxy.routing import RouteConfig, RouteTrie
+from traffic.snapshot import NO_LIMITS, TrafficConfig, collect_limits, compile_limits
 
 logger = logging.getLogger(__name__)
 SNAPSHOT_FORMAT = 1
@@ -105,6 +106,7 @@ class GatewayConfig:
     version: str | None
     apis: dict[tuple[str, ...], ApiConfig]  # base-path segments → API
     max_depth: int
+    traffic: TrafficConfig = NO_LIMITS  # rate limits and quotas (traffic/snapshot.py)
     # API id → (what it was compiled from, its ApiConfig): the next compile reuses an API
     # whose sources did not change (proxy/incremental.py).
     sources: dict = field(default_factory=dict, compare=False, repr=False)
@@ -189,6 +191,7 @@ def collect_snapshot(version: str | None) -> dict:
         "apis": collected,
         "applications": applications,
         "application_digests": application_digests(applications),
+        "traffic": collect_limits(),
     }
 
 
@@ -230,7 +233,13 @@ def compile_snapshot(snapshot: dict, previous: GatewayConfig | None = None) -> G
         if sources:
             kept[api["id"]] = (sources[api["id"]], compiled_api)
     depth = max((len(key) for key in compiled), default=0)
-    return GatewayConfig(version=snapshot["version"], apis=compiled, max_depth=depth, sources=kept)
+    return GatewayConfig(
+        version=snapshot["version"],
+        apis=compiled,
+        max_depth=depth,
+        traffic=compile_limits(snapshot.get("traffic")),
+        sources=kept,
+    )
 
 
 def _application_indexes(

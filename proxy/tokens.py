@@ -310,12 +310,16 @@ class VerifiedTokenCache:
         self._size = size
         self._entries: OrderedDict[bytes, VerifiedToken] = OrderedDict()
         self._lock = threading.Lock()
+        self.hits = self.misses = 0  # published as gatekeep_token_cache_total (proxy/metrics.py)
 
     def get(self, digest: bytes) -> VerifiedToken | None:
         with self._lock:
             entry = self._entries.get(digest)
             if entry is not None:
                 self._entries.move_to_end(digest)
+                self.hits += 1
+            else:
+                self.misses += 1
             return entry
 
     def put(self, digest: bytes, token: VerifiedToken) -> None:

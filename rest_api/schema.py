@@ -217,12 +217,52 @@ OPERATIONS: dict[tuple[str, ...], Operation] = {
         "getAuditEvent", "Get an audit event", "One entry of the audit trail."
     ),
     # Token inspector
+    # Traffic analytics
+    ("TrafficView", "get"): Operation(
+        "getTraffic",
+        "Traffic series",
+        "Requests, errors (4xx and 5xx), error rate and p50/p95 latency over the last `window` "
+        "(hour: per minute, day: per 30 min, week: per 3 h), for every call or one `api` or "
+        "`application`, with the top refusal codes. The console's charts show the same series.",
+    ),
+    ("ApplicationTrafficView", "get"): Operation(
+        "getApplicationTraffic",
+        "Traffic per application",
+        "Calls and errors per application over `window` (busiest first), and when each was "
+        "last seen; `api` limits it to one API.",
+    ),
     ("TokenInspectorView", "post"): Operation(
         "inspectToken",
         "Inspect a token",
         "What the proxy would decide for this token and call, check by check. Each step says "
         "what was expected and what the token had (audiences, issuers, times, algorithms, key "
         "ids, scopes): details the proxy never tells its own clients. Changes nothing.",
+    ),
+    # Configuration as code (configfile/)
+    ("ConfigExportView", "get"): Operation(
+        "exportConfig",
+        "Export the configuration as a file",
+        "The whole gateway (or `api` and the servers it trusts) as YAML text in `document`: "
+        "sorted, without ids or secrets, so the same configuration gives the same bytes. "
+        "Administrators only.",
+    ),
+    ("ConfigDiffView", "post"): Operation(
+        "diffConfig",
+        "Compare a configuration file with the gateway",
+        "What applying the file (`document`: YAML or JSON text, or an object) would change, "
+        "resource by resource and field by field; `changed` is false when the gateway "
+        "matches it. A file that cannot be applied is a 400 whose `errors` are keyed by the "
+        "place of each problem in the file. Changes nothing. Administrators only.",
+    ),
+    ("ConfigApplyView", "post"): Operation(
+        "applyConfig",
+        "Apply a configuration file",
+        "Makes the gateway look like the file, in one transaction through the same rules as "
+        "every other change: one config version, one audit event per changed resource and "
+        "one for the apply. A file with any problem changes nothing (400, every problem in "
+        "`errors` under its place in the file); a concurrent change that conflicts is a 409. "
+        "`prune` deletes what the file no longer names; `dry_run` only checks. Generated "
+        "client secrets are in this answer only. Administrators only.",
     ),
 }
 

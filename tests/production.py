@@ -141,7 +141,7 @@ def launch(
     workers: int,
     threads: int,
     granian: bool = False,
-    timeout: float = 30,
+    timeout: float = 90,  # a loaded 2-core CI machine can take a while to start gunicorn
     plane: str = "both",
 ) -> ProductionGateway:
     """`manage.py serve` (or granian on the data plane) on free loopback ports, once both

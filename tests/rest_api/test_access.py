@@ -71,6 +71,21 @@ def test_the_schema_documents_the_whole_contract():
         ("POST", "/api/v1/token-inspector/"),
         ("GET", "/api/v1/audit-events/"),
         ("GET", "/api/v1/audit-events/{id}/"),
+        # Traffic limits (issue 16)
+        ("GET", "/api/v1/limit-policies/"),
+        ("POST", "/api/v1/limit-policies/"),
+        ("GET", "/api/v1/limit-policies/{id}/"),
+        ("PATCH", "/api/v1/limit-policies/{id}/"),
+        ("DELETE", "/api/v1/limit-policies/{id}/"),
+        ("GET", "/api/v1/application-limits/"),
+        ("POST", "/api/v1/application-limits/"),
+        ("GET", "/api/v1/application-limits/{id}/"),
+        ("PATCH", "/api/v1/application-limits/{id}/"),
+        ("DELETE", "/api/v1/application-limits/{id}/"),
+        ("GET", "/api/v1/applications/{id}/usage/"),
+        ("GET", "/api/v1/config/export/"),
+        ("POST", "/api/v1/config/diff/"),
+        ("POST", "/api/v1/config/apply/"),
     }
     assert set(OPERATIONS) == contract
 

@@ -12,6 +12,7 @@ from apis.models import Api
 from rest_api.apis.views import ApiViewSet, RouteViewSet
 from rest_api.applications.views import ApplicationViewSet
 from rest_api.authservers.views import AuthorizationServerViewSet
+from rest_api.traffic.views import ApplicationLimitViewSet, ApplicationUsageView, LimitPolicyViewSet
 from rest_api.views import AuditEventViewSet, TokenInspectorView
 from tests.rest_api.crud import assert_field_errors, assert_problem
 
@@ -24,8 +25,10 @@ LISTS = {
     "/api/v1/applications/": ApplicationViewSet,
     "/api/v1/authorization-servers/": AuthorizationServerViewSet,
     "/api/v1/audit-events/": AuditEventViewSet,
+    "/api/v1/limit-policies/": LimitPolicyViewSet,
+    "/api/v1/application-limits/": ApplicationLimitViewSet,
 }
-VIEWS = [*LISTS.values(), TokenInspectorView]
+VIEWS = [*LISTS.values(), TokenInspectorView, ApplicationUsageView]
 
 
 @pytest.fixture

@@ -6,12 +6,17 @@
 Each plane is its own gunicorn master (conf/public.py, conf/admin.py). SIGTERM or
 Ctrl-C stops both gracefully; if one plane exits, the other is stopped too and
 the command exits non-zero, so a process supervisor restarts the pair.
+
+Both planes share one PROMETHEUS_MULTIPROC_DIR (proxy/metrics.py): the one set in
+the environment, emptied at start, or a temporary directory removed at exit.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,11 +45,13 @@ class Command(BaseCommand):
                 "DATABASE_URL=none runs a data-plane-only node: use `serve --plane public`; "
                 "the control plane needs the database."
             )
+        metrics_dir, made = metrics_directory()
         env = {
             **os.environ,
             "GATEWAY_PUBLIC_BIND": settings.GATEWAY_PUBLIC_BIND,
             "GATEWAY_ADMIN_BIND": settings.GATEWAY_ADMIN_BIND,
             "GATEWAY_INTERNAL_BIND": settings.GATEWAY_INTERNAL_BIND,
+            "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
         }
         processes = {
             name: subprocess.Popen(  # noqa: S603 - fixed gunicorn command
@@ -76,6 +83,8 @@ class Command(BaseCommand):
                 process.wait(timeout=settings_grace())
             except subprocess.TimeoutExpired:
                 process.kill()
+        if made:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         if exited is not None and not stopping:
             self.stderr.write(f"The {exited} plane exited ({processes[exited].returncode}).")
             sys.exit(1)
@@ -83,3 +92,16 @@ class Command(BaseCommand):
 
 def settings_grace() -> float:
     return float(os.environ.get("GATEWAY_GRACEFUL_TIMEOUT", 30)) + 5
+
+
+def metrics_directory() -> tuple[str, bool]:
+    """(the directory, whether it was made here). Values of a previous run are wiped:
+    multiprocess mode would add them to this run's (a restart must start from zero)."""
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not configured:
+        return tempfile.mkdtemp(prefix="gatekeep-metrics-"), True
+    path = Path(configured)
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        old.unlink(missing_ok=True)
+    return str(path), False

@@ -1,0 +1,1 @@
+from tests.production import production_gateway, redis_server  # noqa: F401 - fixtures

@@ -1,0 +1,113 @@
+"""The JSON access log: one line per proxied call, its fields, sampling, and no injection."""
+
+import json
+import time
+
+import pytest
+import requests
+
+
+@pytest.fixture
+def log_file(settings, tmp_path):
+    path = tmp_path / "access.log"
+    settings.GATEWAY_REQUEST_LOG = str(path)
+    settings.GATEWAY_REQUEST_LOG_SAMPLE = 1.0
+    return path
+
+
+def lines(path, at_least: int = 0) -> list[dict]:
+    """The log's entries, once it has `at_least` (a line is written just after the response
+    went out, so the client may be a moment ahead of it)."""
+    deadline = time.monotonic() + 5
+    while True:
+        text = path.read_text() if path.exists() else ""
+        if text.count("\n") >= at_least or time.monotonic() > deadline:
+            return [json.loads(line) for line in text.splitlines()]
+        time.sleep(0.01)
+
+
+def settled(path) -> list[dict]:
+    time.sleep(0.3)
+    return lines(path)
+
+
+def test_each_call_writes_one_line_with_what_happened(published, log_file):
+    token = published.token()
+    ok = published.get("/pets/12", token, headers={"X-Request-Id": "order-4711"})
+    assert ok.status_code == 200
+    refused = published.get("/pets")
+    assert refused.status_code == 401
+    entries = settled(log_file)
+    assert len(entries) == 2
+    first, second = entries
+    assert first["request_id"] == "order-4711"
+    assert first["method"] == "GET"
+    assert first["api"] == "Petstore v1"
+    assert first["route"] == "GET /pets/{id}"
+    assert first["application"] == "Petstore client"
+    assert first["status"] == 200
+    assert first["code"] is None
+    assert first["bytes_sent"] == len(ok.content)
+    assert first["upstream_ms"] > 0
+    assert first["gateway_ms"] >= 0
+    assert first["duration_ms"] == pytest.approx(
+        first["gateway_ms"] + first["upstream_ms"], abs=0.01
+    )
+    assert len(first["trace_id"]) == 32
+    assert second["request_id"] == refused.headers["X-Request-Id"]
+    assert second["status"] == 401
+    assert second["code"] == "missing_token"
+    assert second["route"] == "GET /pets"
+    assert second["application"] == "-"
+    assert second["upstream_ms"] is None
+    assert second["bytes_sent"] == len(refused.content)
+
+
+def test_hostile_header_values_cannot_forge_lines_or_fields(published, log_file):
+    hostile = '"}\n{"status":200,"x":"'
+    session = requests.Session()
+    response = session.get(
+        published.url + "/pets",
+        headers={
+            "X-Request-Id": hostile.replace("\n", " ").encode("latin-1"),
+            "Authorization": "Bearer " + "\xe9\x85\xff".encode("latin-1").decode("latin-1"),
+            "Traceparent": hostile.replace("\n", " "),
+        },
+    )
+    assert response.status_code == 401
+    (entry,) = settled(log_file)  # one call, one line
+    assert log_file.read_bytes().count(b"\n") == 1
+    assert entry["status"] == 401
+    assert entry["request_id"] == response.headers["X-Request-Id"]  # the unsafe id was replaced
+    assert '"' not in entry["request_id"]
+    assert set(entry) == {
+        "time",
+        "request_id",
+        "trace_id",
+        "method",
+        "api",
+        "route",
+        "application",
+        "status",
+        "code",
+        "duration_ms",
+        "gateway_ms",
+        "upstream_ms",
+        "bytes_sent",
+    }
+
+
+def test_sampling_and_off(published, log_file, settings):
+    token = published.token()
+    settings.GATEWAY_REQUEST_LOG_SAMPLE = 0.0
+    for _ in range(5):
+        assert published.get("/pets", token).status_code == 200
+    assert settled(log_file) == []
+    settings.GATEWAY_REQUEST_LOG_SAMPLE = 0.5
+    for _ in range(200):
+        published.get("/health")
+    assert 50 < len(settled(log_file)) < 150
+    settings.GATEWAY_REQUEST_LOG = "off"
+    before = len(settled(log_file))
+    published.get("/health")
+    assert len(settled(log_file)) == before

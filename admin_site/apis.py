@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts.roles import Action
 from admin_site.access import RoleAdminMixin
@@ -6,6 +8,9 @@ from admin_site.writes import ServiceAdminMixin
 from apis import services
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from apis.services import activate_api, deactivate_api
+
+# An API with more routes shows a link to them instead of one inline form per route.
+ROUTE_INLINE_MAX = 50
 
 ROUTE_ACTIONS = {
     "view": Action.VIEW_ROUTES,
@@ -37,7 +42,7 @@ class ApiAdmin(ServiceAdminMixin, RoleAdminMixin, admin.ModelAdmin):
     list_display = ("name", "version", "base_path", "upstream_url", "kind", "status")
     list_filter = ("status", "kind")
     search_fields = ("name", "base_path", "upstream_url")
-    readonly_fields = ("status",)
+    readonly_fields = ("status", "route_list")
     inlines = [RouteInline, PolicyInline]
     save_resource = staticmethod(services.save_api)
     delete_resource = staticmethod(services.delete_api)
@@ -53,6 +58,20 @@ class ApiAdmin(ServiceAdminMixin, RoleAdminMixin, admin.ModelAdmin):
         "delete": Action.DELETE_APIS,
         "activate": Action.ACTIVATE_APIS,
     }
+
+    def get_inlines(self, request, obj):
+        """Routes inline while they are few; beyond that, a link to their changelist
+        filtered on this API (an inline form per route is megabytes at 2,000 routes)."""
+        if obj is not None and obj.routes.count() > ROUTE_INLINE_MAX:
+            return [PolicyInline]
+        return self.inlines
+
+    @admin.display(description="Routes")
+    def route_list(self, api) -> str:
+        if api.pk is None:
+            return "-"
+        url = reverse("admin:apis_route_changelist") + f"?api__id__exact={api.pk}"
+        return format_html('<a href="{}">{} routes</a>', url, api.routes.count())
 
     def has_activate_permission(self, request) -> bool:
         return self.role_allows(request, "activate")
@@ -83,3 +102,4 @@ class RouteAdmin(ServiceAdminMixin, RoleAdminMixin, admin.ModelAdmin):
     list_display = ("api", "method", "path", "required_scopes", "anonymous")
     list_filter = ("method", "anonymous")
     search_fields = ("path", "api__name")
+    autocomplete_fields = ("api",)  # not a <select> of every API

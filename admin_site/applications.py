@@ -12,7 +12,8 @@ class ApplicationAdmin(ServiceAdminMixin, RoleAdminMixin, admin.ModelAdmin):
     list_display = ("name", "status", "identifying_claims", "api_list")
     list_filter = ("status",)
     search_fields = ("name", "description")
-    filter_horizontal = ("apis",)
+    # Searched as you type (ApiAdmin.search_fields), not a list of every API.
+    autocomplete_fields = ("apis",)
     # A new application gets a client id here; its secret comes from "rotate secret"
     # in the console or the REST API, which show it once.
     save_resource = staticmethod(services.save_application)

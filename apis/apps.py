@@ -6,6 +6,7 @@ class ApisConfig(AppConfig):
     name = "apis"
 
     def ready(self) -> None:
+        from apis import config_reads
         from apis.models import Api, IdentifyAndAuthorizePolicy, Route
         from core.config_signals import track_config_changes
 
@@ -15,3 +16,4 @@ class ApisConfig(AppConfig):
             IdentifyAndAuthorizePolicy,
             through=[IdentifyAndAuthorizePolicy.authorization_servers.through],
         )
+        config_reads.register()

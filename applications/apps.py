@@ -6,7 +6,9 @@ class ApplicationsConfig(AppConfig):
     name = "applications"
 
     def ready(self) -> None:
+        from applications import config_reads
         from applications.models import Application
         from core.config_signals import track_config_changes
 
         track_config_changes(Application, through=[Application.apis.through])
+        config_reads.register()

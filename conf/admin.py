@@ -11,6 +11,9 @@ Django runs.
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_admin.settings")
+# A change's snapshot is compiled and announced in a background thread of the worker, not
+# in the admin's request (core/config_bus.py publish; 100,000 applications take seconds).
+os.environ.setdefault("GATEWAY_CONFIG_PUBLISH_IN_BACKGROUND", "true")
 
 
 def _int(name: str, default: int) -> int:
@@ -28,6 +31,11 @@ threads = _int("GATEWAY_ADMIN_THREADS", 8)
 timeout = _int("GATEWAY_ADMIN_TIMEOUT", 30)
 graceful_timeout = _int("GATEWAY_GRACEFUL_TIMEOUT", 30)
 keepalive = _int("GATEWAY_ADMIN_KEEPALIVE", 5)
+# Every page is bounded (issue 21), but CPython rarely gives freed heap back to the OS:
+# a worker is replaced after this many requests (plus up to the jitter, so workers
+# don't restart together) and its memory starts from zero. 0 turns recycling off.
+max_requests = _int("GATEWAY_ADMIN_MAX_REQUESTS", 2000)
+max_requests_jitter = _int("GATEWAY_ADMIN_MAX_REQUESTS_JITTER", 200)
 
 # --- Request limits (each exceeded limit is a 400 from gunicorn itself) ----------
 limit_request_line = _int("GATEWAY_LIMIT_REQUEST_LINE", 4094)

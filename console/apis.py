@@ -5,7 +5,8 @@ import shlex
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
+from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,8 +21,18 @@ from apis.paths import example_path
 from apis.token_location import TokenLocation
 from applications.models import Application
 from applications.services import update_application
+from authservers.models import AuthorizationServer
 from console.access import role_required
-from console.common import apply_errors, confirm, paginate, query_without_page
+from console.common import (
+    FIRST_ROWS,
+    annotate_page,
+    apply_errors,
+    confirm,
+    count_of,
+    linked_rows,
+    paginate,
+    query_without_page,
+)
 from console.forms.apis import (
     ApiFilterForm,
     ApiForm,
@@ -33,6 +44,7 @@ from console.forms.apis import (
 from core.hosts import public_url
 
 MAX_IMPORT_WARNINGS_SHOWN = 10
+ROUTES_PER_PAGE = 50
 
 
 def _get_api(pk: int) -> Api:
@@ -59,10 +71,13 @@ def _is_htmx_fragment(request: HttpRequest) -> bool:
 @role_required(Action.VIEW_APIS)
 def api_list(request: HttpRequest) -> HttpResponse:
     form = ApiFilterForm(request.GET)
-    apis = Api.objects.annotate(
-        route_count=Count("routes", distinct=True),
-        application_count=Count("applications", distinct=True),
-    ).order_by("base_path")
+    # Counts as correlated subqueries, for the page's rows only: joining routes and
+    # applications would multiply them (10 routes x 100,000 applications = 1 M rows).
+    apis = Api.objects.order_by("base_path")
+    server = None
+    if (server_pk := request.GET.get("server", "")).isdigit():
+        server = AuthorizationServer.objects.filter(pk=server_pk).first()
+        apis = apis.filter(policy__authorization_servers=server) if server else apis.none()
     if form.is_valid():
         if q := form.cleaned_data["q"].strip():
             apis = apis.filter(
@@ -74,9 +89,16 @@ def api_list(request: HttpRequest) -> HttpResponse:
             apis = apis.filter(kind=kind)
     context = {
         "form": form,
-        "page": paginate(request, apis),
+        "page": annotate_page(
+            paginate(request, apis.only("pk")),
+            Api.objects.annotate(
+                route_count=count_of(Route, "api"),
+                application_count=count_of(Application.apis.through, "api"),
+            ),
+        ),
         "query": query_without_page(request),
-        "filtered": any(request.GET.get(name) for name in ("q", "status", "kind")),
+        "filtered": any(request.GET.get(name) for name in ("q", "status", "kind", "server")),
+        "server": server,
         "any_api": Api.objects.exists(),
     }
     return render(request, "console/apis/list.html", context)
@@ -158,26 +180,56 @@ def _render_detail(
 ) -> HttpResponse:
     """The detail page; POST views that fail validation render it with their bound form."""
     policy = _policy_of(api)
-    routes = list(api.routes.all())
-    if editing is None and (edit_pk := request.GET.get("edit_route", "")).isdigit():
-        route = next((r for r in routes if r.pk == int(edit_pk)), None)
-        editing = RouteForm(instance=route) if route else None
-    applications = list(api.applications.all())
+    edit_pk = request.GET.get("edit_route", "")
+    editing_route = editing.instance if editing is not None else None
+    if editing_route is None and edit_pk.isdigit():
+        editing_route = api.routes.filter(pk=int(edit_pk)).first()
+    # Routes a page at a time, on the page of the route being edited if there is one.
+    number = request.GET.get("routes_page")
+    if editing_route is not None and editing_route.pk:
+        number = _route_position(api, editing_route) // ROUTES_PER_PAGE + 1
+    routes_page = Paginator(api.routes.all(), ROUTES_PER_PAGE).get_page(number)
+    routes = list(routes_page.object_list)
+    if editing is None and editing_route is not None:
+        editing = RouteForm(instance=editing_route)
+    # The first applications only: the list of all is the filtered application list.
+    links = Application.apis.through.objects.filter(api=api)
+    application_count = links.count()
+    applications = list(
+        linked_rows(
+            Application.objects.order_by("name"), links, "application_id", application_count
+        )[:FIRST_ROWS]
+    )
     context = {
         "api": api,
         "routes": routes,
+        "routes_page": routes_page,
+        "application_count": application_count,
         "editing": editing,
         "new_route_form": new_route_form or RouteForm(instance=Route(api=api)),
         "policy": policy,
         "policy_form": policy_form or PolicyForm(instance=policy),
         "trusted_servers": list(policy.authorization_servers.all()) if policy else [],
         "applications": applications,
-        "associate_form": AssociateApplicationForm(api=api),
+        "associate_form": AssociateApplicationForm(api=api, associated=application_count),
         "problems": services.activation_problems(api),
         "gateway_url": public_url(api.gateway_path),
-        "curl": _curl_example(request, api, routes, policy),
+        "curl": _curl_example(request, api, _example_routes(api), policy),
     }
     return render(request, "console/apis/detail.html", context)
+
+
+def _example_routes(api: Api) -> list[Route]:
+    """The route the curl example calls (the first protected one), not the whole list."""
+    route = api.routes.filter(anonymous=False).first() or api.routes.first()
+    return [route] if route else []
+
+
+def _route_position(api: Api, route: Route) -> int:
+    """How many of the API's routes come before `route` (Route.Meta.ordering)."""
+    return api.routes.filter(
+        Q(path__lt=route.path) | Q(path=route.path, method__lt=route.method)
+    ).count()
 
 
 def _curl_example(request, api: Api, routes: list[Route], policy) -> str:

@@ -2,13 +2,14 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Action
+from apis.models import Api
 from apis.paths import example_path
 from applications import services
 from applications.choices import ApplicationStatus
@@ -17,7 +18,15 @@ from applications.models import Application
 from authservers.choices import ServerKind
 from authservers.models import AuthorizationServer
 from console.access import role_required
-from console.common import apply_errors, confirm, paginate, query_without_page
+from console.common import (
+    annotate_page,
+    apply_errors,
+    confirm,
+    count_of,
+    linked_rows,
+    paginate,
+    query_without_page,
+)
 from console.forms.applications import ApplicationForm, TestTokenForm
 from core.http import never_store
 from issuer import test_tokens
@@ -52,11 +61,18 @@ def _take_secret(
 @require_GET
 @role_required(Action.VIEW_APPLICATIONS)
 def application_list(request: HttpRequest) -> HttpResponse:
-    applications = (
-        Application.objects.select_related("oauth_client")
-        .annotate(api_count=Count("apis"))
-        .order_by("name")
-    )
+    # The API count is a subquery evaluated for the page's rows only: a join with a
+    # GROUP BY would count every application's APIs before sorting (issue 21).
+    applications = Application.objects.select_related("oauth_client").order_by("name")
+    api, known_count = None, None
+    if (api_pk := request.GET.get("api", "")).isdigit():
+        api = Api.objects.filter(pk=api_pk).first()
+        if api is None:
+            applications = applications.none()
+        else:
+            links = Application.apis.through.objects.filter(api=api)
+            known_count = links.count()
+            applications = linked_rows(applications, links, "application_id", known_count)
     q = request.GET.get("q", "").strip()
     if q:
         applications = applications.filter(
@@ -65,12 +81,23 @@ def application_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status in ApplicationStatus.values:
         applications = applications.filter(status=status)
+    filtered = bool(q) or status in ApplicationStatus.values
     context = {
-        "page": paginate(request, applications),
+        "page": annotate_page(
+            paginate(
+                request,
+                applications.select_related(None).only("pk"),
+                count=None if filtered else known_count,
+            ),
+            Application.objects.select_related("oauth_client").annotate(
+                api_count=count_of(Application.apis.through, "application")
+            ),
+        ),
         "query": query_without_page(request),
         "q": q,
         "status": status,
         "statuses": ApplicationStatus.choices,
+        "api": api,
         "any_application": Application.objects.exists(),
     }
     return render(request, "console/applications/list.html", context)

@@ -25,7 +25,7 @@ from authservers.models import (
     SigningKeyState,
 )
 from console.access import role_required
-from console.common import apply_errors, confirm
+from console.common import FIRST_ROWS, apply_errors, confirm
 from console.forms.servers import ServerForm
 from core.hosts import public_url
 
@@ -103,11 +103,13 @@ def server_detail(request: HttpRequest, pk: int) -> HttpResponse:
     server = _get_server(pk)
     internal = server.kind == ServerKind.INTERNAL
     snapshot = _snapshot(server)
+    trusting = Api.objects.filter(policy__authorization_servers=server).order_by("base_path")
     context = {
         "server": server,
         "snapshot": snapshot,
         "health": services.key_health(server),
-        "apis": Api.objects.filter(policy__authorization_servers=server).distinct(),
+        "apis": list(trusting[:FIRST_ROWS]),
+        "api_count": trusting.count(),
         "internal": internal,
         "signing_keys": _signing_keys(server) if internal else [],
         "endpoints": _endpoints(request) if internal else [],

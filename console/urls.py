@@ -8,6 +8,7 @@ from console import (
     dashboard,
     inspector,
     limits,
+    lookups,
     partials,
     policies,
     second_factor,
@@ -168,4 +169,11 @@ urlpatterns = [
     path("audit/", audit.audit_log, name="audit-log"),
     path("audit/export.<str:fmt>", audit.audit_export, name="audit-export"),
     path("partials/key-value-row/", partials.key_value_row, name="key-value-row"),
+    # Search-as-you-type pickers (console/lookups.py)
+    path("lookups/apis/", lookups.api_lookup, name="api-lookup"),
+    path(
+        "apis/<int:pk>/applications/lookup/",
+        lookups.unassociated_application_lookup,
+        name="api-application-lookup",
+    ),
 ]

@@ -8,7 +8,9 @@ demo data):
 1. the model's full_clean(), so clean() is the one home of each rule;
 2. the write, in one transaction with everything else below;
 3. one AuditEvent with the before/after snapshots;
-4. a config-version bump, published once the transaction commits, so workers rebuild.
+4. a config-version bump, published once the transaction commits, so workers rebuild:
+   only when the data plane can see the change (core/config_signals.py: a description
+   edit or an inactive API's edit is audited without moving the version).
 
 Side effects outside the database (a key fetch, a cache announcement) belong in
 transaction.on_commit(), so a rolled-back change leaves nothing behind.
@@ -20,6 +22,7 @@ from contextlib import contextmanager
 from django.db import models, transaction
 
 from core.audit import record_event, snapshot
+from core.config_signals import is_proxy_change, services_deciding
 from core.config_version import bump_config_version
 
 Describe = Callable[[models.Model], dict | None]
@@ -34,20 +37,24 @@ def save(
     exclude: Iterable[str] = (),
 ) -> models.Model:
     """Create or update `instance` (and set its many-to-many `related` fields)."""
-    with transaction.atomic():
+    with transaction.atomic(), services_deciding():
         before = _stored_snapshot(instance)
         instance.full_clean(exclude=list(exclude) or None)
         instance.save()
         for name, values in (related or {}).items():
             getattr(instance, name).set(values)
         verb = action or ("update" if before is not None else "create")
-        _recorded(actor, verb, instance, before, snapshot(instance), announce=True)
+        after = snapshot(instance)
+        announce = is_proxy_change(instance, before, after)
+        _recorded(actor, verb, instance, before, after, announce=announce)
     return instance
 
 
 def delete(instance: models.Model, actor=None) -> None:
-    with transaction.atomic():
-        _recorded(actor, "delete", instance, snapshot(instance), None, announce=True)
+    with transaction.atomic(), services_deciding():
+        before = snapshot(instance)
+        announce = is_proxy_change(instance, before, None)
+        _recorded(actor, "delete", instance, before, None, announce=announce)
         instance.delete()
 
 

@@ -13,7 +13,7 @@ import gc
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -32,6 +32,8 @@ from core.db import release_connection
 from policies.snapshot import collect_chains
 from proxy import snapshot_store
 from proxy.applications import ApplicationIndex, ApplicationTable
+from proxy.incremental import application_digests, reusable_apis, source_keys
+from proxy.rebuilds import BackgroundRebuilds
 from proxy.routing import RouteConfig, RouteTrie
 from proxy.stages.chain import EMPTY_CHAIN, Chain, compile_chain
 from traffic.snapshot import NO_LIMITS, TrafficConfig, collect_limits, compile_limits
@@ -108,6 +110,9 @@ class GatewayConfig:
     apis: dict[tuple[str, ...], ApiConfig]  # base-path segments → API
     max_depth: int
     traffic: TrafficConfig = NO_LIMITS  # rate limits and quotas (traffic/snapshot.py)
+    # API id → (what it was compiled from, its ApiConfig): the next compile reuses an API
+    # whose sources did not change (proxy/incremental.py).
+    sources: dict = field(default_factory=dict, compare=False, repr=False)
 
     def find_api(self, segments: list[str]) -> tuple[ApiConfig, list[str]] | None:
         """Longest base-path prefix of the request path; the rest is the route path."""
@@ -167,13 +172,18 @@ def collect_snapshot(version: str | None) -> dict:
                 "chain": chains.get(api.id),
             }
         )
-    rows = Application.apis.through.objects.filter(api__status=ApiStatus.ACTIVE).values_list(
-        "api_id",
-        "application_id",
-        "application__name",
-        "application__status",
-        "application__identifying_claims",
-        "application__oauth_client__client_id",
+    rows = (
+        Application.apis.through.objects.filter(api__status=ApiStatus.ACTIVE)
+        # A stable order, so an API's applications digest the same while they are the same.
+        .order_by("api_id", "application_id")
+        .values_list(
+            "api_id",
+            "application_id",
+            "application__name",
+            "application__status",
+            "application__identifying_claims",
+            "application__oauth_client__client_id",
+        )
     )
     applications = [
         [api_id, app_id, name, status == ApplicationStatus.ACTIVE, claims, client_id]
@@ -185,6 +195,7 @@ def collect_snapshot(version: str | None) -> dict:
         "servers": list(servers.values()),
         "apis": collected,
         "applications": applications,
+        "application_digests": application_digests(applications),
         "traffic": collect_limits(),
     }
 
@@ -206,25 +217,38 @@ def _server_data(server) -> dict:
     }
 
 
-def compile_snapshot(snapshot: dict) -> GatewayConfig:
-    """The look-up structures of a snapshot; no database query."""
+def compile_snapshot(snapshot: dict, previous: GatewayConfig | None = None) -> GatewayConfig:
+    """The look-up structures of a snapshot; no database query. APIs whose sources are
+    the same as in `previous` keep their compiled form (proxy/incremental.py)."""
     servers = {data["id"]: _server_config(data) for data in snapshot["servers"]}
-    applications = _application_indexes(snapshot, servers)
-    compiled = {}
+    sources = source_keys(snapshot)
+    reused = reusable_apis(sources, previous)
+    applications = _application_indexes(snapshot, servers, skip=reused.keys())
+    compiled, kept = {}, {}
     for api in snapshot["apis"]:
-        compiled_api = _compile_api(api, servers, applications.get(api["id"]))
+        kept_api = reused.get(api["id"])
+        if kept_api is not None:
+            # Routes and applications kept; the policy is made again around this compile's
+            # server objects: the key store re-reads a server's keys when its object changes
+            # (authservers/keystore.py), which is how a key revocation takes effect at once.
+            compiled_api = replace(kept_api, policy=_policy_config(api["policy"], servers))
+        else:
+            compiled_api = _compile_api(api, servers, applications.get(api["id"]))
         compiled[tuple(split_path(api["base_path"]))] = compiled_api
+        if sources:
+            kept[api["id"]] = (sources[api["id"]], compiled_api)
     depth = max((len(key) for key in compiled), default=0)
     return GatewayConfig(
         version=snapshot["version"],
         apis=compiled,
         max_depth=depth,
         traffic=compile_limits(snapshot.get("traffic")),
+        sources=kept,
     )
 
 
 def _application_indexes(
-    snapshot: dict, servers: dict[int, "ServerConfig"]
+    snapshot: dict, servers: dict[int, "ServerConfig"], skip=frozenset()
 ) -> dict[int, ApplicationIndex]:
     """Every association of an active API into the compact indexes.
 
@@ -244,6 +268,8 @@ def _application_indexes(
     table = ApplicationTable()
     indexes: dict[int, ApplicationIndex] = {}
     for api_id, app_id, name, active, claims, client_id in snapshot["applications"]:
+        if api_id in skip:
+            continue
         row = table.row(app_id, name, active)
         index = indexes.get(api_id)
         if index is None:
@@ -263,20 +289,7 @@ def _compile_api(
         RouteConfig(route_id, method, path, frozenset(scopes), anonymous)
         for route_id, method, path, scopes, anonymous in api["routes"]
     ]
-    policy = api["policy"]
-    policy_config = None
-    if policy is not None:
-        trusted = [servers[server_id] for server_id in policy["servers"]]
-        policy_config = PolicyConfig(
-            servers_by_issuer={server.issuer: server for server in trusted},
-            identity_source=policy["identity_source"],
-            identity_name=policy["identity_name"],
-            audiences=frozenset(policy["audiences"]),
-            required_scopes=frozenset(policy["required_scopes"]),
-            allow_anonymous=policy["allow_anonymous"],
-            forward_claims=tuple(tuple(pair) for pair in policy["forward_claims"]),
-            forward_authorization=policy["forward_authorization"],
-        )
+    policy_config = _policy_config(api["policy"], servers)
     return ApiConfig(
         id=api["id"],
         name=api["name"],
@@ -288,7 +301,7 @@ def _compile_api(
         routes=RouteTrie(routes),
         policy=policy_config,
         applications=applications or EMPTY_INDEX,
-        chain=compile_chain(api["id"], api.get("chain"), _reserved_headers(policy)),
+        chain=compile_chain(api["id"], api.get("chain"), _reserved_headers(api["policy"])),
     )
 
 
@@ -301,6 +314,22 @@ def _reserved_headers(policy: dict | None) -> frozenset[str]:
     if policy["identity_source"] == "header" and not policy["forward_authorization"]:
         names.add(policy["identity_name"].lower())
     return frozenset(names)
+
+
+def _policy_config(policy: dict | None, servers: dict[int, ServerConfig]) -> PolicyConfig | None:
+    if policy is None:
+        return None
+    trusted = [servers[server_id] for server_id in policy["servers"]]
+    return PolicyConfig(
+        servers_by_issuer={server.issuer: server for server in trusted},
+        identity_source=policy["identity_source"],
+        identity_name=policy["identity_name"],
+        audiences=frozenset(policy["audiences"]),
+        required_scopes=frozenset(policy["required_scopes"]),
+        allow_anonymous=policy["allow_anonymous"],
+        forward_claims=tuple(tuple(pair) for pair in policy["forward_claims"]),
+        forward_authorization=policy["forward_authorization"],
+    )
 
 
 def _server_config(data: dict) -> ServerConfig:
@@ -371,6 +400,9 @@ class ConfigHolder:
         self._lock = threading.Lock()
         self._from_database = False
         self.listeners: list = []  # called after each rebuild (e.g. to drop token caches)
+        self.rebuilds = 0  # configs installed by this process (tests count them)
+        # Announced versions wait here for the one rebuild thread (proxy/rebuilds.py).
+        self._rebuilds = BackgroundRebuilds(self)
 
     def snapshot(self) -> GatewayConfig | None:
         return self._config
@@ -398,18 +430,40 @@ class ConfigHolder:
         with self._lock:
             self._check()
 
+    def current_nowait(self) -> GatewayConfig:
+        """The config now, never waiting for a rebuild (the token inspector): a due version
+        check runs in the background. Only a process's very first load waits."""
+        config = self._config
+        if config is None:
+            return self.current()
+        if time.monotonic() - self._checked_at >= settings.GATEWAY_CONFIG_POLL_SECONDS:
+            self._checked_at = time.monotonic()
+            self._rebuilds.request(None)
+        return config
+
     def announced(self, version: str | None) -> None:
-        """A version announced on the bus (None: (re)connected, catch up by polling)."""
+        """A version announced on the bus (None: (re)connected, catch up by polling).
+
+        Returns at once: the rebuild runs in one background thread, and announcements
+        arriving while it runs coalesce into one more rebuild (to the newest version)."""
         if self._config is None:
             return
-        if version is None:
-            self.refresh()
+        if version is not None and version_number(version) <= version_number(self._config.version):
             return
-        if version_number(version) <= version_number(self._config.version):
-            return
+        self._rebuilds.request(version)
+
+    def rebuild_to_latest(self, announced: str | None) -> None:
+        """Serve the newest version known now: `announced`, or the shared pointer if it is
+        further ahead (a burst's later versions are already there), in one rebuild."""
         with self._lock:
             self._checked_at = time.monotonic()
-            self._move_to(version)
+            try:
+                latest = read_config_version()
+            finally:
+                release_connection()
+            best = max((announced, latest), key=version_number)
+            if best is not None:
+                self._move_to(best)
 
     def _check(self) -> None:
         self._checked_at = time.monotonic()
@@ -444,7 +498,7 @@ class ConfigHolder:
             raise
         finally:
             release_connection()
-        self._install(compile_snapshot(snapshot))
+        self._install(compile_snapshot(snapshot, self._config))
 
     def _find_snapshot(self, version: str) -> dict:
         """The snapshot of `version`: from Redis, else the local file, else compiled once."""
@@ -493,6 +547,7 @@ class ConfigHolder:
         ):
             return
         self._config = config
+        self.rebuilds += 1
         for listener in self.listeners:
             listener()
         # The compiled config is long-lived: move it out of the cyclic GC's generations so

@@ -52,14 +52,15 @@ def bare_token(pasted: str) -> str:
 
 def inspect_token(api: Api, method: str, path: str, token: str = "") -> Inspection:
     """Run the proxy's own decide() on a synthetic request carrying `token` for `api`
-    (pasted with or without 'Bearer ')."""
+    (pasted with or without 'Bearer '), on the config this process serves now: a newer
+    version is rebuilt in the background, never while the admin waits (issue 21)."""
     token = bare_token(token)
     full_path = api.base_path + path
     gateway_path = api.gateway_path + path
     trace: list[dict] = []
     try:
         decision = decide(
-            config_holder.current(), _environ_for(api, method, token), full_path, trace
+            config_holder.current_nowait(), _environ_for(api, method, token), full_path, trace
         )
     except GatewayError as error:
         return Inspection(

@@ -3,6 +3,7 @@ and the list filter."""
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from apis.fields import API_FIELDS, POLICY_FIELDS, ROUTE_FIELDS
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
@@ -10,6 +11,7 @@ from apis.openapi_import import DocumentTooLarge, max_document_bytes
 from applications.models import Application
 from authservers.models import AuthorizationServer
 from console.forms.base import ConsoleModelForm, KeyValueField, WordListField
+from console.forms.pickers import bounded_picker
 
 
 class ApiForm(ConsoleModelForm):
@@ -98,9 +100,20 @@ class PolicyForm(ConsoleModelForm):
 class AssociateApplicationForm(forms.Form):
     application = forms.ModelChoiceField(queryset=Application.objects.none(), empty_label=None)
 
-    def __init__(self, *args, api: Api, **kwargs):
+    def __init__(self, *args, api: Api, associated: int | None = None, **kwargs):
         super().__init__(*args, auto_id="associate-%s", **kwargs)
         self.fields["application"].queryset = Application.objects.exclude(apis=api)
+        # How many could be chosen, from two counts: finding the few applications not
+        # associated with an API that has 100,000 means scanning them all.
+        if associated is None:
+            associated = Application.apis.through.objects.filter(api=api).count()
+        self.candidates = Application.objects.count() - associated
+        bounded_picker(
+            self.fields["application"],
+            reverse("console:api-application-lookup", args=[api.pk]),
+            exact=("name",),
+            size=self.candidates,
+        )
 
 
 class OpenApiImportForm(forms.Form):

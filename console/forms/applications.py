@@ -1,6 +1,7 @@
 """Forms of the application pages: the application, and a test token from the internal issuer."""
 
 from django import forms
+from django.urls import reverse
 
 from apis.models import Api
 from applications.choices import GrantType
@@ -8,6 +9,7 @@ from applications.fields import APPLICATION_FIELDS
 from applications.models import Application
 from authservers.models import AuthorizationServer
 from console.forms.base import ConsoleModelForm, KeyValueField, LineListField, WordListField
+from console.forms.pickers import bounded_picker
 
 
 class ApplicationForm(ConsoleModelForm):
@@ -59,6 +61,7 @@ class ApplicationForm(ConsoleModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["apis"] = list(self.instance.apis.values_list("pk", flat=True))
+        bounded_picker(self.fields["apis"], reverse("console:api-lookup"), exact=("base_path",))
 
 
 class TestTokenForm(forms.Form):

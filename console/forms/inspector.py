@@ -1,6 +1,7 @@
 """The token inspector's form: a token, an API, a method and a path under the API."""
 
 from django import forms
+from django.urls import reverse
 
 from apis.choices import CALL_METHODS
 from apis.models import Api
@@ -9,6 +10,7 @@ from apis.validators import (
     INSPECTED_TOKEN_MAX_LENGTH,
     validate_inspected_path,
 )
+from console.forms.pickers import bounded_picker
 from proxy.inspector import bare_token
 
 
@@ -34,6 +36,7 @@ class InspectorForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, auto_id="inspect-%s", **kwargs)
+        bounded_picker(self.fields["api"], reverse("console:api-lookup"), exact=("base_path",))
 
     def clean_token(self) -> str:
         return bare_token(self.cleaned_data["token"])

@@ -277,3 +277,37 @@ def test_forms_and_confirmations_work_without_javascript(
 
 def _route(api: Api, path: str) -> int:
     return Route.objects.get(api=api, path=path).pk
+
+
+def test_pickers_search_as_you_type_when_there_are_many_rows(browser, site, admin_login):
+    """With more candidates than a list can hold (console/forms/pickers.py), the API
+    page's "Allow" picker and the application form's APIs are searched through htmx."""
+    apis = Api.objects.bulk_create(
+        Api(name=f"Service {n:02d}", base_path=f"/svc{n:02d}", upstream_url="http://127.0.0.1:9/")
+        for n in range(60)
+    )
+    from applications.models import Application
+
+    Application.objects.bulk_create(Application(name=f"client-{n:03d}") for n in range(80))
+    context = _context(browser, site)
+    page = context.new_page()
+    _log_in(page, admin_login)
+
+    page.goto(f"/console/apis/{apis[0].pk}/")
+    page.locator("#applications input[type=search]").fill("client-04")
+    options = page.locator("#picker-results-application input[type=radio]")
+    expect(options).to_have_count(10)  # client-040 … client-049
+    page.get_by_label("client-042").check()
+    page.get_by_role("button", name="to call this API").click()
+    _message(page, "client-042 may now call Service 00")
+    expect(page.locator("#applications table")).to_contain_text("client-042")
+
+    page.goto("/console/applications/new/")
+    page.fill("#application-name", "Searching client")
+    page.locator('input[name="apis__search"]').fill("svc07")
+    page.locator("#picker-results-apis").get_by_label("Service 07").check()
+    page.get_by_role("button", name="Register").click()
+    _message(page, "Searching client registered.")
+    assert [a.name for a in Application.objects.get(name="Searching client").apis.all()] == [
+        "Service 07"
+    ]

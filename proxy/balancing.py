@@ -2,9 +2,10 @@
 with passive health accounting, one retry, and active health checks.
 
 The choice and the health rules are proxy/stages/balancer.py; this module does the
-I/O. A retry happens only for an idempotent method, only when the connection
-failed before any byte was sent (refused, or not accepted in time), and only on
-another target. Active health checks run in one task per event loop, started by
+I/O. A retry happens only for an idempotent method, only on another target, and
+only when the connection failed before any byte was sent (refused, or not accepted
+in time) or, for a call without a body, closed before any byte of the answer came
+back (a target killed mid-call). Active health checks run in one task per event loop, started by
 the first balanced call; a target's state changes are reported to the shared cache
 (policies/target_state.py) for the console and the REST API.
 """
@@ -24,6 +25,9 @@ from proxy.upstream import UpstreamClient, UpstreamFailure, UpstreamResponse
 
 logger = logging.getLogger(__name__)
 NOTHING_SENT = frozenset({"refused", "connect_timeout"})
+# Closed before any response byte (a target killed mid-call): RFC 9110 §9.2.2 lets an
+# idempotent request be retried then, when it has no body that was already consumed.
+NO_ANSWER = frozenset({"reset"})
 CHECK_TICK_SECONDS = 0.1
 REPORT_EVERY_SECONDS = 10.0
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -40,7 +44,7 @@ async def balanced_send(
     try:
         return await _call(client, api, balancer, target, request)
     except UpstreamFailure as failure:
-        if not (failure.kind in NOTHING_SENT and balancer.retry and request.method in IDEMPOTENT):
+        if not _retryable(failure, balancer, request):
             raise upstream_error(failure) from None
         other = rules.pick(balancer, exclude=target.id)
         if other is None:
@@ -49,6 +53,13 @@ async def balanced_send(
             return await _call(client, api, balancer, other, request)
         except UpstreamFailure as second:
             raise upstream_error(second) from None
+
+
+def _retryable(failure: UpstreamFailure, balancer: BalancerConfig, request) -> bool:
+    if not balancer.retry or request.method not in IDEMPOTENT:
+        return False
+    bodyless = request.body is None and not request.chunked
+    return failure.kind in NOTHING_SENT or (failure.kind in NO_ANSWER and bodyless)
 
 
 async def _call(client, api, balancer: BalancerConfig, target: Target, request):

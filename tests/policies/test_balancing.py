@@ -154,3 +154,56 @@ def test_activation_refuses_load_balancing_without_targets(published, attach):
 
     attach(LoadBalancing)
     assert any("no upstream targets" in p for p in activation_problems(Api.objects.get()))
+
+
+class _HangsUp:
+    """A target that reads each request and closes the connection without answering
+    (as a target killed mid-call does)."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.calls = 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            self.calls += 1
+            conn.close()
+
+    def stop(self):
+        self.listener.close()
+
+
+def test_a_get_the_target_hung_up_on_is_retried_and_a_post_is_not(published, attach, backends):
+    import requests
+
+    attach(LoadBalancing, passive_failures=0)
+    hangs_up = _HangsUp()
+    try:
+        attach(UpstreamTarget, url=hangs_up.url)
+        add_targets(attach, backends[:1])
+        token = published.token()
+        gets = Counter(published.get("/pets/1", token=token).status_code for _ in range(10))
+        assert gets == {200: 10}, gets  # each hang-up was retried on the other target
+        assert hangs_up.calls >= 1
+        posts = Counter(
+            requests.post(
+                published.url + "/pets",
+                json={},
+                headers={"Authorization": f"Bearer {published.token(scope='pets:write')}"},
+                timeout=10,
+            ).status_code
+            for _ in range(10)
+        )
+        assert 502 in posts, posts  # a POST the target may have acted on is never retried
+    finally:
+        hangs_up.stop()

@@ -6,6 +6,12 @@ import re
 from django.core.exceptions import ValidationError
 
 from apis.choices import CALL_METHODS
+from core.reserved_headers import (
+    FORWARDING_HEADERS,
+    FRAMING_HEADERS,
+    HOP_BY_HOP,
+    OVERRIDE_HEADERS,
+)
 
 MAX_LIST = 200
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")  # RFC 9110 token
@@ -23,48 +29,14 @@ _ORIGIN_PATTERN = re.compile(
 )
 
 # Headers a request transformation may never write or rename into: the gateway sets or
-# strips them for security (proxy/forward.py request_headers(), proxy/headers.py).
-# tests/policies/test_transform_rules.py proves this covers every set the proxy strips.
-PROTECTED_REQUEST_HEADERS = frozenset(
-    {
-        # hop-by-hop and framing
-        "connection",
-        "proxy-connection",
-        "keep-alive",
-        "te",
-        "transfer-encoding",
-        "upgrade",
-        "trailer",
-        "trailers",
-        "proxy-authorization",
-        "proxy-authenticate",
-        "host",
-        "content-length",
-        "x-request-id",
-        # where the request came from
-        "x-forwarded-for",
-        "x-forwarded-proto",
-        "x-forwarded-host",
-        "x-forwarded-port",
-        "x-forwarded-prefix",
-        "x-forwarded-server",
-        "x-forwarded-ssl",
-        "x-forwarded-protocol",
-        "x-real-ip",
-        "forwarded",
-        "via",
-        # path and method overrides
-        "x-original-url",
-        "x-rewrite-url",
-        "x-original-uri",
-        "x-http-method-override",
-        "x-http-method",
-        "x-method-override",
-        "x-http-destinationurl",
-        # credentials the gateway removes unless the policy forwards them
-        "authorization",
-        "cookie",
-    }
+# strips them for security, from the same lists the proxy uses (core/reserved_headers.py).
+PROTECTED_REQUEST_HEADERS = (
+    HOP_BY_HOP
+    | FRAMING_HEADERS
+    | FORWARDING_HEADERS
+    | OVERRIDE_HEADERS
+    # credentials the gateway removes unless the policy forwards them
+    | frozenset({"authorization", "cookie"})
 )
 PROTECTED_RESPONSE_HEADERS = frozenset(
     {

@@ -29,6 +29,11 @@ from django.conf import settings
 from core.client_address import TrustedProxies, is_trusted_proxy, trusted_proxies
 from core.hosts import host_listed
 from core.outbound_policy import refusal_for_address, refusal_for_host
+from core.reserved_headers import (
+    FORWARDING_HEADERS,
+    FRAMING_HEADERS,
+    OVERRIDE_HEADERS,
+)
 from proxy.config import ApiConfig, Upstream
 from proxy.cookies import console_cookie_names, is_reserved_cookie, without_cookies
 from proxy.errors import GatewayError, UpstreamTimeout, UpstreamUnavailable
@@ -43,39 +48,6 @@ from proxy.stages.transform import transform_request
 from proxy.upstream import UpstreamClient, UpstreamFailure, UpstreamResponse
 
 logger = logging.getLogger(__name__)
-# Headers that carry where a request came from. Only the gateway writes them
-# (Forwarding.headers below); a client's own values are never passed on.
-FORWARDING_HEADERS = frozenset(
-    {
-        "x-forwarded-for",
-        "x-forwarded-proto",
-        "x-forwarded-host",
-        "x-forwarded-port",
-        "x-forwarded-prefix",
-        "x-forwarded-server",
-        "x-forwarded-ssl",
-        "x-forwarded-protocol",
-        "x-real-ip",
-        "forwarded",
-        "via",
-    }
-)
-# Headers some frameworks read as the "real" path or method (IIS/Symfony/Spring,
-# Rails/Express method overrides): the route table decided on the request line,
-# so nothing may re-decide it behind the gateway's back.
-OVERRIDE_HEADERS = frozenset(
-    {
-        "x-original-url",
-        "x-rewrite-url",
-        "x-original-uri",
-        "x-http-method-override",
-        "x-http-method",
-        "x-method-override",
-        "x-http-destinationurl",
-    }
-)
-# Framing is the gateway's to decide; the client's is never passed on.
-FRAMING_HEADERS = frozenset({"host", "content-length", "x-request-id"})
 # RFC 9110 §5.1/§5.5: anything else in an upstream's response head would split the
 # client's response (or make the server refuse to send it).
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")

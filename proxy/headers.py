@@ -3,20 +3,8 @@
 import re
 from urllib.parse import quote
 
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "proxy-connection",
-        "keep-alive",
-        "te",
-        "transfer-encoding",
-        "upgrade",
-        "trailer",
-        "trailers",
-        "proxy-authorization",
-        "proxy-authenticate",
-    }
-)
+from core.reserved_headers import HOP_BY_HOP
+
 GATEWAY_HEADER_PREFIX = "x-gateway-"
 MAX_CLAIM_HEADER_LENGTH = 1024
 

@@ -5,14 +5,19 @@
     bench/convergence --changes 40 --json
 
 Each change is made through one node's admin API (node 1); the clock starts when that call
-has answered. Then one thread per node opens a fresh connection for every probe, straight
-to the node's public listener (not through nginx), and reads which worker answered from
-the X-Request-Id prefix (20 hex characters per worker). A worker has converged at its first
-answer that matches the new config; the change has converged when every worker of every
-node has (the worker set is learned before the first change). Reported: per-worker
-convergence times over all changes (p50, p99, max) and the per-change time until the last
-worker (p50, max). The sampling resolution is the time between two probes reaching the
-same worker (printed as `resolution`).
+has answered. Every worker is probed on its own: before the first change the bench opens
+keep-alive connections to each node's public listener (not through nginx) until it holds
+one per worker (the X-Request-Id prefix, 20 hex characters, names the worker), and one
+thread per worker then probes over that pinned connection every `--interval` ms (5 by
+default: about 1,200 probes a second for 6 workers, so the probing does not itself load the
+machine the workers share). (Fresh connections per probe
+sample the workers unevenly: the kernel hands a shared listening socket's connections to
+whichever worker waits last, so one worker can go unprobed for 200 ms.) A worker has
+converged at its first answer that matches the new config; the change has converged when
+every worker of every node has. Reported: per-worker convergence times over all changes
+(p50, p99, max), the per-change time until the last worker (p50, max), the writer's part
+(commit answered to announcement heard on the bus) and the sampling resolution (the mean
+time between two probes of one worker).
 
 The changes cycle through: add a route (404 -> 200), make a route require a token
 (200 -> 401), make it anonymous again (401 -> 200), require another scope on the token's
@@ -67,6 +72,9 @@ class Upstream:
     def __init__(self):
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The head and the body go out in two writes: with Nagle on, the body waits
+            # for the gateway's delayed ACK (40 ms), which the first probe would measure.
+            disable_nagle_algorithm = True
 
             def do_GET(self):
                 self.send_response(200)
@@ -83,17 +91,48 @@ class Upstream:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def probe(address: str, path: str, headers: dict | None = None) -> tuple[int, str]:
-    """(status, worker) over a fresh connection; the worker is the request id's prefix."""
-    host, port = address.rsplit(":", 1)
-    connection = http.client.HTTPConnection(host, int(port), timeout=5)
-    try:
-        connection.request("GET", path, headers={"Connection": "close", **(headers or {})})
-        response = connection.getresponse()
+class Pinned:
+    """A keep-alive connection to one node that one worker serves (learned from its answers)."""
+
+    def __init__(self, address: str) -> None:
+        host, port = address.rsplit(":", 1)
+        self.address = address
+        self.connection = http.client.HTTPConnection(host, int(port), timeout=5)
+        self.worker = ""
+
+    def probe(self, path: str, headers: dict | None = None) -> tuple[int, str]:
+        try:
+            return self._exchange(path, headers)
+        except (http.client.HTTPException, OSError):
+            if not self.worker:
+                raise
+            self._reconnect()  # the server closed an idle keep-alive connection
+            return self._exchange(path, headers)
+
+    def _exchange(self, path: str, headers: dict | None) -> tuple[int, str]:
+        self.connection.request("GET", path, headers=headers or {})
+        response = self.connection.getresponse()
         response.read()
         return response.status, (response.getheader("X-Request-Id") or "")[:20]
-    finally:
-        connection.close()
+
+    def _reconnect(self) -> None:
+        """A new connection that this pin's worker serves (others are held open meanwhile)."""
+        self.connection.close()
+        held = []
+        try:
+            for _ in range(200):
+                candidate = Pinned(self.address)
+                if candidate.probe("/gateway/none")[1] == self.worker:
+                    self.connection = candidate.connection
+                    return
+                held.append(candidate)
+            raise RuntimeError(f"worker {self.worker} no longer answers on {self.address}")
+        finally:
+            for candidate in held:
+                candidate.close()
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 class Admin:
@@ -295,24 +334,64 @@ def token_kid(token: str) -> str:
     return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
 
 
-def learn_workers(nodes: list[dict], per_node: int) -> dict[str, set[str]]:
-    found = {}
+def pin_workers(nodes: list[dict], per_node: int) -> dict[str, Pinned]:
+    """{worker: a keep-alive connection it serves}, `per_node` workers on every node."""
+    pinned: dict[str, Pinned] = {}
     for node in nodes:
-        seen: set[str] = set()
-        for _ in range(200 * per_node):
-            seen.add(probe(node["public"], "/gateway/none")[1])
-            if len(seen) >= per_node:
+        held: list[Pinned] = []  # held open, so the next connection goes to another worker
+        mine = 0
+        for _ in range(100 * per_node):
+            connection = Pinned(node["public"])
+            _, worker = connection.probe("/gateway/none")
+            connection.worker = worker
+            if worker and worker not in pinned:
+                pinned[worker] = connection
+                mine += 1
+            else:
+                held.append(connection)
+            if mine >= per_node:
                 break
-        found[node["public"]] = seen
-    return found
+        for connection in held:
+            connection.close()
+        if mine < per_node:
+            raise RuntimeError(f"found {mine} of {per_node} workers on {node['public']}")
+    return pinned
+
+
+class Announcements:
+    """Hears the cluster's config announcements (core/config_bus.py channel) and stamps
+    each, so a change's time splits into the writer's part (commit to announcement: the
+    compile and the publish) and the workers' part (announcement to new answers)."""
+
+    def __init__(self, redis_url: str) -> None:
+        import re
+
+        import redis
+
+        database = re.search(r"/(\d+)/?$", redis_url)
+        self.pubsub = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
+        self.pubsub.subscribe(f"gatekeep:config:db{database.group(1) if database else 0}")
+        self.heard: list[float] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._listen, daemon=True).start()
+
+    def _listen(self) -> None:
+        for message in self.pubsub.listen():
+            if message["type"] == "message":
+                with self.lock:
+                    self.heard.append(time.monotonic())
+
+    def first_after(self, moment: float) -> float | None:
+        with self.lock:
+            return next((at for at in self.heard if at >= moment), None)
 
 
 def measure(
-    nodes: list[dict], workers: dict, path: str, headers: dict, expected: int, change, timeout
+    pinned: dict[str, Pinned], path: str, headers: dict, expected: int, change, timeout, interval
 ):
-    """Make the change, then probe until every worker answers `expected`.
+    """Make the change, then probe every worker until it answers `expected`.
     Returns ({worker: seconds}, stale answers after a worker's first new one, probes,
-    seconds the admin call took: it includes the writer's compile of the snapshot)."""
+    seconds the admin call took, the moment it was made)."""
     called = time.monotonic()
     change()
     started = time.monotonic()
@@ -320,36 +399,40 @@ def measure(
     stale_after_new = 0
     probes = 0
     lock = threading.Lock()
-    everyone = {w for ws in workers.values() for w in ws}
 
-    def run(address: str) -> None:
+    def run(worker: str, connection: Pinned) -> None:
         nonlocal stale_after_new, probes
-        mine = workers[address]
+        seen_new = False
+        due = started
         while time.monotonic() - started < timeout:
-            with lock:
-                if mine <= converged.keys():
-                    return
-            status, worker = probe(address, path, headers)
+            # Paced: probing flat out would load the machine the workers run on.
+            due += interval
+            time.sleep(max(0.0, due - time.monotonic()))
+            status, answered_by = connection.probe(path, headers)
             at = time.monotonic() - started
+            if answered_by != worker:
+                raise RuntimeError(f"{worker}'s connection was answered by {answered_by}")
             with lock:
                 probes += 1
-                if worker not in everyone:  # a restarted worker: count it from now on
-                    everyone.add(worker)
-                    mine.add(worker)
                 if status == expected:
-                    converged.setdefault(worker, at)
-                elif worker in converged:
+                    if not seen_new:
+                        converged[worker] = at
+                    seen_new = True
+                elif seen_new:
                     stale_after_new += 1
+            # A few probes past the first new answer show whether it goes back.
+            if seen_new and at - converged[worker] > 0.02:
+                return
 
-    threads = [threading.Thread(target=run, args=(node["public"],)) for node in nodes]
+    threads = [threading.Thread(target=run, args=item) for item in pinned.items()]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    missing = everyone - converged.keys()
+    missing = pinned.keys() - converged.keys()
     if missing:
         raise RuntimeError(f"{len(missing)} workers never answered {expected} on {path}")
-    return converged, stale_after_new, probes, started - called
+    return converged, stale_after_new, probes, started - called, called
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -357,18 +440,20 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def run_once(info: dict, changes: int, settle: float) -> dict:
+def run_once(info: dict, changes: int, settle: float, interval: float) -> dict:
     upstream = Upstream()
     admin = Admin(info)
     scenario = Scenario(admin, upstream.url, f"http://{info['nodes'][0]['public']}")
     nodes = info["nodes"]
-    workers = learn_workers(nodes, info.get("workers", 2))
+    pinned = pin_workers(nodes, info.get("workers", 2))
     # Every worker serves the new API before the first change.
     first = "/gateway" + BASE_PATH + "/t"
-    measure(nodes, workers, first, {}, 200, lambda: None, 30)
+    measure(pinned, first, {}, 200, lambda: None, 30, interval)
     token = {"Authorization": f"Bearer {scenario.token}"}
-    measure(nodes, workers, first[:-2] + "/s", token, 200, lambda: None, 30)
+    measure(pinned, first[:-2] + "/s", token, 200, lambda: None, 30, interval)
     compiled_before = compile_count(info)
+    announcements = Announcements(info["redis_url"])
+    announced_after: list[float] = []
     per_worker: list[float] = []
     per_change: list[float] = []
     admin_calls: list[float] = []
@@ -378,9 +463,12 @@ def run_once(info: dict, changes: int, settle: float) -> dict:
         range(changes), scenario.changes(), strict=False
     ):
         time.sleep(settle)
-        converged, stale_here, probes_here, admin_call = measure(
-            nodes, workers, path, headers, expected, change, 30
+        converged, stale_here, probes_here, admin_call, called = measure(
+            pinned, path, headers, expected, change, 30, interval
         )
+        heard = announcements.first_after(called)
+        if heard is not None:  # a key revocation is not a config version
+            announced_after.append(heard - called - admin_call)
         admin_calls.append(admin_call)
         per_worker.extend(converged.values())
         per_change.append(max(converged.values()))
@@ -390,7 +478,9 @@ def run_once(info: dict, changes: int, settle: float) -> dict:
     compiled = compile_count(info) - compiled_before
     scenario.clean_up()
     upstream.server.shutdown()
-    count = sum(len(w) for w in workers.values())
+    for connection in pinned.values():
+        connection.close()
+    count = len(pinned)
     return {
         "nodes": len(nodes),
         "workers": count,
@@ -405,6 +495,8 @@ def run_once(info: dict, changes: int, settle: float) -> dict:
         "resolution_ms": round(sum(per_change) / max(1, probes) * count * 1000, 2),
         "admin_call_p50_ms": round(statistics.median(admin_calls) * 1000, 1),
         "admin_call_max_ms": round(max(admin_calls) * 1000, 1),
+        "announced_p50_ms": round(statistics.median(announced_after or [0]) * 1000, 1),
+        "announced_max_ms": round(max(announced_after or [0]) * 1000, 1),
         "compiles": compiled,  # one per change: the writer compiles, every worker loads
     }
 
@@ -454,6 +546,9 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=20)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--settle", type=float, default=0.3, help="seconds between changes")
+    parser.add_argument(
+        "--interval", type=float, default=5, help="ms between two probes of one worker"
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
         "--no-announcements",
@@ -470,7 +565,7 @@ def main() -> int:
             info = json.loads((Path(args.state_dir) / "cluster.json").read_text())
         results = []
         for run in range(args.runs):
-            result = run_once(info, args.changes, args.settle)
+            result = run_once(info, args.changes, args.settle, args.interval / 1000)
             results.append(result)
             if args.json:
                 print(json.dumps(result), flush=True)
@@ -482,7 +577,8 @@ def main() -> int:
                     f"last worker per change p50 {result['change_p50_ms']} ms, "
                     f"max {result['change_max_ms']} ms; stale after new "
                     f"{result['stale_after_new']}; resolution ~{result['resolution_ms']} ms; "
-                    f"admin call p50 {result['admin_call_p50_ms']} ms; "
+                    f"admin call p50 {result['admin_call_p50_ms']} ms; announced after "
+                    f"p50 {result['announced_p50_ms']} ms, max {result['announced_max_ms']} ms; "
                     f"compiles {result['compiles']}",
                     flush=True,
                 )

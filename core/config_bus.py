@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from core.config_publisher import Publisher
+
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_TTL_SECONDS = 7 * 24 * 3600
@@ -108,43 +110,17 @@ def publish(version: str, number: int) -> None:
     """Prepare (compile and share the snapshot), then announce a committed version.
 
     In the control plane's server (conf/admin.py sets PUBLISH_IN_BACKGROUND_ENV) this runs
-    in a background thread: compiling 100,000 applications takes seconds that an admin's
-    request should not wait for (issue 21). Versions committed while it compiles coalesce:
-    only the newest is compiled and announced next.
+    in the background publisher (core/config_publisher.py): compiling 100,000 applications
+    takes seconds that an admin's request should not wait for (issue 21), and versions
+    committed while it compiles coalesce: only the newest is compiled and announced next.
     """
     if os.environ.get(PUBLISH_IN_BACKGROUND_ENV, "").lower() != "true":
         _publish_now(version, number)
         return
-    global _pending, _publisher
-    with _pending_lock:
-        if _pending is None or number > _pending[1]:
-            _pending = (version, number)
-        if _publisher is None:
-            # Not a daemon: a process that exits still finishes publishing.
-            _publisher = threading.Thread(target=_publish_pending, name="config-publisher")
-            _publisher.start()
+    publisher.submit(version, number)
 
 
 PUBLISH_IN_BACKGROUND_ENV = "GATEWAY_CONFIG_PUBLISH_IN_BACKGROUND"
-_pending: tuple[str, int] | None = None
-_publisher: threading.Thread | None = None
-_pending_lock = threading.Lock()
-
-
-def _publish_pending() -> None:
-    global _pending, _publisher
-    try:
-        while True:
-            with _pending_lock:
-                item, _pending = _pending, None
-                if item is None:
-                    _publisher = None
-                    return
-            _publish_now(*item)
-    finally:
-        from django.db import connection
-
-        connection.close()  # this thread's own connection
 
 
 def _publish_now(version: str, number: int) -> None:
@@ -154,6 +130,9 @@ def _publish_now(version: str, number: int) -> None:
         except Exception:
             logger.exception("Could not prepare config %s before announcing it", version)
     announce(version, number)
+
+
+publisher = Publisher(_publish_now)
 
 
 def announce_if_newer(version: str, number: int) -> None:

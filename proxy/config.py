@@ -487,7 +487,7 @@ class ConfigHolder:
         ):
             return
         try:
-            snapshot = self._find_snapshot(version)
+            snapshot, encoded = self._find_snapshot(version)
         except Exception:
             if self._config is not None:
                 # The database is unreachable: keep serving what we know.
@@ -499,35 +499,37 @@ class ConfigHolder:
         finally:
             release_connection()
         self._install(compile_snapshot(snapshot, self._config))
+        if encoded is not None:
+            # After the swap: the file is for a restart during an outage, not for this call.
+            snapshot_store.write_file(snapshot, encoded)
 
-    def _find_snapshot(self, version: str) -> dict:
-        """The snapshot of `version`: from Redis, else the local file, else compiled once."""
+    def _find_snapshot(self, version: str) -> tuple[dict, bytes | None]:
+        """The snapshot of `version` (from Redis, else the local file, else compiled once)
+        and its encoded form when the local file should be brought up to date with it."""
         if self._from_database:
             self._from_database = False
-            return collect_snapshot(version)  # not shared: its version label is not new
+            return collect_snapshot(version), None  # not shared: its version label is not new
         number = version_number(version)
-        found = snapshot_store.decode(config_bus.load_snapshot(number))
+        encoded = config_bus.load_snapshot(number)
+        found = snapshot_store.decode(encoded)
         if found is not None and found.get("version") == version:
-            snapshot_store.write_file(found)
-            return found
+            return found, encoded
         found = snapshot_store.read_file()
         if found is not None and found.get("version") == version:
-            return found
+            return found, None
         compiles_here = settings.GATEWAY_HAS_DATABASE and config_bus.claim_compile(number)
         if not compiles_here:
             # Another process (the writer, a Celery task, another worker) compiles it.
             deadline = time.monotonic() + COMPILE_WAIT_SECONDS
             while time.monotonic() < deadline:
                 time.sleep(0.02)
-                found = snapshot_store.decode(config_bus.load_snapshot(number))
+                encoded = config_bus.load_snapshot(number)
+                found = snapshot_store.decode(encoded)
                 if found is not None and found.get("version") == version:
-                    snapshot_store.write_file(found)
-                    return found
+                    return found, encoded
             if not settings.GATEWAY_HAS_DATABASE:
                 raise SnapshotUnavailable(f"No snapshot of config {version} in Redis yet")
-        snapshot, encoded = compile_and_share(version)
-        snapshot_store.write_file(snapshot, encoded)
-        return snapshot
+        return compile_and_share(version)
 
     def _start_from_file(self) -> bool:
         """No version source answers (database and Redis down): the last good snapshot."""

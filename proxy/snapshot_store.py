@@ -37,15 +37,20 @@ def path() -> Path:
 
 
 def write_file(snapshot: dict, encoded: bytes | None = None) -> None:
+    """Keep `snapshot` as the node's last good config (atomically replaced). The workers of
+    a node all load the same versions: the ones after the first find the same bytes there."""
     target = path()
+    data = encoded if encoded is not None else encode(snapshot)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        current = read_file()
-        if current is not None and current.get("version") == snapshot.get("version"):
-            return
+        try:
+            if target.read_bytes() == data:
+                return
+        except FileNotFoundError:
+            pass
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".config-snapshot-")
         with os.fdopen(handle, "wb") as out:
-            out.write(encoded if encoded is not None else encode(snapshot))
+            out.write(data)
         os.replace(temporary, target)
     except OSError:
         logger.warning("Could not write the config snapshot file %s", target, exc_info=True)

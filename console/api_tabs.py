@@ -27,7 +27,7 @@ from apis.token_location import TokenLocation
 from applications.models import Application
 from console.access import role_required
 from console.audit import event_rows
-from console.common import FIRST_ROWS, linked_rows, paginate
+from console.common import FIRST_ROWS, linked_rows, paginate, row_id
 from console.forms.apis import AssociateApplicationForm, PolicyForm, RouteForm
 from console.listing import Column, Listing
 from core.hosts import public_url
@@ -156,10 +156,10 @@ def render_routes(
     editing: RouteForm | None = None,
 ) -> HttpResponse:
     """The Routes tab; a route POST that fails validation renders it with its bound form."""
-    edit_pk = request.GET.get("edit_route", "")
+    edit_pk = row_id(request.GET.get("edit_route"))
     editing_route = editing.instance if editing is not None else None
-    if editing_route is None and edit_pk.isdigit():
-        editing_route = api.routes.filter(pk=int(edit_pk)).first()
+    if editing_route is None and edit_pk is not None:
+        editing_route = api.routes.filter(pk=edit_pk).first()
     # A page at a time, on the page of the route being edited if there is one.
     number = request.GET.get("page")
     if editing_route is not None and editing_route.pk:

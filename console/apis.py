@@ -24,6 +24,7 @@ from console.common import (
     confirm,
     count_of,
     paginate,
+    row_id,
 )
 from console.forms.apis import (
     ApiFilterForm,
@@ -75,7 +76,7 @@ def api_list(request: HttpRequest) -> HttpResponse:
     # applications would multiply them (10 routes x 100,000 applications = 1 M rows).
     apis = listing.apply(Api.objects.all())
     server = None
-    if (server_pk := request.GET.get("server", "")).isdigit():
+    if (server_pk := row_id(request.GET.get("server"))) is not None:
         server = AuthorizationServer.objects.filter(pk=server_pk).first()
         apis = apis.filter(policy__authorization_servers=server) if server else apis.none()
     if form.is_valid():

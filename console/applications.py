@@ -20,6 +20,7 @@ from authservers.models import AuthorizationServer
 from console.access import role_required
 from console.common import (
     annotate_page,
+    row_id,
     apply_errors,
     confirm,
     count_of,
@@ -72,7 +73,7 @@ def application_list(request: HttpRequest) -> HttpResponse:
     listing = Listing(request, COLUMNS, "name")
     applications = listing.apply(Application.objects.select_related("oauth_client"))
     api, known_count = None, None
-    if (api_pk := request.GET.get("api", "")).isdigit():
+    if (api_pk := row_id(request.GET.get("api"))) is not None:
         api = Api.objects.filter(pk=api_pk).first()
         if api is None:
             applications = applications.none()
@@ -114,7 +115,8 @@ def application_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @role_required(Action.CREATE_APPLICATIONS)
 def application_create(request: HttpRequest) -> HttpResponse:
-    initial = {"apis": [request.GET["api"]]} if request.GET.get("api", "").isdigit() else None
+    api_pk = row_id(request.GET.get("api"))
+    initial = {"apis": [api_pk]} if api_pk is not None else None
     form = ApplicationForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -37,6 +37,8 @@ class SortLink:
 class Listing:
     """The sort and page size a request asks for, checked against `columns`."""
 
+    smallest_size = PAGE_SIZES[0]  # below it, a list has no page-size choice
+
     def __init__(
         self,
         request: HttpRequest,
@@ -74,7 +76,7 @@ class Listing:
         for name, value in changes.items():
             params.pop(name, None)
             if value is not None:
-                params[name] = value
+                params[name] = str(value)
         return f"?{params.urlencode()}" if params else "?"
 
     def sort_link(self, key: str) -> SortLink:
@@ -88,8 +90,6 @@ class Listing:
             state = ""
         return SortLink(self.url(sort=None if target == self.default else target), state)
 
-    smallest_size = PAGE_SIZES[0]
-
     @property
     def size_links(self) -> list[tuple[int, str, bool]]:
         """(size, link, current) for each page size offered."""
@@ -102,7 +102,7 @@ class Listing:
         params = self.params.copy()
         params.pop("page", None)
         if number > 1:
-            params["page"] = number
+            params["page"] = str(number)
         return f"?{params.urlencode()}" if params else "?"
 
     # --- what "next page" means in this order --------------------------------------

@@ -11,6 +11,7 @@ from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from apis.openapi_import import DocumentTooLarge, max_document_bytes
 from applications.models import Application
 from authservers.models import AuthorizationServer
+from console.common import row_id
 from console.forms.base import ConsoleModelForm, KeyValueField, WordListField
 from console.forms.pickers import bounded_picker
 from console.listing import MAX_SELECTED
@@ -179,9 +180,10 @@ class IdListField(forms.Field):
 
     def to_python(self, value) -> list[int]:
         values = value if isinstance(value, list | tuple) else [value] if value else []
-        if not all(isinstance(v, str) and v.isdigit() and len(v) < 12 for v in values):
+        ids = [row_id(v) if isinstance(v, str) else None for v in values]
+        if None in ids:
             raise ValidationError("Choose APIs from the list.", code="invalid")
-        return list(dict.fromkeys(int(v) for v in values))
+        return list(dict.fromkeys(ids))
 
 
 class BulkStatusForm(forms.Form):
@@ -194,7 +196,7 @@ class BulkStatusForm(forms.Form):
     action = forms.ChoiceField(choices=[("activate", "Activate"), ("deactivate", "Deactivate")])
     apis = IdListField(error_messages={"required": "Tick the APIs to change first."})
     # The list's query string, to go back to the same filters, sort and page.
-    back = forms.CharField(required=False, max_length=2000)
+    back = forms.CharField(required=False)
 
     def clean_apis(self) -> list[Api]:
         ids = self.cleaned_data["apis"]

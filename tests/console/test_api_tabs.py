@@ -121,6 +121,9 @@ def test_the_routes_tab_pages_hostile_page_numbers_fall_back(console, api):
     for page in ("2", "abc", "-1", "0", "99999999999999999999"):
         response = console.get(_url("api-routes", api), {"page": page})
         assert response.status_code == 200, page
+    for edit_route in ("\u00b2", "abc", "99999999999999999999999"):
+        response = console.get(_url("api-routes", api), {"edit_route": edit_route})
+        assert response.status_code == 200, edit_route
     assertContains(console.get(_url("api-routes", api), {"page": "2"}), "51–60 of 60 routes")
 
 

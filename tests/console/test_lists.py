@@ -143,6 +143,20 @@ def test_a_hostile_page_number_still_shows_a_page(console, url_name, page):
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/console/apis/?server=%C2%B2",  # "²" is a digit to str.isdigit(), not to int()
+        "/console/apis/?server=99999999999999999999999",
+        "/console/applications/?api=%C2%B2",
+        "/console/applications/new/?api=%C2%B2",
+        "/console/audit/?object_id=%C2%B2&sort=%00",
+    ],
+)
+def test_hostile_ids_in_list_filters_are_ignored(console, url):
+    assert console.get(url).status_code == 200
+
+
 # --- the next-page label ---------------------------------------------------------------
 
 
@@ -271,12 +285,13 @@ def test_bulk_deactivation_and_a_refused_api_in_the_same_post(console, three):
         {"action": "delete", "apis": ["1"]},
         {"action": "activate", "apis": ["abc"]},
         {"action": "activate", "apis": ["1 OR 1=1"]},
+        {"action": "activate", "apis": ["\u00b2"]},
         {"action": "activate", "apis": ["99999999"]},
         {"action": "activate", "apis": [str(n) for n in range(1, 103)]},
         {"action": "activate"},
         {"apis": ["1"]},
     ],
-    ids=["action", "letters", "injection", "unknown", "too-many", "none", "no-action"],
+    ids=["action", "letters", "injection", "superscript", "unknown", "too-many", "none", "no-action"],
 )
 def test_hostile_bulk_input_changes_nothing(console, three, data):
     before = sorted(Api.objects.values_list("pk", "status"))

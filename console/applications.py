@@ -20,12 +20,12 @@ from authservers.models import AuthorizationServer
 from console.access import role_required
 from console.common import (
     annotate_page,
-    row_id,
     apply_errors,
     confirm,
     count_of,
     linked_rows,
     paginate,
+    row_id,
 )
 from console.forms.applications import ApplicationForm, TestTokenForm
 from console.listing import Column, Listing

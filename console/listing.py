@@ -94,7 +94,11 @@ class Listing:
     def size_links(self) -> list[tuple[int, str, bool]]:
         """(size, link, current) for each page size offered."""
         return [
-            (size, self.url(per_page=None if size == self.default_size else size), size == self.page_size)
+            (
+                size,
+                self.url(per_page=None if size == self.default_size else size),
+                size == self.page_size,
+            )
             for size in PAGE_SIZES
         ]
 

@@ -26,7 +26,9 @@ class AuditEvent(models.Model):
         # One object's history (an API's History tab, the audit log's object filter),
         # newest first, without walking the whole log.
         indexes = [
-            models.Index(fields=["object_type", "object_id", "-created_at"], name="audit_object_idx")
+            models.Index(
+                fields=["object_type", "object_id", "-created_at"], name="audit_object_idx"
+            )
         ]
 
     def __str__(self) -> str:

@@ -36,7 +36,9 @@ HOSTILE_PAGES = ["abc", "-1", "0", "99999999999999999999", "1e3", "%00"]
 
 def _apis(n: int) -> list[Api]:
     apis = Api.objects.bulk_create(
-        Api(name=f"Service {k:03d}", base_path=f"/zz{n - k:03d}", upstream_url="http://127.0.0.1:9/")
+        Api(
+            name=f"Service {k:03d}", base_path=f"/zz{n - k:03d}", upstream_url="http://127.0.0.1:9/"
+        )
         for k in range(n)
     )
     # Changed one minute apart, the last one most recently.
@@ -66,7 +68,9 @@ def test_the_api_list_sorts_by_a_column_both_ways(console):
 def test_headers_link_to_the_other_direction_and_say_how_the_list_is_sorted(console):
     _apis(2)
     html = console.get(API_LIST, {"sort": "name", "q": "Service"}).content.decode()
-    assert '<th aria-sort="ascending"><a class="sort-link" href="?q=Service&amp;sort=-name">' in html
+    assert (
+        '<th aria-sort="ascending"><a class="sort-link" href="?q=Service&amp;sort=-name">' in html
+    )
     # A date column sorts newest first on the first click; filters are kept.
     assert 'href="?q=Service&amp;sort=-updated">Last changed' in html
     html = console.get(API_LIST, {"sort": "-updated"}).content.decode()
@@ -222,7 +226,7 @@ def _confirm(client: Client, action: str, apis, **extra):
 
 
 def test_the_confirmation_lists_exactly_what_changes(console, three):
-    ready, incomplete, live = three
+    ready, _incomplete, _live = three
     response = _confirm(console, "activate", three, back="sort=-updated")
     html = response.content.decode()
     will = html[html.index('id="will-change"') : html.index('id="refused"')]
@@ -241,7 +245,7 @@ def test_the_confirmation_lists_exactly_what_changes(console, three):
 
 @pytest.mark.django_db(transaction=True)
 def test_bulk_activation_audits_each_api_and_moves_the_version_once(console, three, ada):
-    ready, incomplete, live = three
+    ready, _incomplete, live = three
     second = Api.objects.create(
         name="Second", base_path="/second", upstream_url="http://127.0.0.1:9/"
     )
@@ -267,13 +271,15 @@ def test_bulk_activation_audits_each_api_and_moves_the_version_once(console, thr
 
 
 def test_bulk_deactivation_and_a_refused_api_in_the_same_post(console, three):
-    ready, incomplete, live = three
+    _ready, incomplete, live = three
     response = console.post(
         reverse("console:api-bulk"), {"action": "activate", "apis": [incomplete.pk]}, follow=True
     )
     messages = [str(m) for m in response.context["messages"]]
-    assert messages == ["Draft was not activated: The API has no routes. "
-                        'Attach the "Identify and authorize application" policy.']
+    assert messages == [
+        "Draft was not activated: The API has no routes. "
+        'Attach the "Identify and authorize application" policy.'
+    ]
     assert Api.objects.get(pk=incomplete.pk).status == "inactive"
     console.post(reverse("console:api-bulk"), {"action": "deactivate", "apis": [live.pk]})
     assert Api.objects.get(pk=live.pk).status == "inactive"
@@ -291,7 +297,16 @@ def test_bulk_deactivation_and_a_refused_api_in_the_same_post(console, three):
         {"action": "activate"},
         {"apis": ["1"]},
     ],
-    ids=["action", "letters", "injection", "superscript", "unknown", "too-many", "none", "no-action"],
+    ids=[
+        "action",
+        "letters",
+        "injection",
+        "superscript",
+        "unknown",
+        "too-many",
+        "none",
+        "no-action",
+    ],
 )
 def test_hostile_bulk_input_changes_nothing(console, three, data):
     before = sorted(Api.objects.values_list("pk", "status"))
@@ -306,7 +321,7 @@ def test_hostile_bulk_input_changes_nothing(console, three, data):
 
 
 def test_a_viewer_cannot_change_apis_in_bulk(console_as, three):
-    ready, incomplete, live = three
+    ready, _incomplete, _live = three
     viewer = console_as(Role.VIEWER)
     html = viewer.get(API_LIST).content.decode()
     assert 'name="apis"' not in html and "bulk-form" not in html

@@ -94,11 +94,7 @@ def _pages(world: dict) -> list[str]:
         reverse("console:api-list"),
         reverse("console:api-list") + "?sort=-updated&per_page=100",
         reverse("console:api-list") + "?sort=status&page=2",
-        *(
-            reverse(f"console:{tab}", args=[api.pk])
-            for tab in TABS
-            for api in (big, small)
-        ),
+        *(reverse(f"console:{tab}", args=[api.pk]) for tab in TABS for api in (big, small)),
         reverse("console:api-routes", args=[big.pk]) + "?page=2",
         reverse("console:api-bulk-confirm") + f"?action=deactivate&apis={big.pk}&apis={small.pk}",
         reverse("console:api-edit", args=[big.pk]),

@@ -129,8 +129,7 @@ CASES = [
     ),
     Case(
         "bulk deactivation confirmation",
-        lambda w: reverse("console:api-bulk-confirm")
-        + f"?action=deactivate&apis={w.api.pk}",
+        lambda w: reverse("console:api-bulk-confirm") + f"?action=deactivate&apis={w.api.pk}",
         OPERATORS,
     ),
     Case(

@@ -185,7 +185,9 @@ def test_lists_sort_page_and_activate_in_bulk(browser, site, many_apis):
     screenshot(page, "api-bulk-confirm")
     assert Api.objects.filter(status="active").count() == 0  # confirming changed nothing
     page.get_by_role("button", name="Activate 3 APIs").click()
-    expect(page.locator(".messages")).to_contain_text("3 APIs activated: Ready 1, Ready 2, Ready 3.")
+    expect(page.locator(".messages")).to_contain_text(
+        "3 APIs activated: Ready 1, Ready 2, Ready 3."
+    )
     expect(page).to_have_url("/console/apis/?q=Ready")
     expect(page.locator("#api-results .badge-green")).to_have_count(3)
     assert Api.objects.filter(status="active").count() == 3

@@ -178,7 +178,7 @@ def test_the_next_page_label_follows_the_order(console):
 # --- last changed ----------------------------------------------------------------------
 
 
-def test_the_last_changed_column_shows_when_each_row_changed(console, api, application):
+def test_the_last_changed_column_shows_when_each_row_changed(console, api, application, server):
     day_ago = timezone.now() - timedelta(days=1)
     Api.objects.filter(pk=api.pk).update(updated_at=day_ago)
     html = console.get(API_LIST).content.decode()

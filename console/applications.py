@@ -116,7 +116,7 @@ def application_list(request: HttpRequest) -> HttpResponse:
 @role_required(Action.CREATE_APPLICATIONS)
 def application_create(request: HttpRequest) -> HttpResponse:
     api_pk = row_id(request.GET.get("api"))
-    initial = {"apis": [api_pk]} if api_pk is not None else None
+    initial = {"apis": [str(api_pk)]} if api_pk is not None else None
     form = ApplicationForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

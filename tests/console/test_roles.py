@@ -327,10 +327,11 @@ def test_the_api_page_shows_each_role_only_its_buttons(world, console_as):
     assert activate in operator and associate in operator
     assert edit not in operator and add_route not in operator and edit_policy not in operator
 
-    admin = tabs(console_as(ADMINISTRATOR))
+    administrator = console_as(ADMINISTRATOR)
+    admin = tabs(administrator)
     assert activate in admin and edit in admin and add_route in admin and edit_policy in admin
     assert "Save policy" not in admin  # not until Edit is chosen
-    assert "Save policy" in _html(console_as(ADMINISTRATOR), edit_policy)
+    assert "Save policy" in _html(administrator, edit_policy)
 
 
 def test_the_server_page_offers_key_operations_to_administrators_only(world, console_as):

@@ -1,5 +1,8 @@
 """Domain operations on APIs, shared by the admin, the REST API and the console."""
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -71,6 +74,47 @@ def _set_status(api: Api, status: str, actor, action: str) -> None:
     with changes.changing(api, actor, action):
         api.status = status
         api.save(update_fields=["status", "updated_at"])
+
+
+@dataclass
+class StatusPlan:
+    """What setting several APIs to one status does: the APIs that change, those that
+    already have it, and (activation only) those refused with their problems."""
+
+    status: str
+    change: list[Api] = field(default_factory=list)
+    unchanged: list[Api] = field(default_factory=list)
+    refused: list[tuple[Api, list[str]]] = field(default_factory=list)
+
+
+def plan_statuses(apis: Iterable[Api], status: str) -> StatusPlan:
+    """The plan without writing anything: the confirmation page shows exactly this.
+
+    Unlike activate_api, no key fetch is attempted: a server whose keys were never
+    fetched is a problem here, so the plan shown is the plan applied.
+    """
+    plan = StatusPlan(status)
+    for api in apis:
+        if api.status == status:
+            plan.unchanged.append(api)
+        elif status == ApiStatus.ACTIVE and (problems := activation_problems(api)):
+            plan.refused.append((api, problems))
+        else:
+            plan.change.append(api)
+    return plan
+
+
+def set_statuses(apis: Iterable[Api], status: str, actor=None) -> StatusPlan:
+    """Activate or deactivate several APIs in one transaction: each change is audited
+    on its own, and the config version moves once for all of them."""
+    action = "activate" if status == ApiStatus.ACTIVE else "deactivate"
+    with transaction.atomic():
+        # Re-read under a lock: the plan applied is the one true at the commit.
+        locked = Api.objects.select_for_update().filter(pk__in=[api.pk for api in apis])
+        plan = plan_statuses(locked.order_by("base_path"), status)
+        for api in plan.change:
+            _set_status(api, status, actor, action)
+    return plan
 
 
 # --- the write path of APIs, routes and policies (core/changes.py) ----------------

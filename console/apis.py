@@ -1,11 +1,8 @@
-"""APIs: list, create/edit, OpenAPI import, and the detail page with routes, policy,
-applications and activation."""
-
-import shlex
+"""APIs: list, create/edit, OpenAPI import, activation, and the changes made from the API
+page's tabs (routes, policy, applications); the tabs themselves are console/api_tabs.py."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,24 +11,20 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.roles import Action
 from apis import services
-from apis.choices import HttpMethod
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from apis.openapi_import import import_openapi
-from apis.paths import example_path
-from apis.token_location import TokenLocation
 from applications.models import Application
 from applications.services import update_application
 from authservers.models import AuthorizationServer
 from console.access import role_required
+from console.api_tabs import render_policy_form, render_routes
 from console.common import (
-    FIRST_ROWS,
     annotate_page,
     apply_errors,
     confirm,
     count_of,
-    linked_rows,
     paginate,
-    query_without_page,
+    row_id,
 )
 from console.forms.apis import (
     ApiFilterForm,
@@ -41,10 +34,17 @@ from console.forms.apis import (
     PolicyForm,
     RouteForm,
 )
-from core.hosts import public_url
+from console.listing import Column, Listing
 
 MAX_IMPORT_WARNINGS_SHOWN = 10
-ROUTES_PER_PAGE = 50
+# The API list's sortable columns; counts are not (see console/listing.py).
+COLUMNS = {
+    "name": Column(("name", "version", "pk")),
+    "status": Column(("status", "base_path")),
+    "base_path": Column(("base_path",)),
+    "upstream": Column(("upstream_url", "base_path")),
+    "updated": Column(("updated_at", "pk"), dated=True),
+}
 
 
 def _get_api(pk: int) -> Api:
@@ -71,11 +71,12 @@ def _is_htmx_fragment(request: HttpRequest) -> bool:
 @role_required(Action.VIEW_APIS)
 def api_list(request: HttpRequest) -> HttpResponse:
     form = ApiFilterForm(request.GET)
+    listing = Listing(request, COLUMNS, "name")
     # Counts as correlated subqueries, for the page's rows only: joining routes and
     # applications would multiply them (10 routes x 100,000 applications = 1 M rows).
-    apis = Api.objects.order_by("base_path")
+    apis = listing.apply(Api.objects.all())
     server = None
-    if (server_pk := request.GET.get("server", "")).isdigit():
+    if (server_pk := row_id(request.GET.get("server"))) is not None:
         server = AuthorizationServer.objects.filter(pk=server_pk).first()
         apis = apis.filter(policy__authorization_servers=server) if server else apis.none()
     if form.is_valid():
@@ -90,13 +91,13 @@ def api_list(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": annotate_page(
-            paginate(request, apis.only("pk")),
+            paginate(request, apis.only("pk"), per_page=listing.page_size),
             Api.objects.annotate(
                 route_count=count_of(Route, "api"),
                 application_count=count_of(Application.apis.through, "api"),
             ),
         ),
-        "query": query_without_page(request),
+        "listing": listing,
         "filtered": any(request.GET.get(name) for name in ("q", "status", "kind", "server")),
         "server": server,
         "any_api": Api.objects.exists(),
@@ -165,99 +166,6 @@ def api_import(request: HttpRequest) -> HttpResponse:
                 messages.warning(request, f"…and {hidden} more import warnings.")
             return redirect("console:api-detail", result.api.pk)
     return render(request, "console/apis/import.html", {"form": form})
-
-
-# --- detail ----------------------------------------------------------------------
-
-
-def _render_detail(
-    request: HttpRequest,
-    api: Api,
-    *,
-    new_route_form: RouteForm | None = None,
-    editing: RouteForm | None = None,
-    policy_form: PolicyForm | None = None,
-) -> HttpResponse:
-    """The detail page; POST views that fail validation render it with their bound form."""
-    policy = _policy_of(api)
-    edit_pk = request.GET.get("edit_route", "")
-    editing_route = editing.instance if editing is not None else None
-    if editing_route is None and edit_pk.isdigit():
-        editing_route = api.routes.filter(pk=int(edit_pk)).first()
-    # Routes a page at a time, on the page of the route being edited if there is one.
-    number = request.GET.get("routes_page")
-    if editing_route is not None and editing_route.pk:
-        number = _route_position(api, editing_route) // ROUTES_PER_PAGE + 1
-    routes_page = Paginator(api.routes.all(), ROUTES_PER_PAGE).get_page(number)
-    routes = list(routes_page.object_list)
-    if editing is None and editing_route is not None:
-        editing = RouteForm(instance=editing_route)
-    # The first applications only: the list of all is the filtered application list.
-    links = Application.apis.through.objects.filter(api=api)
-    application_count = links.count()
-    applications = list(
-        linked_rows(
-            Application.objects.order_by("name"), links, "application_id", application_count
-        )[:FIRST_ROWS]
-    )
-    context = {
-        "api": api,
-        "routes": routes,
-        "routes_page": routes_page,
-        "application_count": application_count,
-        "editing": editing,
-        "new_route_form": new_route_form or RouteForm(instance=Route(api=api)),
-        "policy": policy,
-        "policy_form": policy_form or PolicyForm(instance=policy),
-        "trusted_servers": list(policy.authorization_servers.all()) if policy else [],
-        "applications": applications,
-        "associate_form": AssociateApplicationForm(api=api, associated=application_count),
-        "problems": services.activation_problems(api),
-        "gateway_url": public_url(api.gateway_path),
-        "curl": _curl_example(request, api, _example_routes(api), policy),
-    }
-    return render(request, "console/apis/detail.html", context)
-
-
-def _example_routes(api: Api) -> list[Route]:
-    """The route the curl example calls (the first protected one), not the whole list."""
-    route = api.routes.filter(anonymous=False).first() or api.routes.first()
-    return [route] if route else []
-
-
-def _route_position(api: Api, route: Route) -> int:
-    """How many of the API's routes come before `route` (Route.Meta.ordering)."""
-    return api.routes.filter(
-        Q(path__lt=route.path) | Q(path=route.path, method__lt=route.method)
-    ).count()
-
-
-def _curl_example(request, api: Api, routes: list[Route], policy) -> str:
-    """A copyable call of the first protected route, with the token where the policy looks."""
-    if not routes:
-        return ""
-    route = next((r for r in routes if not r.anonymous), routes[0])
-    url = public_url(api.gateway_path + example_path(route.path))
-    parts = ["curl", "-i"]
-    if route.method not in (HttpMethod.ANY, HttpMethod.GET):
-        parts += ["-X", route.method]
-    if not route.anonymous:
-        location = TokenLocation.of(policy)
-        if location.in_query:
-            url += "?" + location.pair("$TOKEN")
-        elif location.in_cookie:
-            parts += ["--cookie", location.pair("$TOKEN")]
-        else:
-            parts += ["-H", f"{location.name}: {location.header_value('$TOKEN')}"]
-    # Double quotes keep $TOKEN expandable in the shell; shlex quotes everything else.
-    quoted = [f'"{p}"' if "$TOKEN" in p else shlex.quote(p) for p in [*parts, url]]
-    return " ".join(quoted)
-
-
-@require_GET
-@role_required(Action.VIEW_APIS)
-def api_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _render_detail(request, _get_api(pk))
 
 
 # --- activation and deletion ---------------------------------------------------------------
@@ -351,8 +259,8 @@ def route_add(request: HttpRequest, pk: int) -> HttpResponse:
             apply_errors(form, exc)
         else:
             messages.success(request, f"Route {route} added.")
-            return redirect(reverse("console:api-detail", args=[api.pk]) + "#routes")
-    return _render_detail(request, api, new_route_form=form)
+            return redirect("console:api-routes", api.pk)
+    return render_routes(request, api, new_route_form=form)
 
 
 @require_http_methods(["GET", "POST"])
@@ -364,7 +272,7 @@ def route_edit(request: HttpRequest, pk: int, route_pk: int) -> HttpResponse:
         if _is_htmx_fragment(request):
             form = RouteForm(instance=route)
             return render(request, "console/apis/_route_edit_row.html", {"api": api, "form": form})
-        url = reverse("console:api-detail", args=[api.pk])
+        url = reverse("console:api-routes", args=[api.pk])
         return redirect(f"{url}?edit_route={route.pk}#route-{route.pk}")
     form = RouteForm(request.POST, instance=route)
     if form.is_valid():
@@ -374,8 +282,8 @@ def route_edit(request: HttpRequest, pk: int, route_pk: int) -> HttpResponse:
             apply_errors(form, exc)
         else:
             messages.success(request, f"Route {route} saved.")
-            return redirect(reverse("console:api-detail", args=[api.pk]) + "#routes")
-    return _render_detail(request, api, editing=form)
+            return redirect("console:api-routes", api.pk)
+    return render_routes(request, api, editing=form)
 
 
 @require_GET
@@ -402,7 +310,7 @@ def route_delete_confirm(request: HttpRequest, pk: int, route_pk: int) -> HttpRe
         question=f"From {api}.",
         consequences=consequences,
         action_url=reverse("console:route-delete", args=[api.pk, route.pk]),
-        cancel_url=reverse("console:api-detail", args=[api.pk]) + "#routes",
+        cancel_url=reverse("console:api-routes", args=[api.pk]),
         button="Delete route",
     )
 
@@ -415,7 +323,7 @@ def route_delete(request: HttpRequest, pk: int, route_pk: int) -> HttpResponse:
     label = str(route)
     services.delete_route(route, actor=request.user)
     messages.success(request, f"Route {label} deleted.")
-    return redirect(reverse("console:api-detail", args=[api.pk]) + "#routes")
+    return redirect("console:api-routes", api.pk)
 
 
 # --- policy and applications -------------------------------------------------------------
@@ -438,10 +346,10 @@ def policy_save(request: HttpRequest, pk: int) -> HttpResponse:
             apply_errors(form, exc)
         else:
             messages.success(request, "Access policy saved.")
-            return redirect(reverse("console:api-detail", args=[api.pk]) + "#policy")
+            return redirect("console:api-policy", api.pk)
     messages.error(request, "The access policy was not saved: see the errors below.")
     # A fresh API: the form's unsaved policy is cached on `api` as its reverse one-to-one.
-    return _render_detail(request, _get_api(pk), policy_form=form)
+    return render_policy_form(request, _get_api(pk), form)
 
 
 @require_POST
@@ -455,7 +363,7 @@ def application_associate(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"{application} may now call {api}.")
     else:
         messages.error(request, "Choose an application that is not associated yet.")
-    return redirect(reverse("console:api-detail", args=[api.pk]) + "#applications")
+    return redirect("console:api-applications", api.pk)
 
 
 @require_GET
@@ -469,7 +377,7 @@ def application_dissociate_confirm(request: HttpRequest, pk: int, app_pk: int) -
         question="Its tokens stop being accepted for this API.",
         consequences=["Its calls to this API get 403 application_not_authorized."],
         action_url=reverse("console:api-dissociate", args=[api.pk, application.pk]),
-        cancel_url=reverse("console:api-detail", args=[api.pk]) + "#applications",
+        cancel_url=reverse("console:api-applications", args=[api.pk]),
         button="Remove access",
     )
 
@@ -482,4 +390,4 @@ def application_dissociate(request: HttpRequest, pk: int, app_pk: int) -> HttpRe
     remaining = [other for other in application.apis.all() if other.pk != api.pk]
     update_application(application, actor=request.user, apis=remaining)
     messages.success(request, f"{application} may no longer call {api}.")
-    return redirect(reverse("console:api-detail", args=[api.pk]) + "#applications")
+    return redirect("console:api-applications", api.pk)

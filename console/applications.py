@@ -25,9 +25,10 @@ from console.common import (
     count_of,
     linked_rows,
     paginate,
-    query_without_page,
+    row_id,
 )
 from console.forms.applications import ApplicationForm, TestTokenForm
+from console.listing import Column, Listing
 from core.http import never_store
 from issuer import test_tokens
 from issuer.tokens import allowed_audiences
@@ -36,6 +37,12 @@ from issuer.tokens import allowed_audiences
 # in the session, and is removed from it on that view: it is shown exactly once.
 SECRET_SESSION_KEY = "console:new-client-secret"
 TOKEN_SESSION_KEY = "console:test-token"
+# The application list's sortable columns (the name is unique, so it ends each order).
+COLUMNS = {
+    "name": Column(("name",)),
+    "status": Column(("status", "name")),
+    "updated": Column(("updated_at", "pk"), dated=True),
+}
 
 
 def _get_application(pk: int) -> Application:
@@ -63,9 +70,10 @@ def _take_secret(
 def application_list(request: HttpRequest) -> HttpResponse:
     # The API count is a subquery evaluated for the page's rows only: a join with a
     # GROUP BY would count every application's APIs before sorting (issue 21).
-    applications = Application.objects.select_related("oauth_client").order_by("name")
+    listing = Listing(request, COLUMNS, "name")
+    applications = listing.apply(Application.objects.select_related("oauth_client"))
     api, known_count = None, None
-    if (api_pk := request.GET.get("api", "")).isdigit():
+    if (api_pk := row_id(request.GET.get("api"))) is not None:
         api = Api.objects.filter(pk=api_pk).first()
         if api is None:
             applications = applications.none()
@@ -87,13 +95,14 @@ def application_list(request: HttpRequest) -> HttpResponse:
             paginate(
                 request,
                 applications.select_related(None).only("pk"),
+                per_page=listing.page_size,
                 count=None if filtered else known_count,
             ),
             Application.objects.select_related("oauth_client").annotate(
                 api_count=count_of(Application.apis.through, "application")
             ),
         ),
-        "query": query_without_page(request),
+        "listing": listing,
         "q": q,
         "status": status,
         "statuses": ApplicationStatus.choices,
@@ -106,7 +115,8 @@ def application_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @role_required(Action.CREATE_APPLICATIONS)
 def application_create(request: HttpRequest) -> HttpResponse:
-    initial = {"apis": [request.GET["api"]]} if request.GET.get("api", "").isdigit() else None
+    api_pk = row_id(request.GET.get("api"))
+    initial = {"apis": [str(api_pk)]} if api_pk is not None else None
     form = ApplicationForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

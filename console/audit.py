@@ -17,6 +17,7 @@ from accounts.roles import Action
 from console.access import role_required
 from console.common import paginate, query_without_page
 from console.forms.audit import SOURCE_CHOICES, AuditFilterForm
+from console.listing import Column, Listing
 from core.models import AuditEvent
 
 FILTERS = ("object_type", "action", "actor", "source", "date_from", "date_to", "q", "object_id")
@@ -33,6 +34,8 @@ EXPORT_FIELDS = (
     "before",
     "after",
 )
+# Newest first unless asked otherwise; the one index is on created_at.
+COLUMNS = {"created": Column(("created_at", "id"), dated=True)}
 # Database rows fetched at a time while an export streams.
 EXPORT_CHUNK = 500
 # A spreadsheet runs cells starting with these as formulas (CSV injection): quoted.
@@ -73,15 +76,14 @@ def _start_of(day) -> datetime:
 @role_required(Action.VIEW_AUDIT)
 def audit_log(request: HttpRequest) -> HttpResponse:
     form, events = filtered_events(request)
-    page = paginate(request, events, per_page=50)
+    listing = Listing(request, COLUMNS, "-created", default_size=50)
+    page = paginate(request, listing.apply(events), per_page=listing.page_size)
     query = query_without_page(request)
-    sources = dict(SOURCE_CHOICES)
-    for event in page:
-        event.source_label = sources.get(event.source, event.source)
     context = {
         "form": form,
         "page": page,
-        "rows": [(event, changes(event)) for event in page],
+        "rows": event_rows(page),
+        "listing": listing,
         "query": query,
         "filtered": any(request.GET.get(name) for name in FILTERS),
         "export_limit": settings.GATEWAY_AUDIT_EXPORT_MAX_ROWS,
@@ -142,6 +144,17 @@ def _json_chunks(rows):
     for index, row in enumerate(rows):
         yield ("," if index else "") + json.dumps(row, cls=DjangoJSONEncoder)
     yield "]"
+
+
+def event_rows(events) -> list[tuple[AuditEvent, list[dict]]]:
+    """Each event with its field changes, labelled with where it came from (the audit log
+    and an API's History tab show the same rows)."""
+    sources = dict(SOURCE_CHOICES)
+    rows = []
+    for event in events:
+        event.source_label = sources.get(event.source, event.source)
+        rows.append((event, changes(event)))
+    return rows
 
 
 def changes(event: AuditEvent) -> list[dict]:

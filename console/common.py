@@ -1,5 +1,7 @@
 """Small helpers every console view uses: error mapping, confirmation pages, paging."""
 
+import re
+
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, IntegerField, OuterRef, Subquery
@@ -8,8 +10,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 PAGE_SIZE = 25
+_ROW_ID = re.compile(r"[0-9]{1,18}")
 # A detail page shows this many related rows, then links to the filtered list of all.
 FIRST_ROWS = 25
+
+
+def row_id(value: str | None) -> int | None:
+    """An id from a query parameter, or None. str.isdigit() is not enough: "²" is a digit
+    that int() refuses, and a 500 is no answer to a hand-edited URL."""
+    return int(value) if value and _ROW_ID.fullmatch(value) else None
 
 
 def apply_errors(form, exc: ValidationError) -> None:

@@ -25,9 +25,18 @@ from authservers.models import (
     SigningKeyState,
 )
 from console.access import role_required
-from console.common import FIRST_ROWS, apply_errors, confirm
+from console.common import FIRST_ROWS, apply_errors, confirm, paginate
 from console.forms.servers import ServerForm
+from console.listing import Column, Listing
 from core.hosts import public_url
+
+# The server list's sortable columns (name and issuer are unique).
+COLUMNS = {
+    "name": Column(("name",)),
+    "kind": Column(("kind", "name")),
+    "issuer": Column(("issuer",)),
+    "updated": Column(("updated_at", "pk"), dated=True),
+}
 
 # The internal issuer's endpoints (issuer/urls.py), by URL name.
 INTERNAL_ENDPOINTS = (
@@ -59,9 +68,12 @@ def _report_refresh(request: HttpRequest, server: AuthorizationServer) -> None:
 @require_GET
 @role_required(Action.VIEW_SERVERS)
 def server_list(request: HttpRequest) -> HttpResponse:
-    servers = AuthorizationServer.objects.select_related("jwks_snapshot")
-    rows = [(server, services.key_health(server)) for server in servers]
-    return render(request, "console/servers/list.html", {"rows": rows})
+    listing = Listing(request, COLUMNS, "name")
+    servers = listing.apply(AuthorizationServer.objects.select_related("jwks_snapshot"))
+    page = paginate(request, servers, per_page=listing.page_size)
+    rows = [(server, services.key_health(server)) for server in page]
+    context = {"rows": rows, "page": page, "listing": listing}
+    return render(request, "console/servers/list.html", context)
 
 
 @require_http_methods(["GET", "POST"])

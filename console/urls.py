@@ -2,6 +2,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from console import (
+    api_bulk,
+    api_tabs,
     apis,
     applications,
     audit,
@@ -31,7 +33,16 @@ urlpatterns = [
     path("apis/", apis.api_list, name="api-list"),
     path("apis/new/", apis.api_create, name="api-create"),
     path("apis/import/", apis.api_import, name="api-import"),
-    path("apis/<int:pk>/", apis.api_detail, name="api-detail"),
+    path("apis/bulk/confirm/", api_bulk.api_bulk_confirm, name="api-bulk-confirm"),
+    path("apis/bulk/", api_bulk.api_bulk, name="api-bulk"),
+    # The API page's tabs (console/api_tabs.py), each its own URL.
+    path("apis/<int:pk>/", api_tabs.api_detail, name="api-detail"),
+    path("apis/<int:pk>/routes/", api_tabs.api_routes, name="api-routes"),
+    path("apis/<int:pk>/policy/", api_tabs.api_policy, name="api-policy"),
+    path("apis/<int:pk>/policy/edit/", api_tabs.api_policy_edit, name="api-policy-edit"),
+    path("apis/<int:pk>/applications/", api_tabs.api_applications, name="api-applications"),
+    path("apis/<int:pk>/traffic/", api_tabs.api_traffic, name="api-traffic"),
+    path("apis/<int:pk>/history/", api_tabs.api_history, name="api-history"),
     path("apis/<int:pk>/edit/", apis.api_edit, name="api-edit"),
     path("apis/<int:pk>/activate/", apis.api_activate, name="api-activate"),
     path(
@@ -51,7 +62,7 @@ urlpatterns = [
         name="route-delete-confirm",
     ),
     path("apis/<int:pk>/routes/<int:route_pk>/delete/", apis.route_delete, name="route-delete"),
-    path("apis/<int:pk>/policy/", apis.policy_save, name="policy-save"),
+    path("apis/<int:pk>/policy/save/", apis.policy_save, name="policy-save"),
     # The policy chain (console/policies.py).
     path("apis/<int:pk>/chain/", policies.chain, name="api-chain"),
     path("apis/<int:pk>/chain/targets/add/", policies.target_add, name="api-chain-target"),

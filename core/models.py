@@ -23,6 +23,13 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # One object's history (an API's History tab, the audit log's object filter),
+        # newest first, without walking the whole log.
+        indexes = [
+            models.Index(
+                fields=["object_type", "object_id", "-created_at"], name="audit_object_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.actor_name or 'system'} {self.action} {self.object_type} {self.object_repr}"

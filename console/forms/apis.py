@@ -5,13 +5,16 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from apis.choices import ApiStatus
 from apis.fields import API_FIELDS, POLICY_FIELDS, ROUTE_FIELDS
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
 from apis.openapi_import import DocumentTooLarge, max_document_bytes
 from applications.models import Application
 from authservers.models import AuthorizationServer
+from console.common import row_id
 from console.forms.base import ConsoleModelForm, KeyValueField, WordListField
 from console.forms.pickers import bounded_picker
+from console.listing import MAX_SELECTED
 
 
 class ApiForm(ConsoleModelForm):
@@ -168,3 +171,42 @@ class ApiFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, auto_id="filter-%s", label_suffix="", **kwargs)
+
+
+class IdListField(forms.Field):
+    """Row ids from checkboxes: digits only, or the form is invalid."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[int]:
+        values = value if isinstance(value, list | tuple) else [value] if value else []
+        ids = [row_id(v) if isinstance(v, str) else None for v in values]
+        if None in ids:
+            raise ValidationError("Choose APIs from the list.", code="invalid")
+        return list(dict.fromkeys(ids))
+
+
+class BulkStatusForm(forms.Form):
+    """Activate or deactivate the APIs ticked on the list (at most one page of them).
+
+    Hostile input (unknown action, non-numeric or unknown ids, too many) makes the form
+    invalid; nothing is changed and the list says why.
+    """
+
+    action = forms.ChoiceField(choices=[("activate", "Activate"), ("deactivate", "Deactivate")])
+    apis = IdListField(error_messages={"required": "Tick the APIs to change first."})
+    # The list's query string, to go back to the same filters, sort and page.
+    back = forms.CharField(required=False)
+
+    def clean_apis(self) -> list[Api]:
+        ids = self.cleaned_data["apis"]
+        if len(ids) > MAX_SELECTED:
+            raise ValidationError(f"Choose at most {MAX_SELECTED} APIs at a time.")
+        found = list(Api.objects.filter(pk__in=ids).order_by("base_path"))
+        if len(found) != len(ids):
+            raise ValidationError("Some of the chosen APIs no longer exist.")
+        return found
+
+    @property
+    def status(self) -> str:
+        return ApiStatus.ACTIVE if self.cleaned_data["action"] == "activate" else ApiStatus.INACTIVE

@@ -15,7 +15,6 @@ from itertools import pairwise
 from urllib.parse import urlsplit
 
 import pytest
-from django.test import RequestFactory
 
 from apis.choices import CALL_METHODS, HttpMethod, IdentitySource
 from apis.fields import API_FIELDS, POLICY_FIELDS, ROUTE_FIELDS
@@ -24,7 +23,7 @@ from apis.paths import example_path
 from apis.token_location import DEFAULT, TokenLocation
 from applications.fields import APPLICATION_FIELDS
 from authservers.fields import SERVER_FIELDS
-from console.apis import _curl_example
+from console.api_tabs import _curl_example
 from console.forms import ApiForm, ApplicationForm, InspectorForm, PolicyForm, RouteForm, ServerForm
 from proxy.config import PolicyConfig
 from proxy.identify import extract_token
@@ -117,7 +116,7 @@ def test_console_inspector_and_proxy_agree_on_where_the_token_is(protected_api, 
     assert extract_token(_environ_for(protected_api, "GET", TOKEN), config) == TOKEN
     # The console's curl example.
     routes = list(protected_api.routes.all())
-    curl = _curl_example(RequestFactory().get("/"), protected_api, routes, policy)
+    curl = _curl_example(protected_api, routes, policy)
     assert extract_token(_environ_from_curl(curl), config) == TOKEN
 
 
@@ -127,9 +126,7 @@ def test_without_a_policy_the_token_goes_in_the_authorization_header(protected_a
     )
     environ = _environ_for(protected_api, "GET", TOKEN)
     assert environ["HTTP_AUTHORIZATION"] == f"Bearer {TOKEN}"
-    curl = _curl_example(
-        RequestFactory().get("/"), protected_api, list(protected_api.routes.all()), None
-    )
+    curl = _curl_example(protected_api, list(protected_api.routes.all()), None)
     assert '-H "Authorization: Bearer $TOKEN"' in curl
 
 

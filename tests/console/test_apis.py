@@ -17,6 +17,10 @@ def _detail(api) -> str:
     return reverse("console:api-detail", args=[api.pk])
 
 
+def _routes(api) -> str:
+    return reverse("console:api-routes", args=[api.pk])
+
+
 def _messages(response) -> list[str]:
     return [str(message) for message in response.context["messages"]]
 
@@ -221,8 +225,8 @@ def test_a_duplicate_route_is_refused(console, api):
 def test_editing_a_route_inline_without_javascript(console, api):
     route = Route.objects.create(api=api, method="GET", path="/pets")
     response = console.get(reverse("console:route-edit", args=[api.pk, route.pk]))
-    assertRedirects(response, f"{_detail(api)}?edit_route={route.pk}#route-{route.pk}")
-    page = console.get(f"{_detail(api)}?edit_route={route.pk}")
+    assertRedirects(response, f"{_routes(api)}?edit_route={route.pk}#route-{route.pk}")
+    page = console.get(f"{_routes(api)}?edit_route={route.pk}")
     assertContains(page, 'class="editing"')
     assertContains(page, reverse("console:route-edit", args=[api.pk, route.pk]))
     response = console.post(
@@ -300,8 +304,12 @@ def test_saving_the_policy(console, api, server):
     assert policy.forward_claims == {"email": "X-User-Email"}
     event = AuditEvent.objects.get(object_type="identifyandauthorizepolicy")
     assert event.after["authorization_servers"] == [server.pk]
-    # The saved values come back into the form.
-    page = console.get(_detail(api))
+    # The policy tab shows them read-only; the edit form has them back.
+    assertRedirects(response, reverse("console:api-policy", args=[api.pk]))
+    assertContains(response, '<span class="chip">petstore</span>')
+    assertContains(response, "email → X-User-Email")
+    assertNotContains(response, 'value="petstore pets"')
+    page = console.get(reverse("console:api-policy-edit", args=[api.pk]))
     assertContains(page, 'value="petstore pets"')
     assertContains(page, 'value="X-User-Email"')
 

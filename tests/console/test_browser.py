@@ -59,6 +59,14 @@ def _nav(page, name: str) -> None:
     page.get_by_role("navigation", name="Console").get_by_role("link", name=name).click()
 
 
+def _tab(page, name: str) -> None:
+    """Open a tab of the API page: a link in its "API sections" navigation."""
+    page.get_by_role("navigation", name="API sections").get_by_role("link", name=name).click()
+    expect(
+        page.get_by_role("navigation", name="API sections").locator("[aria-current=page]")
+    ).to_contain_text(name)
+
+
 def _message(page, text: str):
     return expect(page.locator(".messages")).to_contain_text(text)
 
@@ -110,6 +118,7 @@ def test_an_admin_protects_an_api_and_calls_it_through_the_gateway(
     expect(page.locator("#activation")).to_contain_text("The API has no routes.")
     screenshot(page, "04-api-activation-refused")
 
+    _tab(page, "Routes")
     page.select_option("#routenew-method", "GET")
     page.fill("#routenew-path", "/pets")
     page.fill("#routenew-required_scopes", "pets:read")
@@ -126,12 +135,18 @@ def test_an_admin_protects_an_api_and_calls_it_through_the_gateway(
     expect(page.locator("tr.editing")).to_have_count(0)
     expect(page.locator("#routes tbody")).to_contain_text("pets:read")
 
+    # The policy tab is read-only; its form is behind an explicit Edit.
+    _tab(page, "Policy")
+    expect(page.get_by_text("No access policy yet")).to_be_visible()
+    page.get_by_role("link", name="Set up the policy").click()
     page.locator("#policy").get_by_label("Dev IdP").check()
     page.fill("#policy-audiences", "petstore")
     page.locator('input[name="forward_claims-key"]').first.fill("sub")
     page.locator('input[name="forward_claims-value"]').first.fill("X-User")
     page.get_by_role("button", name="Save policy").click()
     _message(page, "Access policy saved.")
+    expect(page.locator("#policy-summary")).to_contain_text("sub → X-User")
+    _tab(page, "Overview")
     expect(page.locator("#activation")).to_contain_text("Ready to activate")
 
     # The application: identified by its client_id claim, associated with the API.
@@ -240,12 +255,15 @@ def test_forms_and_confirmations_work_without_javascript(
     page = context.new_page()
     _log_in(page, admin_login)
     page.goto(f"/console/apis/{api.pk}/")
+    _tab(page, "Routes")
 
     # Inline route editing falls back to the same page with the row as a form.
     row = page.locator("#routes tbody tr", has_text="/pets/{id}")
     row.get_by_role("link", name="Edit").click()
     route_pk = _route(api, "/pets/{id}")
-    expect(page).to_have_url(f"/console/apis/{api.pk}/?edit_route={route_pk}#route-{route_pk}")
+    expect(page).to_have_url(
+        f"/console/apis/{api.pk}/routes/?edit_route={route_pk}#route-{route_pk}"
+    )
     page.locator("tr.editing input[name=path]").fill("/pets/{petId}")
     page.locator("tr.editing").get_by_role("button", name="Save route").click()
     _message(page, "Route GET /pets/{petId} saved.")
@@ -293,7 +311,7 @@ def test_pickers_search_as_you_type_when_there_are_many_rows(browser, site, admi
     page = context.new_page()
     _log_in(page, admin_login)
 
-    page.goto(f"/console/apis/{apis[0].pk}/")
+    page.goto(f"/console/apis/{apis[0].pk}/applications/")
     page.locator("#applications input[type=search]").fill("client-04")
     options = page.locator("#picker-results-application input[type=radio]")
     expect(options).to_have_count(10)  # client-040 … client-049

@@ -23,6 +23,16 @@ from console.forms.pickers import LOOKUP_LIMIT
 from core.models import AuditEvent
 
 MAX_PAGE_BYTES = 500 * 1024
+# The API page's tabs, each its own URL.
+TABS = (
+    "api-detail",
+    "api-routes",
+    "api-policy",
+    "api-policy-edit",
+    "api-applications",
+    "api-traffic",
+    "api-history",
+)
 APIS, ROUTES_PER_API, BIG_API_ROUTES = 60, 3, 60
 FEW, MANY = 60, 10_000
 
@@ -82,18 +92,23 @@ def _pages(world: dict) -> list[str]:
     return [
         reverse("console:dashboard"),
         reverse("console:api-list"),
-        reverse("console:api-detail", args=[big.pk]),
-        reverse("console:api-detail", args=[small.pk]),
-        reverse("console:api-detail", args=[big.pk]) + "?routes_page=2",
+        reverse("console:api-list") + "?sort=-updated&per_page=100",
+        reverse("console:api-list") + "?sort=status&page=2",
+        *(reverse(f"console:{tab}", args=[api.pk]) for tab in TABS for api in (big, small)),
+        reverse("console:api-routes", args=[big.pk]) + "?page=2",
+        reverse("console:api-bulk-confirm") + f"?action=deactivate&apis={big.pk}&apis={small.pk}",
         reverse("console:api-edit", args=[big.pk]),
         reverse("console:api-delete-confirm", args=[big.pk]),
         reverse("console:application-list"),
         reverse("console:application-list") + f"?api={big.pk}",
         reverse("console:application-list") + "?q=app-0",
+        reverse("console:application-list") + "?sort=-updated&per_page=100&page=50",
+        reverse("console:application-list") + f"?api={big.pk}&sort=status&page=3",
         reverse("console:application-detail", args=[app.pk]),
         reverse("console:application-edit", args=[app.pk]),
         reverse("console:application-create"),
         reverse("console:server-list"),
+        reverse("console:server-list") + "?sort=-updated",
         reverse("console:server-detail", args=[server.pk]),
         reverse("console:inspector") + f"?api={big.pk}",
         reverse("console:audit-log"),
@@ -156,15 +171,17 @@ def test_query_counts_do_not_grow_with_the_tables_and_no_page_reaches_500_kb(wor
 def test_the_api_page_shows_counts_first_rows_and_a_search_picker(world, root):
     _add_applications(world["big"], FEW, FEW + MANY)
     big = world["big"]
-    html = root.get(reverse("console:api-detail", args=[big.pk])).content.decode()
+    html = root.get(reverse("console:api-applications", args=[big.pk])).content.decode()
     assert f'Applications <span class="muted">{FEW + MANY}</span>' in html
     rows = re.findall(r'href="/console/applications/\d+/"', html)
     assert len(rows) == FIRST_ROWS
     assert f'href="/console/applications/?api={big.pk}"' in html  # all of them, filtered
+    html = root.get(reverse("console:api-routes", args=[big.pk])).content.decode()
     assert f'Routes <span class="muted">{BIG_API_ROUTES}</span>' in html
     assert "of 60 routes" in html  # paginated
     # The small API's "Allow" picker: 10,060 candidates, searched, not listed.
-    small = root.get(reverse("console:api-detail", args=[world["small"].pk])).content.decode()
+    url = reverse("console:api-applications", args=[world["small"].pk])
+    small = root.get(url).content.decode()
     assert "app-00009" not in small  # no option per application
     assert 'name="application__search"' in small
 

@@ -90,6 +90,11 @@ CASES = [
     # Pages that only read, and the token inspector.
     Case("API list", _url_of("api-list"), EVERYONE),
     Case("API detail", _url_of("api-detail", "api"), EVERYONE),
+    Case("API routes tab", _url_of("api-routes", "api"), EVERYONE),
+    Case("API policy tab", _url_of("api-policy", "api"), EVERYONE),
+    Case("API applications tab", _url_of("api-applications", "api"), EVERYONE),
+    Case("API traffic tab", _url_of("api-traffic", "api"), EVERYONE),
+    Case("API history tab", _url_of("api-history", "api"), EVERYONE),
     Case("application detail", _url_of("application-detail", "application"), EVERYONE),
     Case("server detail", _url_of("server-detail", "server"), EVERYONE),
     Case("audit log", _url_of("audit-log"), EVERYONE),
@@ -120,6 +125,19 @@ CASES = [
         _url_of("api-deactivate", "api"),
         OPERATORS,
         lambda w, c: Api.objects.get(pk=w.api.pk).status == "inactive",
+        prepare=_activated,
+    ),
+    Case(
+        "bulk deactivation confirmation",
+        lambda w: reverse("console:api-bulk-confirm") + f"?action=deactivate&apis={w.api.pk}",
+        OPERATORS,
+    ),
+    Case(
+        "deactivate APIs in bulk",
+        _url_of("api-bulk"),
+        OPERATORS,
+        lambda w, c: Api.objects.get(pk=w.api.pk).status == "inactive",
+        data=lambda w: {"action": "deactivate", "apis": [w.api.pk]},
         prepare=_activated,
     ),
     Case(
@@ -166,6 +184,7 @@ CASES = [
     # Administering.
     Case("new API form", _url_of("api-create"), ADMINISTRATORS),
     Case("API edit form", _url_of("api-edit", "api"), ADMINISTRATORS),
+    Case("policy edit form", _url_of("api-policy-edit", "api"), ADMINISTRATORS),
     Case("new server form", _url_of("server-create"), ADMINISTRATORS),
     Case("key rotation confirmation", _url_of("server-rotate-confirm", "server"), ADMINISTRATORS),
     Case(
@@ -286,26 +305,33 @@ def _html(client: Client, url: str) -> str:
 
 
 def test_the_api_page_shows_each_role_only_its_buttons(world, console_as):
-    url = reverse("console:api-detail", args=[world.api.pk])
+    def tabs(client: Client) -> str:
+        names = ("api-detail", "api-routes", "api-policy", "api-applications")
+        return "".join(_html(client, reverse(f"console:{n}", args=[world.api.pk])) for n in names)
+
     activate = reverse("console:api-activate", args=[world.api.pk])
     edit = reverse("console:api-edit", args=[world.api.pk])
     add_route = reverse("console:route-add", args=[world.api.pk])
     associate = reverse("console:api-associate", args=[world.api.pk])
+    edit_policy = reverse("console:api-policy-edit", args=[world.api.pk])
     Api.objects.create(name="Other", base_path="/other", upstream_url="http://127.0.0.1:9")
     Application.objects.create(name="Unassociated")
 
-    viewer = _html(console_as(VIEWER), url)
+    viewer = tabs(console_as(VIEWER))
     assert activate not in viewer and edit not in viewer and add_route not in viewer
-    assert associate not in viewer
-    assert "<fieldset" in viewer and " disabled>" in viewer and "Save policy" not in viewer
+    assert associate not in viewer and edit_policy not in viewer
+    # The policy is a read-only summary for everyone; only the edit page has a form.
+    assert 'id="policy-summary"' in viewer and "Save policy" not in viewer
 
-    operator = _html(console_as(OPERATOR), url)
+    operator = tabs(console_as(OPERATOR))
     assert activate in operator and associate in operator
-    assert edit not in operator and add_route not in operator and "Save policy" not in operator
+    assert edit not in operator and add_route not in operator and edit_policy not in operator
 
-    admin = _html(console_as(ADMINISTRATOR), url)
-    assert activate in admin and edit in admin and add_route in admin and "Save policy" in admin
-    assert " disabled>" not in admin
+    administrator = console_as(ADMINISTRATOR)
+    admin = tabs(administrator)
+    assert activate in admin and edit in admin and add_route in admin and edit_policy in admin
+    assert "Save policy" not in admin  # not until Edit is chosen
+    assert "Save policy" in _html(administrator, edit_policy)
 
 
 def test_the_server_page_offers_key_operations_to_administrators_only(world, console_as):

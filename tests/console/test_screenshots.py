@@ -57,6 +57,8 @@ def test_screenshots_of_the_main_pages(browser, site, idp, upstream, rsa_key):
         "dashboard": "/console/",
         "apis": "/console/apis/",
         "api-detail": f"/console/apis/{api.pk}/",
+        "api-routes": f"/console/apis/{api.pk}/routes/",
+        "api-policy": f"/console/apis/{api.pk}/policy/",
         "application": f"/console/applications/{application.pk}/",
         "server": f"/console/servers/{server.pk}/",
         "audit-log": "/console/audit/",

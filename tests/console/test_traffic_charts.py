@@ -88,7 +88,7 @@ def test_the_dashboard_charts_known_traffic(browser, site, idp, upstream, rsa_ke
     expect(page.locator("#traffic")).to_have_attribute("data-window", "day")
     expect(page.locator('#traffic [data-metric="requests"]')).to_have_text("15")
 
-    page.goto(f"/console/apis/{api.pk}/")
+    page.goto(f"/console/apis/{api.pk}/traffic/")
     expect(page.locator('#traffic [data-metric="requests"]')).to_have_text("15")
     assert _charted(page.locator("#traffic .traffic-bar")) == 15
     screenshot(page, "traffic-api")

@@ -104,7 +104,7 @@ def test_the_dashboard_api_and_application_pages_chart_the_traffic(traffic):
     client = console_client()
     for url in [
         "/console/",
-        f"/console/apis/{api.pk}/",
+        f"/console/apis/{api.pk}/traffic/",
         f"/console/applications/{application.pk}/",
     ]:
         html = client.get(url).content.decode()

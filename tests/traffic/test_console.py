@@ -24,7 +24,7 @@ def test_an_administrator_sets_an_apis_limits_and_they_are_audited(db, settings)
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     world = build_world()
     console = console_as(Role.ADMINISTRATOR)
-    detail = console.get(reverse("console:api-detail", args=[world.api.pk]))
+    detail = console.get(reverse("console:api-traffic", args=[world.api.pk]))
     assertContains(detail, reverse("console:api-limits", args=[world.api.pk]))
     response = console.post(
         reverse("console:api-limits-save", args=[world.api.pk]),

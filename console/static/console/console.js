@@ -54,3 +54,13 @@ document.addEventListener("click", function (event) {
     apply();
   });
 })();
+
+// "Tick every row on this page" (the API list's bulk actions); without JS, tick each row.
+document.addEventListener("change", function (event) {
+  var all = event.target.closest("[data-select-all]");
+  if (!all) return;
+  var name = all.getAttribute("data-select-all");
+  all.closest("form").querySelectorAll('input[type=checkbox][name="' + name + '"]').forEach(function (box) {
+    box.checked = all.checked;
+  });
+});

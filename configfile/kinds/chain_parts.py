@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from apis.choices import CALL_METHODS
 from configfile.kinds.base import Context, defaults_of
 from configfile.kinds.references import route_name, without_nulls
-from configfile.spec import Field, ListOf, Obj
+from configfile.spec import Field, Obj
 from policies.choices import BalancingAlgorithm, TransformOperation, TransformTarget, ValueSource
 from policies.models import (
     ClientAddressPolicy,
@@ -96,7 +96,7 @@ CORS_SPEC = Obj(
         Field(
             "allowed_origins",
             "strings",
-            'Exact origins (https://app.example.com), subdomain patterns (https://*.example.com) '
+            "Exact origins (https://app.example.com), subdomain patterns (https://*.example.com) "
             'or "*" alone; never "null".',
             True,
         ),

@@ -15,11 +15,11 @@ from apis.choices import ApiStatus
 from apis.models import Api, Route
 from configfile.kinds.base import Context, Kind, Scope, register
 from configfile.kinds.chain_parts import (
+    ADDRESSES_SPEC,
     CHAIN_KEYS,
     CLIENT_ADDRESSES,
     CORS,
     CORS_SPEC,
-    ADDRESSES_SPEC,
     LOAD_BALANCING,
     LOAD_BALANCING_SPEC,
     PARTS,
@@ -41,8 +41,12 @@ from policies.models import Transformation, UpstreamTarget
 SPEC = Obj(
     (
         Field("api", "string", "Base path of the API.", True, max_length=300),
-        Field(CORS.key, CORS_SPEC, "Left out: no CORS (browsers' cross-origin calls fail).",
-              nullable=True),
+        Field(
+            CORS.key,
+            CORS_SPEC,
+            "Left out: no CORS (browsers' cross-origin calls fail).",
+            nullable=True,
+        ),
         Field(CLIENT_ADDRESSES.key, ADDRESSES_SPEC, "Left out: any address.", nullable=True),
         Field(REQUEST_LIMITS.key, REQUEST_LIMITS_SPEC, "Left out: no limits.", nullable=True),
         Field("transformations", ListOf(TRANSFORMATION_SPEC, max_items=1000)),
@@ -220,9 +224,8 @@ class PolicyChains(Kind):
         """The n-th rule of the file rewrites the n-th stored one (which keeps its place in
         the order), so a rule that did not change is not written; rules beyond the stored
         ones come after them."""
-        stored = list(
-            Transformation.objects.filter(api=api).select_related("route").order_by("position", "id")
-        )
+        stored = Transformation.objects.filter(api=api).select_related("route")
+        stored = list(stored.order_by("position", "id"))
         routes = {f"{r.method} {r.path}": r for r in Route.objects.filter(api=api)}
         for row in stored[len(rules) :]:
             services.delete_policy(row, context.actor)

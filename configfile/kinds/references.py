@@ -28,7 +28,8 @@ def without_nulls(values: dict) -> dict:
 def field_changes(old: dict, new: dict, names) -> list[tuple]:
     """(field, before, after) for each of `names` that differs; a key left out (a null
     limit) counts as None, so removing a limit is a change."""
-    return [(name, old.get(name), new.get(name)) for name in names if old.get(name) != new.get(name)]
+    changed = [(name, old.get(name), new.get(name)) for name in names]
+    return [change for change in changed if change[1] != change[2]]
 
 
 def api_path(value: str, where: str, context: Context) -> str | None:

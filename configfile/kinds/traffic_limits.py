@@ -142,4 +142,3 @@ class TrafficLimits(Kind):
         policy = LimitPolicy.objects.filter(api__base_path=name).first()
         if policy is not None:
             services.delete_limit_policy(policy, context.actor)
-

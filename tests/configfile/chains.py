@@ -103,9 +103,8 @@ def build_chains() -> None:
     save_limit_policy(LimitPolicy(api=shop1, quota_per_day=5))
     client1 = Application.objects.get(name="client-0001")
     save_application_limit(ApplicationLimit(application=client1, api=shop1, rate=1000, period=3600))
-    save_application_limit(
-        ApplicationLimit(application=Application.objects.get(name="client-0002"), quota_per_month=50)
-    )
+    client2 = Application.objects.get(name="client-0002")
+    save_application_limit(ApplicationLimit(application=client2, quota_per_month=50))
     save_policy(ClientAddressPolicy(application=client1, allow=["198.51.100.0/24"]))
 
 

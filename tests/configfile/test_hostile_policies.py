@@ -42,8 +42,7 @@ application_client_addresses:
         "Expected an integer, got a string.",
         "policy_chains[/shop0/v1].load_balancing.health_check_interval (line 7): Expected a "
         "number, got a string.",
-        "policy_chains[/shop0/v1].load_balancing.retry (line 7): Expected a boolean, got a "
-        "number.",
+        "policy_chains[/shop0/v1].load_balancing.retry (line 7): Expected a boolean, got a number.",
         "traffic_limits[/shop0/v1].rate (line 9): Expected an integer, got a number.",
         "traffic_limits[/shop0/v1].period (line 9): 'fortnight' is not one of second, minute, "
         "hour.",
@@ -78,6 +77,8 @@ def test_out_of_range_numbers_are_refused_by_each_resources_rules(chains):
         "1000000000000.",
         "application_limits[client-0001 on /shop1/v1].burst: A burst needs a rate: set the "
         "rate too, or leave the burst empty.",
+        "application_limits[client-0001 on /shop1/v1]: Set a rate or a quota: an override "
+        "without one changes nothing.",
     ]
 
 
@@ -88,7 +89,8 @@ RULE = "  transformations:\n  - target: request_header\n    operation: set\n    
     ("rule", "problem"),
     [
         (
-            '  - {target: request_header, operation: set, name: X-A, value: "a\\r\\nX-Injected: 1"}',
+            "  - {target: request_header, operation: set, name: X-A, "
+            'value: "a\\r\\nX-Injected: 1"}',
             "value: Use printable ASCII only (at most 1,024 characters): no CR, LF or other "
             "control characters.",
         ),
@@ -117,8 +119,7 @@ RULE = "  transformations:\n  - target: request_header\n    operation: set\n    
             "transformation cannot change it.",
         ),
         (
-            "  - {target: request_header, operation: set, name: X-User, source: claim, value: "
-            "sub}",
+            "  - {target: request_header, operation: set, name: X-User, source: claim, value: sub}",
             "name: X-User is set or removed by the gateway for security; a transformation "
             "cannot change it.",
         ),
@@ -138,7 +139,7 @@ RULE = "  transformations:\n  - target: request_header\n    operation: set\n    
             "name: 'a&b=c' is not a query parameter name (unreserved characters).",
         ),
         (
-            "  - {route: GET /items1/{id}, target: request_header, operation: set, name: X-P, "
+            "  - {route: 'GET /items1/{id}', target: request_header, operation: set, name: X-P, "
             "source: path_param, value: petId}",
             "value: The route /items1/{id} has no parameter 'petId'.",
         ),
@@ -189,7 +190,7 @@ def test_origins_that_would_widen_cors_are_refused(chains, origin, problem):
 
 def test_every_origin_with_credentials_is_refused(chains):
     text = export_text().replace(
-        "    - https://app.example.com\n    - https://*.partner.example\n", '    - "*"\n'
+        '    - https://app.example.com\n    - "https://*.partner.example"\n', '    - "*"\n'
     )
     assert refused(text) == [
         "policy_chains[/shop0/v1].cors.allow_credentials: Credentials cannot be allowed for "
@@ -216,8 +217,7 @@ application_limits:
         "give its method and path, e.g. GET /pets/{id} (ANY for a route of any method).",
         "traffic_limits[../etc].api: '..' is not allowed in a base path: use letters, digits "
         "and - . _ ~",
-        "application_limits[client-0000 on every API].api: Enter a base path such as "
-        "/petstore/v1.",
+        "application_limits[client-0000 on every API].api: Enter a base path such as /petstore/v1.",
     ]
 
 

@@ -17,8 +17,9 @@ from configfile.kinds.references import (
     check_application,
     field_changes,
     final_application_apis,
+    limit_item,
+    period_value,
     saved,
-    without_nulls,
 )
 from configfile.spec import Field, Obj
 from traffic import services
@@ -43,7 +44,7 @@ SPEC = Obj(
             max_length=300,
         ),
         Field("rate", "integer", "Calls per period; left out: the API's default.", nullable=True),
-        Field("period", "string", "The rate's window.", enum=tuple(PERIOD_VALUES)),
+        Field("period", "string", "The rate's window (default second).", enum=tuple(PERIOD_VALUES)),
         Field("burst", "integer", "Calls admitted at once.", nullable=True),
         Field("quota_per_day", "integer", "Left out: the API's default.", nullable=True),
         Field("quota_per_month", "integer", "Left out: the API's default.", nullable=True),
@@ -60,7 +61,7 @@ def as_item(limit: ApplicationLimit) -> dict:
     }
     item.update({name: getattr(limit, name) for name in LIMIT_FIELDS})
     item["period"] = PERIOD_WORDS[item["period"]]
-    return without_nulls(item)
+    return limit_item(item, {"period": "rate"})
 
 
 @register
@@ -93,7 +94,7 @@ class ApplicationLimits(Kind):
         defaults = defaults_of(ApplicationLimit, LIMIT_FIELDS)
         defaults["period"] = PERIOD_WORDS[defaults["period"]]
         result.update({name: item.get(name, defaults[name]) for name in LIMIT_FIELDS})
-        return without_nulls(result)
+        return limit_item(result, {"period": "rate"})
 
     def check(self, desired: dict[str, dict], context: Context) -> None:
         for name, item in desired.items():
@@ -134,7 +135,7 @@ class ApplicationLimits(Kind):
     def _save(self, limit: ApplicationLimit, name: str, item: dict, context: Context) -> None:
         for field in LIMIT_FIELDS:
             value = item.get(field)
-            setattr(limit, field, PERIOD_VALUES[value] if field == "period" else value)
+            setattr(limit, field, period_value(value) if field == "period" else value)
         saved(services.save_application_limit, limit, self.where(name), context)
 
     def delete(self, name: str, old: dict, context: Context) -> None:

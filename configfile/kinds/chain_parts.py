@@ -176,6 +176,11 @@ LOAD_BALANCING_SPEC = Obj(
 )
 
 
+# The keys of a transformation and of a target, in the order they are written.
+RULE_KEYS = ("route", "target", "operation", "name", "new_name", "source", "value")
+TARGET_KEYS = ("url", "weight", "enabled")
+
+
 def rule_item(row: Transformation) -> dict:
     rule = {}
     if row.route_id is not None:

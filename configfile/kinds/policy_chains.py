@@ -25,6 +25,8 @@ from configfile.kinds.chain_parts import (
     PARTS,
     REQUEST_LIMITS,
     REQUEST_LIMITS_SPEC,
+    RULE_KEYS,
+    TARGET_KEYS,
     TARGET_SPEC,
     TRANSFORMATION_SPEC,
     desired_rules,
@@ -159,23 +161,15 @@ class PolicyChains(Kind):
                 for index in range(max(len(before), len(after))):
                     rule_before = before[index] if index < len(before) else None
                     rule_after = after[index] if index < len(after) else None
-                    if rule_before != rule_after:
-                        changed.append((f"{key}[#{index + 1}]", rule_before, rule_after))
+                    changed += _changes(f"{key}[#{index + 1}]", rule_before, rule_after, RULE_KEYS)
             elif key == "upstream_targets":
                 by_url_before = {t["url"]: t for t in before or []}
                 by_url_after = {t["url"]: t for t in after or []}
                 for url in sorted(by_url_before.keys() | by_url_after.keys()):
                     target_before, target_after = by_url_before.get(url), by_url_after.get(url)
-                    if target_before != target_after:
-                        changed.append((f"{key}[{url}]", target_before, target_after))
-            elif before is None or after is None:
-                changed.append((key, before, after))
+                    changed += _changes(f"{key}[{url}]", target_before, target_after, TARGET_KEYS)
             else:
-                changed.extend(
-                    (f"{key}.{name}", before.get(name), after.get(name))
-                    for name in PART_BY_KEY[key].fields
-                    if before.get(name) != after.get(name)
-                )
+                changed += _changes(key, before, after, PART_BY_KEY[key].fields)
         return changed
 
     # --- applying -----------------------------------------------------------------
@@ -260,6 +254,17 @@ class PolicyChains(Kind):
                 continue
             row.weight, row.enabled = target["weight"], target["enabled"]
             saved(services.save_policy, row, f"{where}.upstream_targets[{url}]", context)
+
+
+def _changes(at: str, before: dict | None, after: dict | None, keys) -> list[tuple]:
+    """One change for a policy added or removed, one per field for a policy changed."""
+    if before is None or after is None:
+        return [(at, before, after)] if before != after else []
+    return [
+        (f"{at}.{name}", before.get(name), after.get(name))
+        for name in keys
+        if before.get(name) != after.get(name)
+    ]
 
 
 def _ordered(base_path: str, chain: dict) -> dict:

@@ -25,6 +25,21 @@ def without_nulls(values: dict) -> dict:
     return {key: value for key, value in values.items() if value is not None}
 
 
+def limit_item(values: dict, periods: dict[str, str]) -> dict:
+    """Limits in the file's form: nulls left out, and so is the period of a rate that is
+    not set (`periods`: period field → its rate field), as it means nothing then."""
+    item = without_nulls(values)
+    for period, rate in periods.items():
+        if rate not in item:
+            item.pop(period, None)
+    return item
+
+
+def period_value(word: str | None) -> int:
+    """Seconds of a period word; a period left out (no rate) is the model's default."""
+    return PERIOD_VALUES[word] if word is not None else Period.SECOND
+
+
 def field_changes(old: dict, new: dict, names) -> list[tuple]:
     """(field, before, after) for each of `names` that differs; a key left out (a null
     limit) counts as None, so removing a limit is a change."""

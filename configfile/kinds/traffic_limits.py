@@ -3,7 +3,8 @@
 One item per API with limits (traffic/models.py LimitPolicy): the default rate and
 quotas of each application, the rate of anonymous calls per client address, and what
 calls get while Redis is down. A rate's period is a word (second, minute, hour). A null
-limit is no limit, the same as leaving the key out, so exports leave nulls out.
+limit is no limit, the same as leaving the key out, so exports leave nulls out, and the
+period of a rate that is not set.
 """
 
 from configfile.kinds.base import Context, Kind, Scope, defaults_of, register
@@ -14,8 +15,9 @@ from configfile.kinds.references import (
     api_path,
     check_api,
     field_changes,
+    limit_item,
+    period_value,
     saved,
-    without_nulls,
 )
 from configfile.spec import Field, Obj
 from traffic import services
@@ -23,7 +25,8 @@ from traffic.choices import MAX_BURST, MAX_QUOTA, MAX_RATE, WhenRedisDown
 from traffic.fields import LIMIT_POLICY_FIELDS
 from traffic.models import LimitPolicy
 
-PERIODS = ("period", "anonymous_period")
+# Each period field, and the rate it is the period of.
+PERIODS = {"period": "rate", "anonymous_period": "anonymous_rate"}
 PERIOD_ENUM = tuple(PERIOD_VALUES)
 
 SPEC = Obj(
@@ -35,7 +38,7 @@ SPEC = Obj(
             f"Calls per period and application (1-{MAX_RATE}); left out: no rate limit.",
             nullable=True,
         ),
-        Field("period", "string", "The rate's window.", enum=PERIOD_ENUM),
+        Field("period", "string", "The rate's window (default second).", enum=PERIOD_ENUM),
         Field(
             "burst",
             "integer",
@@ -60,7 +63,7 @@ SPEC = Obj(
             "Calls without an application (public routes) per client address and period.",
             nullable=True,
         ),
-        Field("anonymous_period", "string", enum=PERIOD_ENUM),
+        Field("anonymous_period", "string", "The anonymous rate's window.", enum=PERIOD_ENUM),
         Field("anonymous_burst", "integer", nullable=True),
         Field(
             "when_redis_down",
@@ -79,7 +82,7 @@ def as_item(policy: LimitPolicy) -> dict:
     item.update({name: getattr(policy, name) for name in LIMIT_POLICY_FIELDS})
     for name in PERIODS:
         item[name] = PERIOD_WORDS[item[name]]
-    return without_nulls(item)
+    return limit_item(item, PERIODS)
 
 
 @register
@@ -112,7 +115,7 @@ class TrafficLimits(Kind):
             defaults[name] = PERIOD_WORDS[defaults[name]]
         result = {"api": base_path}
         result.update({name: item.get(name, defaults[name]) for name in LIMIT_POLICY_FIELDS})
-        return without_nulls(result)
+        return limit_item(result, PERIODS)
 
     def check(self, desired: dict[str, dict], context: Context) -> None:
         for name in desired:
@@ -135,7 +138,7 @@ class TrafficLimits(Kind):
     def _save(self, policy: LimitPolicy, name: str, item: dict, context: Context) -> None:
         for field in LIMIT_POLICY_FIELDS:
             value = item.get(field)
-            setattr(policy, field, PERIOD_VALUES[value] if field in PERIODS else value)
+            setattr(policy, field, period_value(value) if field in PERIODS else value)
         saved(services.save_limit_policy, policy, self.where(name), context)
 
     def delete(self, name: str, old: dict, context: Context) -> None:

@@ -304,3 +304,26 @@ def test_a_limit_left_out_is_removed_from_the_item(db):
     limits = LimitPolicy.objects.get(api__base_path="/shop0/v1")
     assert (limits.rate, limits.burst, limits.quota_per_day) == (None, None, 10_000)
     assert diff(text).empty
+
+
+def test_over_rest_a_policy_problem_is_a_field_error_at_its_place(db, staff_client):
+    build_chains()
+    text = export_text().replace("- 198.51.100.0/24\n", "- 198.51.100.0/24\n  - 10.0.0.0/99\n")
+    response = staff_client.post("/api/v1/config/apply/", {"document": text}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "application_client_addresses[client-0001].allow": [
+            "'10.0.0.0/99' is not an IPv4/IPv6 address or CIDR network."
+        ]
+    }
+    text = text.replace("  - 10.0.0.0/99\n", "").replace("  deny: []\n", "  deny: [192.0.2.7]\n")
+    response = staff_client.post("/api/v1/config/apply/", {"document": text}, format="json")
+    assert response.status_code == 200
+    assert response.json()["changes"] == [
+        {
+            "kind": "application_client_addresses",
+            "name": "client-0001",
+            "action": "update",
+            "fields": [{"field": "deny", "before": [], "after": ["192.0.2.7"]}],
+        }
+    ]

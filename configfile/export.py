@@ -26,7 +26,7 @@ def export_document(api_names: list[str] | None = None, *, secret_hashes: bool =
         document["scope"] = {"apis": sorted(found)}
     for kind in REGISTRY:
         if not scope.everything and not kind.selective:
-            continue  # a selective file leaves applications out (they are not managed)
+            continue  # a selective file leaves applications and theirs out (not managed)
         items = kind.current(scope)
         document[kind.key] = [_tidy(items[name]) for name in sorted(items)]
     return document

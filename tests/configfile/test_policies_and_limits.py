@@ -327,3 +327,25 @@ def test_over_rest_a_policy_problem_is_a_field_error_at_its_place(db, staff_clie
             "fields": [{"field": "deny", "before": [], "after": ["192.0.2.7"]}],
         }
     ]
+
+
+def test_the_documented_samples_apply_cleanly(db, monkeypatch):
+    monkeypatch.setenv("FILES_CLIENT_SECRET", "a-long-enough-client-secret")
+    root = Path(__file__).resolve().parents[2]
+
+    def sample(path: str, section: str) -> str:
+        text = (root / path).read_text().split(section, 1)[1]
+        return text.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+    # Active needs the issuer's keys, which dev-idp (not running here) would serve.
+    readme = sample("README.md", "## Configuration as code").replace(
+        "status: active", "status: inactive"
+    )
+    assert "policy_chains:" in readme
+    apply(readme)
+    assert diff(readme).empty
+    chains = sample("docs/operations.md", "**Policy chains and traffic limits.**")
+    text = readme.split("policy_chains:", 1)[0] + chains
+    apply(text)
+    assert diff(text).empty
+    assert UpstreamTarget.objects.filter(api__base_path="/files/v1").count() == 2

@@ -97,7 +97,7 @@ def audit_count() -> int:
     return AuditEvent.objects.count()
 
 
-def applications_last() -> str:
+def applications_last(*, secret_hashes: bool = False) -> str:
     """An export cut after its applications, so a test can append applications to it (the
     kinds written after them are left out of that file: it does not manage them)."""
-    return export_text().split("\npolicy_chains:", 1)[0] + "\n"
+    return export_text(secret_hashes=secret_hashes).split("\npolicy_chains:", 1)[0] + "\n"

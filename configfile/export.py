@@ -25,9 +25,9 @@ def export_document(api_names: list[str] | None = None, *, secret_hashes: bool =
         scope.apis = found
         document["scope"] = {"apis": sorted(found)}
     for kind in REGISTRY:
+        if not scope.everything and not kind.selective:
+            continue  # a selective file leaves applications and theirs out (not managed)
         items = kind.current(scope)
-        if not scope.everything and not items and kind.key == "applications":
-            continue  # a selective file leaves applications out (they are not managed)
         document[kind.key] = [_tidy(items[name]) for name in sorted(items)]
     return document
 

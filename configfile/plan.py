@@ -197,6 +197,7 @@ def make_plan(loaded: Loaded, context: Context, api_names: list[str] | None = No
         context.final_names["authorization_servers"] |= set(
             current_servers_named(context.scope.servers or set())
         )
+    context.desired = desired
     for kind in managed:
         kind.check(desired[kind.key], context)
     if context.problems:

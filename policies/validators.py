@@ -87,10 +87,17 @@ def validate_origin_list(value: object) -> None:
             )
         if origin != origin.lower():
             raise ValidationError(f"{origin!r}: write origins in lower case.")
-        if not (ORIGIN.match(origin) or _ORIGIN_PATTERN.match(origin)):
+        pattern = _ORIGIN_PATTERN.match(origin)
+        if not (ORIGIN.match(origin) or pattern):
             raise ValidationError(
                 f"{origin!r} is not an origin: use scheme://host[:port] with no path or "
                 "trailing slash, or scheme://*.domain for its subdomains."
+            )
+        if pattern and "." not in pattern.group(2):
+            # https://*.com would admit every site under a top-level domain.
+            raise ValidationError(
+                f"{origin!r} allows every site under .{pattern.group(2)}: name a domain, "
+                "as in https://*.example.com."
             )
 
 

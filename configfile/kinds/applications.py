@@ -76,6 +76,7 @@ class Applications(Kind):
     order = 30
     spec = SPEC
     delete_first = True
+    selective = False
 
     def in_scope(self, name, item, scope: Scope, context: Context) -> bool:
         # A selective apply covers one API and what it depends on; applications depend

@@ -1,7 +1,7 @@
 """What every resource kind of a configuration file provides, and the registry of kinds.
 
-A kind (authorization servers, APIs, applications; rate limits and other policies later)
-is one module in configfile/kinds/ with a `Kind` subclass registered in REGISTRY. It says:
+A kind (authorization servers, APIs, applications, policy chains, traffic limits...) is one
+module in configfile/kinds/ with a `Kind` subclass registered in REGISTRY. It says:
 
 - `key` (its top-level key in the file), `spec` (the shape of one item), `name_of` (the
   stable name that identifies an item: never a database id);
@@ -56,6 +56,9 @@ class Context:
     instances: dict[str, dict] = field(default_factory=dict)
     # Names (by kind key) the file or the database will hold once applied.
     final_names: dict[str, set[str]] = field(default_factory=dict)
+    # The file's items by kind key and name, for references into another kind's items
+    # (a transformation's route, an application limit's API association).
+    desired: dict[str, dict[str, dict]] = field(default_factory=dict)
     # What a kind worked out once and needs again (e.g. whether a secret matches).
     memo: dict = field(default_factory=dict)
 
@@ -81,6 +84,8 @@ class Kind:
     spec: Obj
     # Delete before the other kinds create or update (their removal frees what others take).
     delete_first: bool = False
+    # Written in a selective (--api) export; kinds about applications are not.
+    selective: bool = True
 
     def where(self, name: str) -> str:
         return f"{self.key}[{name}]"

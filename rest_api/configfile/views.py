@@ -44,7 +44,9 @@ class FieldChangeSerializer(serializers.Serializer):
 
 
 class ChangeSerializer(serializers.Serializer):
-    kind = serializers.CharField(help_text="authorization_servers, apis or applications.")
+    kind = serializers.CharField(
+        help_text="Its key in the file: apis, applications, policy_chains..."
+    )
     name = serializers.CharField(help_text="Its name in the file (an API's base path).")
     action = serializers.ChoiceField(choices=["create", "update", "delete"])
     fields = FieldChangeSerializer(many=True)

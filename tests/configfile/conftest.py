@@ -10,6 +10,7 @@ from applications.services import create_application
 from authservers.choices import ServerKind
 from authservers.models import AuthorizationServer
 from authservers.services import save_server
+from configfile.export import export_text
 from core.models import AuditEvent, ConfigRevision
 from tests.rest_api.conftest import anon_client, role_client, staff_client, staff_token, staff_user
 
@@ -94,3 +95,9 @@ def version() -> str:
 
 def audit_count() -> int:
     return AuditEvent.objects.count()
+
+
+def applications_last(*, secret_hashes: bool = False) -> str:
+    """An export cut after its applications, so a test can append applications to it (the
+    kinds written after them are left out of that file: it does not manage them)."""
+    return export_text(secret_hashes=secret_hashes).split("\npolicy_chains:", 1)[0] + "\n"

@@ -6,7 +6,7 @@ from configfile import loading
 from configfile.apply import apply
 from configfile.export import export_text
 from configfile.problems import ConfigInvalid
-from tests.configfile.conftest import audit_count, version
+from tests.configfile.conftest import applications_last, audit_count, version
 
 
 def refused(text) -> list[str]:
@@ -139,7 +139,7 @@ applications:
 
 
 def test_model_rules_are_reported_per_resource_and_nothing_is_kept(gateway):
-    text = export_text()
+    text = applications_last()
     text = text.replace("upstream_url: http://127.0.0.1:9000/shop\n", "upstream_url: ftp://x\n", 1)
     text += "- {name: new-app, apis: [/nowhere/v1]}\n"
     problems = refused(text)

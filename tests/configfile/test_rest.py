@@ -4,6 +4,7 @@ import pytest
 
 from accounts.roles import Role
 from configfile.export import export_text
+from tests.configfile.conftest import applications_last
 
 EXPORT, DIFF, APPLY = "/api/v1/config/export/", "/api/v1/config/diff/", "/api/v1/config/apply/"
 
@@ -43,7 +44,7 @@ def test_export_diff_and_apply_over_rest(gateway, staff_client):
 
 
 def test_apply_over_rest_returns_generated_secrets_once(gateway, staff_client):
-    text = export_text() + "- {name: ci-made, identifying_claims: {client_id: ci}}\n"
+    text = applications_last() + "- {name: ci-made, identifying_claims: {client_id: ci}}\n"
     dry = post_file(staff_client, APPLY + "?dry_run=1", text).json()
     assert dry["generated_secrets"] == [] and dry["counts"]["create"] == 1
     response = post_file(staff_client, APPLY, text)
@@ -76,7 +77,7 @@ def test_the_document_may_be_a_json_object(gateway, staff_client):
 
 def test_env_references_are_refused_over_rest(gateway, staff_client, monkeypatch):
     monkeypatch.setenv("GATEWAY_ONLY_SECRET", "a-secret-of-the-gateway-host")
-    text = export_text() + "- {name: x, client_secret: {env: GATEWAY_ONLY_SECRET}}\n"
+    text = applications_last() + "- {name: x, client_secret: {env: GATEWAY_ONLY_SECRET}}\n"
     response = post_file(staff_client, APPLY, text)
     assert response.status_code == 400
     [message] = response.json()["errors"]["applications[x].client_secret"]

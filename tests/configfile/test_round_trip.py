@@ -107,6 +107,9 @@ def test_the_readme_sample_file_plans_cleanly(db, monkeypatch):
         ("create", "authorization_servers[dev-idp]"),
         ("create", "apis[/files/v1]"),
         ("create", "applications[Files client]"),
+        ("create", "policy_chains[/files/v1]"),
+        ("create", "traffic_limits[/files/v1]"),
+        ("create", "application_limits[Files client on /files/v1]"),
     ]
 
 

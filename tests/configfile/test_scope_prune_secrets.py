@@ -10,6 +10,7 @@ from applications.models import Application
 from configfile.apply import apply, diff
 from configfile.export import export_text
 from configfile.problems import ConfigInvalid
+from tests.configfile.conftest import applications_last
 
 
 def test_a_selective_export_holds_one_api_and_the_servers_it_trusts(gateway):
@@ -54,7 +55,7 @@ def test_secrets_come_from_references_and_change_only_when_the_secret_does(
 ):
     monkeypatch.setenv("BILLING_SECRET", "s3cret-from-the-environment")
     (tmp_path / "partner.txt").write_text("s3cret-from-a-file-on-disk\n")
-    text = export_text() + (
+    text = applications_last() + (
         "- {name: billing, client_secret: {env: BILLING_SECRET}}\n"
         "- {name: partner, client_secret: {file: partner.txt}}\n"
     )
@@ -80,7 +81,7 @@ def test_secrets_come_from_references_and_change_only_when_the_secret_does(
 def test_a_missing_secret_is_a_problem_not_a_generated_secret(gateway, monkeypatch):
     monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
     with pytest.raises(ConfigInvalid) as caught:
-        apply(export_text() + "- {name: x, client_secret: {env: NOT_SET_ANYWHERE}}\n")
+        apply(applications_last() + "- {name: x, client_secret: {env: NOT_SET_ANYWHERE}}\n")
     assert [str(p) for p in caught.value.problems] == [
         "applications[x].client_secret: The environment variable NOT_SET_ANYWHERE is not set."
     ]
@@ -91,7 +92,7 @@ def test_over_rest_env_and_file_references_are_refused(gateway, monkeypatch):
     monkeypatch.setenv("SECRET_FROM_GATEWAY", "the-gateways-own-secret-value")
     with pytest.raises(ConfigInvalid) as caught:
         apply(
-            export_text() + "- {name: x, client_secret: {env: SECRET_FROM_GATEWAY}}\n",
+            applications_last() + "- {name: x, client_secret: {env: SECRET_FROM_GATEWAY}}\n",
             local=False,
         )
     assert "over the REST API" in str(caught.value.problems[0])

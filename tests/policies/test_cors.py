@@ -114,3 +114,6 @@ def test_null_and_wildcards_with_credentials_cannot_be_saved(published):
         CorsPolicy(api=published.api, allowed_origins=["*"], allow_credentials=True).full_clean()
     with pytest.raises(ValidationError, match="not an origin"):
         CorsPolicy(api=published.api, allowed_origins=["https://a.example.com/path"]).full_clean()
+    # A pattern over a top-level domain would admit every site under it.
+    with pytest.raises(ValidationError, match=r"every site under \.com"):
+        CorsPolicy(api=published.api, allowed_origins=["https://*.com"]).full_clean()

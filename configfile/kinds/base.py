@@ -136,3 +136,18 @@ def register(kind: type[Kind]) -> type[Kind]:
 def defaults_of(model, names) -> dict:
     """The model's default value of each field (what a key left out of the file means)."""
     return {name: model._meta.get_field(name).get_default() for name in names}
+
+
+class PerApiKind(Kind):
+    """An item per API, named by the API's base path and scoped with it (an API's policy
+    chain, its traffic limits)."""
+
+    label = "API"
+    # Gone before an API the file prunes, which would take them along unaudited.
+    delete_first = True
+
+    def name_of(self, item: dict) -> str:
+        return item["api"]
+
+    def in_scope(self, name, item, scope: "Scope", context: "Context") -> bool:
+        return scope.everything or name in scope.apis

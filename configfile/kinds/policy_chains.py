@@ -13,7 +13,7 @@ or targets are never removed because its item does not mention them.
 
 from apis.choices import ApiStatus
 from apis.models import Api, Route
-from configfile.kinds.base import Context, Kind, Scope, register
+from configfile.kinds.base import Context, PerApiKind, Scope, register
 from configfile.kinds.chain_parts import (
     ADDRESSES_SPEC,
     CHAIN_KEYS,
@@ -69,19 +69,10 @@ EMPTY = "policy_chains: empty items"
 
 
 @register
-class PolicyChains(Kind):
+class PolicyChains(PerApiKind):
     key = "policy_chains"
-    label = "API"
     order = 40
     spec = SPEC
-    # Gone before an API the file prunes, which would take them along unaudited.
-    delete_first = True
-
-    def name_of(self, item: dict) -> str:
-        return item["api"]
-
-    def in_scope(self, name, item, scope: Scope, context: Context) -> bool:
-        return scope.everything or name in scope.apis
 
     def current(self, scope: Scope) -> dict[str, dict]:
         found: dict[str, dict] = {}

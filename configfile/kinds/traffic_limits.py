@@ -7,7 +7,7 @@ limit is no limit, the same as leaving the key out, so exports leave nulls out, 
 period of a rate that is not set.
 """
 
-from configfile.kinds.base import Context, Kind, Scope, defaults_of, register
+from configfile.kinds.base import Context, PerApiKind, Scope, defaults_of, register
 from configfile.kinds.references import (
     PERIOD_VALUES,
     PERIOD_WORDS,
@@ -86,19 +86,10 @@ def as_item(policy: LimitPolicy) -> dict:
 
 
 @register
-class TrafficLimits(Kind):
+class TrafficLimits(PerApiKind):
     key = "traffic_limits"
-    label = "API"
     order = 50
     spec = SPEC
-    # Gone before an API the file prunes, which would take them along unaudited.
-    delete_first = True
-
-    def name_of(self, item: dict) -> str:
-        return item["api"]
-
-    def in_scope(self, name, item, scope: Scope, context: Context) -> bool:
-        return scope.everything or name in scope.apis
 
     def current(self, scope: Scope) -> dict[str, dict]:
         policies = LimitPolicy.objects.select_related("api")

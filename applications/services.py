@@ -117,10 +117,11 @@ def rotate_secret(application: Application, actor=None, secret: str | None = Non
             client = OAuthClient(client_secret=secret)
             _sync_client(application, client)
             application.oauth_client = client
-            application.save(update_fields=["oauth_client"])
         else:
             client.client_secret = secret
             client.save()
+        # A new secret is a change to the application: its last-changed date moves.
+        application.save(update_fields=["oauth_client", "updated_at"])
     return secret
 
 

@@ -140,6 +140,14 @@ def test_rotate_makes_the_old_secret_fail_at_the_token_endpoint(world):
     assert Application.objects.get(pk=world.application.pk).client_id == client_id
 
 
+def test_rotate_moves_the_applications_last_changed_date(world):
+    before = Application.objects.get(pk=world.application.pk).updated_at
+
+    rotate_secret(world.application)
+
+    assert Application.objects.get(pk=world.application.pk).updated_at > before
+
+
 def test_rotate_stores_only_the_hash_and_audits_without_either_secret(world):
     new_secret = rotate_secret(world.application, actor="manage.py")
 

@@ -330,6 +330,12 @@ class UpstreamClient:
                     return await self._exchange(
                         key, conn, head, None, chunked, method, read_timeout, deadline
                     )
+                except UpstreamFailure as second:
+                    conn.abort()
+                    # A fresh connection closed before any answer is a reset, not a stale one.
+                    if second.kind == "stale":
+                        raise UpstreamFailure("reset", str(second)) from None
+                    raise
                 except BaseException:
                     conn.abort()
                     raise

@@ -146,6 +146,27 @@ def test_a_connection_closed_by_the_upstream_is_replaced_transparently(client):
     server.stop()
 
 
+def test_a_fresh_connection_closed_unanswered_after_a_stale_one_is_a_reset(client):
+    """A target dying between calls: the pooled connection is stale, the fresh one is
+    accepted and dropped. That must surface as `reset` (a balancer may retry it elsewhere),
+    never as the internal `stale`."""
+    answered = []
+
+    def answer_once(conn, request):
+        if answered:
+            return "close"  # the pooled connection, then the fresh one: hung up unanswered
+        answered.append(True)
+        ok(conn, request)
+
+    server = RequestServer(answer_once)
+    assert fetch(client, server)[0] == 200
+    with pytest.raises(UpstreamFailure) as failure:
+        fetch(client, server)
+    assert failure.value.kind == "reset"
+    assert server.accepted == 2
+    server.stop()
+
+
 def test_it_decodes_a_chunked_response(client):
     def chunked(conn, request):
         conn.sendall(

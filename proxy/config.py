@@ -10,9 +10,12 @@ GATEWAY_CONFIG_POLL_SECONDS: zero queries per request in steady state.
 import ctypes
 import ctypes.util
 import gc
+import io
+import json
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
@@ -39,7 +42,7 @@ from proxy.stages.chain import EMPTY_CHAIN, Chain, compile_chain
 from traffic.snapshot import NO_LIMITS, TrafficConfig, collect_limits, compile_limits
 
 logger = logging.getLogger(__name__)
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: applications as JSON lines
 COMPILE_WAIT_SECONDS = 5.0
 
 EMPTY_INDEX = ApplicationIndex(ApplicationTable()).seal()
@@ -185,10 +188,14 @@ def collect_snapshot(version: str | None) -> dict:
             "application__oauth_client__client_id",
         )
     )
-    applications = [
-        [api_id, app_id, name, status == ApplicationStatus.ACTIVE, claims, client_id]
+    lines = (
+        json.dumps(
+            [api_id, app_id, name, status == ApplicationStatus.ACTIVE, claims, client_id],
+            separators=(",", ":"),
+        )
         for api_id, app_id, name, status, claims, client_id in rows.iterator(chunk_size=2000)
-    ]
+    )
+    applications = "\n".join(lines)
     return {
         "format": SNAPSHOT_FORMAT,
         "version": version,
@@ -198,6 +205,18 @@ def collect_snapshot(version: str | None) -> dict:
         "application_digests": application_digests(applications),
         "traffic": collect_limits(),
     }
+
+
+def application_rows(snapshot: dict) -> Iterator[list]:
+    """The snapshot's application rows, decoded one at a time.
+
+    They travel as one text of JSON lines rather than a list of lists: a compile then
+    never holds 100,000 decoded rows at once, whose small objects, freed after the
+    build, would stay interleaved with the index's strings and keep tens of MB of
+    heap resident in every worker.
+    """
+    for line in io.StringIO(snapshot["applications"]):
+        yield json.loads(line)
 
 
 def _server_data(server) -> dict:
@@ -267,7 +286,7 @@ def _application_indexes(
     }
     table = ApplicationTable()
     indexes: dict[int, ApplicationIndex] = {}
-    for api_id, app_id, name, active, claims, client_id in snapshot["applications"]:
+    for api_id, app_id, name, active, claims, client_id in application_rows(snapshot):
         if api_id in skip:
             continue
         row = table.row(app_id, name, active)
@@ -370,6 +389,15 @@ def share_before_announcing(version: str) -> None:
     (core/config_bus.py before_announce), unless another process claimed it."""
     if settings.REDIS_URL and config_bus.claim_compile(version_number(version)):
         compile_and_share(version)
+
+
+def _is_snapshot_of(snapshot: dict | None, version: str) -> bool:
+    """A snapshot this code can compile (one written by an older release is not) of `version`."""
+    return (
+        snapshot is not None
+        and snapshot.get("format") == SNAPSHOT_FORMAT
+        and snapshot.get("version") == version
+    )
 
 
 def _return_free_memory_to_os() -> None:
@@ -512,10 +540,10 @@ class ConfigHolder:
         number = version_number(version)
         encoded = config_bus.load_snapshot(number)
         found = snapshot_store.decode(encoded)
-        if found is not None and found.get("version") == version:
+        if _is_snapshot_of(found, version):
             return found, encoded
         found = snapshot_store.read_file()
-        if found is not None and found.get("version") == version:
+        if _is_snapshot_of(found, version):
             return found, None
         compiles_here = settings.GATEWAY_HAS_DATABASE and config_bus.claim_compile(number)
         if not compiles_here:
@@ -525,7 +553,7 @@ class ConfigHolder:
                 time.sleep(0.02)
                 encoded = config_bus.load_snapshot(number)
                 found = snapshot_store.decode(encoded)
-                if found is not None and found.get("version") == version:
+                if _is_snapshot_of(found, version):
                     return found, encoded
             if not settings.GATEWAY_HAS_DATABASE:
                 raise SnapshotUnavailable(f"No snapshot of config {version} in Redis yet")
@@ -534,7 +562,7 @@ class ConfigHolder:
     def _start_from_file(self) -> bool:
         """No version source answers (database and Redis down): the last good snapshot."""
         snapshot = snapshot_store.read_file()
-        if snapshot is None:
+        if snapshot is None or snapshot.get("format") != SNAPSHOT_FORMAT:
             return False
         logger.warning(
             "Shared services unavailable: starting from the config snapshot file (version %s)",

@@ -12,22 +12,24 @@ instead, so old tables are not kept alive for a few APIs' sake.
 """
 
 import hashlib
+import io
 import json
 from itertools import groupby
 
 FULL_REBUILD_SHARE = 0.25
 
 
-def application_digests(applications: list[list]) -> dict[str, list]:
-    """API id (as text, the JSON key) → [digest of its rows, row count]. Rows come ordered
-    by API and application (collect_snapshot)."""
+def application_digests(applications: str) -> dict[str, list]:
+    """API id (as text, the JSON key) → [digest of its rows, row count]. `applications` is
+    the snapshot's JSON lines, ordered by API and application (collect_snapshot)."""
     found = {}
-    for api_id, rows in groupby(applications, key=lambda row: row[0]):
+    lines = io.StringIO(applications)
+    for api_id, rows in groupby(lines, key=lambda line: line[1 : line.index(",")]):
         digest, count = hashlib.blake2b(digest_size=16), 0
-        for row in rows:
-            digest.update(repr(row).encode())
+        for line in rows:
+            digest.update(line.rstrip("\n").encode())
             count += 1
-        found[str(api_id)] = [digest.hexdigest(), count]
+        found[api_id] = [digest.hexdigest(), count]
     return found
 
 

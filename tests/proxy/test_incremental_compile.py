@@ -79,3 +79,23 @@ def test_a_snapshot_without_digests_is_compiled_whole(two_apis):
     del older["application_digests"]  # written by a version before incremental compiles
     second = compile_snapshot(older, first)
     assert second.apis[("big",)].applications is not first.apis[("big",)].applications
+
+
+def test_a_snapshot_of_an_older_format_is_compiled_afresh_not_read(two_apis, settings, tmp_path):
+    """A node upgraded in place finds its last snapshot file in the old format (application
+    rows as a list): it compiles the version from the database instead of failing on it."""
+    from core.config_version import database_version
+    from proxy import snapshot_store
+    from proxy.config import ConfigHolder
+
+    settings.GATEWAY_STATE_DIR = str(tmp_path)
+    version = database_version()
+    older = collect_snapshot(version)
+    older["format"] = 1
+    older["applications"] = [[1, 2, "x", True, {"client_id": "x"}, None]]
+    snapshot_store.write_file(older)
+
+    holder = ConfigHolder()
+    config = holder.current()
+    assert config.apis[("big",)].applications.find({"client_id": "big-7"}).name == "big-7"
+    assert snapshot_store.read_file()["format"] == 2  # the file now holds the new format

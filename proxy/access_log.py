@@ -52,16 +52,21 @@ def line(
     upstream_ns: int | None,
     bytes_sent: int,
 ) -> str:
-    """One access-log line (with its newline); durations in integer nanoseconds."""
+    """One access-log line (with its newline); times and durations in integer nanoseconds.
+
+    `time` is Unix seconds to the microsecond (truncated), durations are milliseconds to
+    the microsecond (rounded): integer arithmetic, then one float each, whose repr is what
+    json.dumps writes. round(x, 6) would cost three times as much.
+    """
     trace = "null" if trace_id is None else _quote(trace_id)
     problem = "null" if code is None else _quote(code)
-    upstream = "null" if upstream_ns is None else repr(round(upstream_ns / 1e6, 3))
+    upstream = "null" if upstream_ns is None else repr((upstream_ns + 500) // 1000 / 1000)
     return (
-        f'{{"time":{round(time_ns / 1e9, 6)!r},"request_id":{_quote(request_id)},'
+        f'{{"time":{time_ns // 1000 / 1e6!r},"request_id":{_quote(request_id)},'
         f'"trace_id":{trace},"method":{_quote(method)},"api":{_quote(api)},'
         f'"route":{_quote(route)},"application":{_quote(application)},"status":{status:d},'
-        f'"code":{problem},"duration_ms":{round(duration_ns / 1e6, 3)!r},'
-        f'"gateway_ms":{round(gateway_ns / 1e6, 3)!r},"upstream_ms":{upstream},'
+        f'"code":{problem},"duration_ms":{(duration_ns + 500) // 1000 / 1000!r},'
+        f'"gateway_ms":{(gateway_ns + 500) // 1000 / 1000!r},"upstream_ms":{upstream},'
         f'"bytes_sent":{bytes_sent:d}}}\n'
     )
 

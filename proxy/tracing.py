@@ -110,7 +110,9 @@ def propagate(scope: dict, context: TraceContext, replace: bool) -> None:
     pair = (b"traceparent", context.upstream_header())
     headers = scope["headers"]
     if replace:
-        scope["headers"] = [*(p for p in headers if p[0] != b"traceparent"), pair]
+        headers = [p for p in headers if p[0] != b"traceparent"]
+        headers.append(pair)
+        scope["headers"] = headers
     else:
         scope["headers"] = [*headers, pair]
 

@@ -76,6 +76,10 @@ def enqueue(destination: str, text: str) -> None:
     within FLUSH_SECONDS (a batch is one write(), atomic on a pipe as on an O_APPEND file)."""
     global _timer
     size = len(text)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
     with _pending_lock:
         queue = _pending.get(destination)
         if queue is None:
@@ -84,14 +88,14 @@ def enqueue(destination: str, text: str) -> None:
             _write(destination, queue)
         queue[1].append(text)
         queue[0] += size
-        if _timer is not None and not _timer[0].is_closed():
+        if loop is None:
+            _write(destination, queue)  # no event loop to time a batch: write it now
             return
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        flush()
-        return
-    _timer = (loop, loop.call_later(FLUSH_SECONDS, flush))
+        # A timer armed on another loop (one that stopped: a server restarted in the same
+        # process) may never fire; arm one on this loop.
+        if _timer is not None and _timer[0] is loop:
+            return
+        _timer = (loop, loop.call_later(FLUSH_SECONDS, flush))
 
 
 def flush() -> None:

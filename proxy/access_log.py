@@ -3,9 +3,11 @@
     GATEWAY_REQUEST_LOG=stdout            # or stderr, off (default), or a file path
     GATEWAY_REQUEST_LOG_SAMPLE=0.1        # log one call in ten
 
-Lines are written in batches of whole lines, each batch one `write()` of at most
-4 KiB (PIPE_BUF), at most 0.2 s after the call: lines from several workers appending
-to one file or pipe never interleave, and a call costs no system call of its own. A
+Lines are written in batches of whole lines, each batch one `write()`, at most 0.2 s
+after the call: of at most 4 KiB (PIPE_BUF) to a pipe or terminal, of at most 64 KiB to
+a regular file (opened O_APPEND: the kernel places each write whole at the end). Lines
+from several workers appending to one file or pipe never interleave, and a call costs
+no system call of its own. A
 line is queued for the destination configured when it was made and written there, even
 if the setting changes before the batch goes out ("off" is never a file name).
 
@@ -21,17 +23,19 @@ new line or forge a field.
 import asyncio
 import contextlib
 import os
+import stat
 import sys
 import threading
 from json.encoder import encode_basestring_ascii as _quote  # the C escaping when available
 
 from proxy.switches import LOG_OFF
 
-BATCH_BYTES = 4096  # PIPE_BUF on Linux
+BATCH_BYTES = 4096  # PIPE_BUF on Linux: a larger write to a pipe may interleave
+FILE_BATCH_BYTES = 65536
 FLUSH_SECONDS = 0.2
 _fds: dict[str, int] = {}
 _fds_lock = threading.Lock()
-# destination → [queued bytes, lines]; lines are ASCII, so characters are bytes
+# destination → [queued bytes, lines, batch limit]; lines are ASCII: characters are bytes
 _pending: dict[str, list] = {}
 _pending_lock = threading.Lock()
 _timer: tuple | None = None  # (event loop, its timer handle) of the next flush
@@ -72,8 +76,8 @@ def line(
 
 
 def enqueue(destination: str, text: str) -> None:
-    """Queue one line for `destination`; lines go out in batches of up to PIPE_BUF bytes
-    within FLUSH_SECONDS (a batch is one write(), atomic on a pipe as on an O_APPEND file)."""
+    """Queue one line for `destination`; lines go out in batches (one write() each, within
+    FLUSH_SECONDS) sized so that each lands whole: PIPE_BUF on a pipe, 64 KiB on a file."""
     global _timer
     size = len(text)
     try:
@@ -83,8 +87,8 @@ def enqueue(destination: str, text: str) -> None:
     with _pending_lock:
         queue = _pending.get(destination)
         if queue is None:
-            queue = _pending[destination] = [0, []]
-        elif queue[0] + size > BATCH_BYTES:
+            queue = _pending[destination] = [0, [], _batch_limit(destination)]
+        elif queue[0] + size > queue[2]:
             _write(destination, queue)
         queue[1].append(text)
         queue[0] += size
@@ -117,6 +121,14 @@ def _write(destination: str, queue: list) -> None:
         fd = _descriptor(destination)
         if fd is not None:
             os.write(fd, data)
+
+
+def _batch_limit(destination: str) -> int:
+    with contextlib.suppress(OSError):
+        fd = _descriptor(destination)
+        if fd is not None and stat.S_ISREG(os.fstat(fd).st_mode):
+            return FILE_BATCH_BYTES
+    return BATCH_BYTES
 
 
 def _descriptor(destination: str) -> int | None:

@@ -62,10 +62,6 @@ class Switches:
 switches = Switches.from_settings()
 
 
-def current() -> Switches:
-    return switches
-
-
 def reload() -> None:
     global switches
     switches = Switches.from_settings()

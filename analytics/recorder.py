@@ -1,8 +1,10 @@
 """Per-process aggregation of proxied calls, flushed in the background.
 
-The data plane calls `recorder.record(...)` once per call: a dict update under a
-lock, no I/O. A background thread per worker (proxy/observe.py) calls `flush()`
-every GATEWAY_ANALYTICS_FLUSH_SECONDS:
+The data plane counts each call once, in proxy/metrics.py's tally (one dict update
+under a lock, shared with the Prometheus metrics, no I/O); the tally reaches the cells
+here through `add()`, each time it is published and whenever cells are taken (the
+tally is a `feeder`). `record()` adds one call directly. A background thread per
+worker (proxy/observe.py) calls `flush()` every GATEWAY_ANALYTICS_FLUSH_SECONDS:
 - with REDIS_URL: HINCRBY into one Redis hash per minute (analytics/redis_store.py);
   a Celery task moves them into the database, so a data-plane node needs no
   database credentials;
@@ -27,6 +29,8 @@ class Recorder:
     def __init__(self) -> None:
         self._cells: dict[Key, Cell] = {}
         self._lock = threading.Lock()
+        # Functions that move calls counted elsewhere into the cells (proxy/metrics.py).
+        self.feeders: list = []
 
     def record(
         self, api_id: int, application_id: int, status: int, latency_ms: float, code: str | None
@@ -43,7 +47,32 @@ class Recorder:
             if code:
                 cell.refusals[code] = cell.refusals.get(code, 0) + 1
 
+    def add(
+        self, key: Key, calls: int, latency_ms_sum: float, buckets: list[int], code: str | None
+    ) -> None:
+        """Calls already aggregated (same key, same refusal code)."""
+        with self._lock:
+            cell = self._cells.get(key)
+            if cell is None:
+                cell = self._cells[key] = Cell()
+            cell.count += calls
+            cell.latency_ms_sum += latency_ms_sum
+            histogram.merge(cell.buckets, buckets)
+            if code:
+                cell.refusals[code] = cell.refusals.get(code, 0) + calls
+
+    def feed(self) -> None:
+        for feeder in self.feeders:
+            feeder()
+
+    def pending_calls(self) -> int:
+        """Calls counted and not yet taken."""
+        self.feed()
+        with self._lock:
+            return sum(cell.count for cell in self._cells.values())
+
     def take(self) -> dict[Key, Cell]:
+        self.feed()
         with self._lock:
             cells, self._cells = self._cells, {}
         return cells

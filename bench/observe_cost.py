@@ -1,12 +1,14 @@
 """What observability costs per proxied call, in process (no HTTP, no upstream).
 
-    .venv/bin/python bench/observe_cost.py [--calls 200000]
+    .venv/bin/python bench/observe_cost.py [--calls 100000]
 
-Times each piece proxy/observe.py adds to a call: the trace context (always on), the
-Prometheus updates (multiprocess mode, as `manage.py serve` runs them), the traffic
-aggregate, the JSON access-log line, and the whole record step with everything on.
-Compare with the CPU a call costs the gateway (bench/README.md, "Observability").
-A wrk run on a shared machine swings more than the difference; this does not.
+Times each piece a call pays for (proxy/call_record.py): the trace context (always on),
+the CallRecord's notes, the one locked tally update shared by the Prometheus metrics and
+the traffic analytics, the JSON access-log line, and the whole bookkeeping of a call with
+everything on and with everything off. Per-second work (publishing the tally, writing
+the queued lines) is timed per call it serves. Compare with the CPU a call costs the
+gateway (bench/run --observe-rounds, bench/README.md "Observability"): a wrk run on a
+shared machine swings more than the difference; this does not.
 """
 
 import argparse
@@ -23,6 +25,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_admin.settings")
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="observe-cost-")
 workdir = Path(tempfile.mkdtemp(prefix="observe-cost-log-"))
 os.environ["GATEWAY_REQUEST_LOG"] = str(workdir / "access.log")
+os.environ["GATEWAY_METRICS"] = "true"
+os.environ["GATEWAY_ANALYTICS"] = "true"
 
 import django  # noqa: E402
 
@@ -30,8 +34,12 @@ django.setup()
 
 from types import SimpleNamespace  # noqa: E402
 
+from django.test import override_settings  # noqa: E402
+
 from analytics.recorder import recorder  # noqa: E402
-from proxy import access_log, metrics, observe, tracing  # noqa: E402
+from proxy import access_log, metrics, tracing  # noqa: E402
+from proxy.call_record import CallRecord, record  # noqa: E402
+from proxy.routing import RouteConfig  # noqa: E402
 
 
 def per_call_us(function, calls: int) -> float:
@@ -55,59 +63,85 @@ def main() -> None:
         (b"authorization", b"Bearer " + b"x" * 700),
         (b"traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
     ]
+    incoming = headers[-1][1].decode()
+    environ = {"HTTP_TRACEPARENT": incoming}
     api = SimpleNamespace(id=1, name="Bench v1")
-    route = SimpleNamespace(method="GET", path="/items")
+    route = RouteConfig(1, "GET", "/items", frozenset(), False)
     application = SimpleNamespace(id=7, name="Bench client")
     decision = SimpleNamespace(api=api, route=route, application=application)
     app = SimpleNamespace(prefix="/gateway")
     scope = {"method": "GET", "path": "/gateway/bench/v1/items", "headers": headers}
 
     def trace() -> None:
-        tracing.begin({"headers": headers})
+        context = tracing.begin(incoming)
+        tracing.propagate({"headers": headers}, context, True)
 
-    def prometheus() -> None:
-        metrics.observe("Bench v1", "GET /items", "Bench client", 200, None, 0.0003, 0.0004)
+    def notes() -> None:
+        call = CallRecord()
+        call.decided(decision)
+        call.upstream_start = call.started
+        call.upstream_end = call.started + 400_000
 
-    def aggregate() -> None:
-        recorder.record(1, 7, 200, 0.7, None)
+    def tally() -> None:
+        metrics.count(time.time_ns(), api, route, application, 200, None, 300_000, 400_000, 7e5)
 
-    entry = {
-        "time": time.time(),
-        "request_id": "e143fb114a4f9a32454a000000000006",
-        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
-        "method": "GET",
-        "api": "Bench v1",
-        "route": "GET /items",
-        "application": "Bench client",
-        "status": 200,
-        "code": None,
-        "duration_ms": 0.7,
-        "gateway_ms": 0.3,
-        "upstream_ms": 0.4,
-        "bytes_sent": 61,
-    }
+    destination = os.environ["GATEWAY_REQUEST_LOG"]
 
     def log_line() -> None:
-        access_log.write(entry)
+        access_log.enqueue(
+            destination,
+            access_log.line(
+                time.time_ns(),
+                "e143fb114a4f9a32454a000000000006",
+                "4bf92f3577b34da6a3ce929d0e0e4736",
+                "GET",
+                "Bench v1",
+                "GET /items",
+                "Bench client",
+                200,
+                None,
+                700_000,
+                300_000,
+                400_000,
+                61,
+            ),
+        )
 
-    def record_everything() -> None:
-        observation = observe.Observation()
-        observation.decision = decision
-        observation.status = 200
-        observation.bytes_sent = 61
-        observation.upstream_start = observation.started
-        observation.upstream_end = observation.started + 400_000
-        observation.trace = tracing.begin({"headers": headers})
-        observe._record(app, scope, observation)
+    def whole_call() -> None:
+        call = CallRecord()
+        call.begin_trace(environ)
+        call.request_id = "e143fb114a4f9a32454a000000000006"
+        call.decided(decision)
+        call.trace.upstream_header()
+        call.upstream_start = time.perf_counter_ns()
+        call.upstream_end = call.upstream_start + 400_000
+        call.status = 200
+        call.bytes_sent = 61
+        record(app, scope, call)
+
+    def publish_per_call() -> float:
+        for _ in range(1000):
+            tally()
+        started = time.perf_counter()
+        metrics.publish()
+        recorder.take()
+        return round((time.perf_counter() - started) / 1000 * 1e6, 3)
 
     # As on a worker: inside the event loop (the access log batches lines on its timers).
     results = {
         "trace context (always on)": per_call_us(trace, calls),
-        "Prometheus (multiprocess)": per_call_us(prometheus, calls),
-        "traffic aggregate": per_call_us(aggregate, calls),
+        "CallRecord notes": per_call_us(notes, calls),
+        "tally: metrics + analytics": per_call_us(tally, calls),
         "access-log line (file)": per_call_us(log_line, calls),
-        "whole record step, all on": per_call_us(record_everything, calls),
+        "whole bookkeeping, all on": per_call_us(whole_call, calls),
     }
+    recorder.take()
+    results["publishing the tally, per call"] = publish_per_call()
+    with override_settings(
+        GATEWAY_METRICS=False, GATEWAY_ANALYTICS=False, GATEWAY_REQUEST_LOG="off"
+    ):
+        results["whole bookkeeping, all off"] = per_call_us(whole_call, calls)
+    access_log.flush()
     recorder.take()
     for name, value in results.items():
         print(f"{name:32} {value:>7} µs per call")

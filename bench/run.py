@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -171,6 +172,20 @@ def worker_rss_mb(process: subprocess.Popen) -> float:
         if match:
             sizes.append(int(match.group(1)) / 1024)
     return round(max(sizes, default=0.0), 1)
+
+
+def session_cpu_seconds(process: subprocess.Popen) -> float:
+    """CPU time (user + system) used so far by the server's processes (master and workers),
+    from /proc: the housekeeping threads' work is in it too."""
+    total = 0
+    for pid in sh("pgrep", "-s", str(process.pid)).stdout.split():
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # the name may hold spaces; fields 3.. follow
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def wrk(
@@ -396,11 +411,16 @@ OBSERVE_OFF = {
 def observability_comparison(args, db: dict, env: dict, workdir: Path, scenarios: dict) -> None:
     """(c) alternately with metrics, the JSON access log and analytics off and on (issue 15):
     on = prometheus multiprocess files (as `manage.py serve` sets them up), one log line per
-    call to a file, per-minute rollups flushed to the database every 10 s."""
+    call to a file, per-minute rollups flushed to the database every 10 s.
+
+    Besides req/s, each run reports the gateway's CPU time per call (its processes' CPU
+    seconds over the measured run / the calls wrk made): on a machine shared with other
+    work, req/s follows the neighbours, CPU per call much less."""
     path = f"http://127.0.0.1:{GATEWAY_PORT}/gateway/bench/v1/items"
     runs: dict[str, list[dict]] = {"off": [], "on": []}
     for round_number in range(args.observe_rounds):
-        for mode in ("off", "on"):
+        # off, on / on, off / ...: a load that rises or falls through the run favours neither.
+        for mode in ("off", "on") if round_number % 2 == 0 else ("on", "off"):
             extra = dict(OBSERVE_OFF)
             if mode == "on":
                 metrics_dir = workdir / f"metrics-{round_number}"
@@ -417,9 +437,16 @@ def observability_comparison(args, db: dict, env: dict, workdir: Path, scenarios
             try:
                 check_gateway(db["dir"] / "token.txt")
                 wrk(path, 2, args.connections, "hot_token.lua", env)  # warm-up
+                cpu_before = session_cpu_seconds(gateway)
                 result = wrk(path, args.duration, args.connections, "hot_token.lua", env)
+                cpu = session_cpu_seconds(gateway) - cpu_before
+                result["cpu_us_per_call"] = round(cpu / max(result["requests"], 1) * 1e6, 1)
                 runs[mode].append(result)
-                print(f"  observability {mode}: {result['rps']:.0f} req/s", flush=True)
+                print(
+                    f"  observability {mode}: {result['rps']:.0f} req/s, "
+                    f"{result['cpu_us_per_call']} µs CPU per call, load {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
             finally:
                 stop_gateway(gateway)
     for mode, results in runs.items():
@@ -427,6 +454,9 @@ def observability_comparison(args, db: dict, env: dict, workdir: Path, scenarios
         scenarios[f"c_observability_{mode}"] = {
             "rps": round(sum(rps) / len(rps), 1),
             "rps_runs": rps,
+            "cpu_us_per_call": round(sum(r["cpu_us_per_call"] for r in results) / len(results), 1),
+            "cpu_us_per_call_median": statistics.median(r["cpu_us_per_call"] for r in results),
+            "cpu_us_per_call_runs": [r["cpu_us_per_call"] for r in results],
             "p50_ms": round(sum(r["p50_ms"] for r in results) / len(results), 3),
             "p99_ms": round(sum(r["p99_ms"] for r in results) / len(results), 3),
             "non_2xx": sum(r["non_2xx"] for r in results),
@@ -434,6 +464,16 @@ def observability_comparison(args, db: dict, env: dict, workdir: Path, scenarios
         }
     off, on = scenarios["c_observability_off"]["rps"], scenarios["c_observability_on"]["rps"]
     scenarios["c_observability_on"]["loss_percent"] = round(100 * (off - on) / off, 1)
+    # Calls per CPU second lost: what req/s loses when the gateway is what limits it.
+    cpu_off = scenarios["c_observability_off"]["cpu_us_per_call"]
+    cpu_on = scenarios["c_observability_on"]["cpu_us_per_call"]
+    scenarios["c_observability_on"]["cpu_loss_percent"] = round(100 * (1 - cpu_off / cpu_on), 1)
+    median_off = scenarios["c_observability_off"]["cpu_us_per_call_median"]
+    median_on = scenarios["c_observability_on"]["cpu_us_per_call_median"]
+    scenarios["c_observability_on"]["cpu_loss_percent_median"] = round(
+        100 * (1 - median_off / median_on), 1
+    )
+    scenarios["c_observability_on"]["load_average"] = round(os.getloadavg()[0], 1)
     log = workdir / "access.log"
     lines = log.read_text().count("\n") if log.exists() else 0
     scenarios["c_observability_on"]["access_log_lines"] = lines
@@ -482,6 +522,12 @@ def report(results: dict, workdir: Path) -> None:
             f"\nObservability (c): off {off['rps_runs']} req/s, on {observed['rps_runs']} req/s "
             f"→ {observed['loss_percent']} % fewer with metrics, access log and analytics on "
             f"({observed['access_log_lines']} log lines)"
+        )
+        print(
+            f"  CPU per call: off {off['cpu_us_per_call_runs']} µs, "
+            f"on {observed['cpu_us_per_call_runs']} µs → {observed['cpu_loss_percent']} % fewer "
+            f"calls per CPU second ({observed['cpu_loss_percent_median']} % by the medians; "
+            f"load average {observed['load_average']} at the end)"
         )
     print(f"\nResults: {workdir / 'results.json'}")
 

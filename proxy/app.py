@@ -11,6 +11,7 @@ happens on the event loop (tests/proxy/test_zero_queries.py).
 import asyncio
 import io
 import logging
+from time import perf_counter_ns
 
 from django.conf import settings
 
@@ -19,6 +20,7 @@ from core.client_address import client_from
 from core.request_ids import request_id_for
 from proxy.balancing import balanced_send
 from proxy.body import ClientBody, ClientGone, ClientTooSlow
+from proxy.call_record import CallRecord, record
 from proxy.config import config_holder
 from proxy.errors import (
     GatewayError,
@@ -37,13 +39,13 @@ from proxy.forward import (
     upstream_client,
 )
 from proxy.identify import FORM_PEEK_BYTES, is_form
-from proxy.observe import decided, observed, refused, timed_upstream
 from proxy.pipeline import Decision, decide
 from proxy.rate_limits import admit
 from proxy.responses import send_error, send_response
 from proxy.stages.cors import Answered
 from proxy.stages.request_limits import check_body
 from proxy.tokens import verified_tokens
+from proxy.tracing import propagate
 from proxy.upstream import UpstreamFailure
 
 logger = logging.getLogger("gatekeep.proxy")
@@ -56,10 +58,13 @@ class GatewayApp:
         # Trusted proxies, public hosts and this deployment's Via name (proxy/forward.py).
         self.forwarding = Forwarding.from_settings()
 
-    @observed  # metrics, access log, analytics, tracing (proxy/observe.py)
     async def __call__(self, scope: dict, receive, send_message) -> None:
+        # Metrics, access log, analytics, tracing: noted on `call`, recorded once at the end
+        # (proxy/call_record.py).
+        call = CallRecord()
         environ = wsgi_like_environ(scope)
-        request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID"))
+        call.begin_trace(environ)
+        call.request_id = request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID"))
         body = ClientBody(receive, environ, settings.GATEWAY_CLIENT_BODY_TIMEOUT)
         soap = False
         try:
@@ -83,24 +88,25 @@ class GatewayApp:
                 loop = asyncio.get_running_loop()
                 decision = await loop.run_in_executor(None, decide, config, environ, path)
             soap = decision.api.soap
-            decided(decision)
+            call.decided(decision)
             # Rate limits and quotas (proxy/rate_limits.py): 429, or the headers to add.
             limits = await admit(config.traffic, decision, environ, self.forwarding.trusted_proxies)
             await self._forward(
-                scope, environ, body, send_message, decision, path, request_id, limits
+                scope, environ, body, send_message, decision, path, request_id, limits, call
             )
         except Answered as answer:  # a CORS preflight (proxy/stages/cors.py)
+            call.status = answer.status
             await send_response(send_message, answer.status, answer.headers, b"")
         except GatewayError as error:
-            refused(error)
+            call.refused(error)
             soap = soap or error.soap
             # Stage 6: a refusal carries the CORS headers too, so the page can read it.
             error.headers.update(environ.get("gatekeep.response_headers", ()))
-            await send_error(
+            call.status, call.bytes_sent = await send_error(
                 send_message, error, request_id, environ.get("CONTENT_TYPE", "") if soap else None
             )
         except ClientTooSlow:
-            await send_error(
+            call.status, call.bytes_sent = await send_error(
                 send_message,
                 RequestTimeout("The request body did not arrive in time."),
                 request_id,
@@ -111,7 +117,11 @@ class GatewayApp:
             pass  # nobody left to answer, or the response was already under way
         except Exception:
             logger.exception("Unexpected error on request %s", request_id)
-            await send_error(send_message, GatewayError(), request_id, None)
+            call.status, call.bytes_sent = await send_error(
+                send_message, GatewayError(), request_id, None
+            )
+        finally:
+            record(self, scope, call)
 
     @staticmethod
     async def _load_config():
@@ -123,17 +133,29 @@ class GatewayApp:
             raise IssuerUnavailable("The gateway configuration is unavailable.") from None
 
     async def _forward(
-        self, scope, environ, body, send_message, decision: Decision, path, request_id, limits
+        self,
+        scope,
+        environ,
+        body,
+        send_message,
+        decision: Decision,
+        path,
+        request_id,
+        limits,
+        call: CallRecord,
     ):
         await check_body(decision.api.chain.limits, body)  # stage 3: a body within the limit
         framing = body.framing()
         stream = await body.stream() if body.expected else None
+        propagate(scope, call.trace, call.traceparent_in)  # the upstream's traceparent
         request = proxied_request(
             scope, environ, decision, path, request_id, self.forwarding, framing, stream
         )
-        response = await timed_upstream(
-            balanced_send(upstream_client(), decision.api, request)  # stage 4
-        )
+        call.upstream_start = perf_counter_ns()
+        try:
+            response = await balanced_send(upstream_client(), decision.api, request)  # stage 4
+        finally:
+            call.upstream_end = perf_counter_ns()
         try:
             status = check_status(response)
             out_headers = decision.api.chain.response_headers(
@@ -142,10 +164,11 @@ class GatewayApp:
             first = await first_chunk(response)
             out_headers.append((b"x-request-id", request_id.encode()))
             out_headers.extend(limits)
+            call.status = status
             await send_message(
                 {"type": "http.response.start", "status": status, "headers": out_headers}
             )
-            await relay_body(response, first, send_message)
+            call.bytes_sent = await relay_body(response, first, send_message)
         finally:
             response.close()
 

@@ -390,15 +390,18 @@ async def first_chunk(response: UpstreamResponse) -> bytes | None:
         raise upstream_error(failure) from None
 
 
-async def relay_body(response: UpstreamResponse, first: bytes | None, send) -> None:
-    """Stream the rest of the body to the client; `send` waits while the client is slow."""
+async def relay_body(response: UpstreamResponse, first: bytes | None, send) -> int:
+    """Stream the rest of the body to the client; `send` waits while the client is slow.
+    Returns the bytes sent (the access log's `bytes_sent`)."""
+    sent = 0
     try:
         chunk = first
         while chunk is not None:
+            sent += len(chunk)
             if response.finished:
                 # The whole body is here (the usual small answer): one write, one message.
                 await send({"type": "http.response.body", "body": chunk, "more_body": False})
-                return
+                return sent
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             chunk = await response.next_chunk()
     except UpstreamFailure as failure:
@@ -406,3 +409,4 @@ async def relay_body(response: UpstreamResponse, first: bytes | None, send) -> N
         logger.warning("Upstream response broke off: %s", failure)
         raise
     await send({"type": "http.response.body", "body": b"", "more_body": False})
+    return sent

@@ -33,6 +33,10 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from analytics import histogram
+from analytics.recorder import recorder
+from proxy import switches
+
 disable_created_metrics()  # no *_created series: one series per counter child is enough
 NONE = "-"  # no API / route / application matched
 # Seconds; the gateway's own share is small, the upstream's wide.
@@ -84,82 +88,151 @@ CONFIG_BUILT = Gauge(
     multiprocess_mode="max",
 )
 
-# The hot path adds to plain numbers under one lock; `publish()` (each worker's
-# housekeeping thread, every GATEWAY_METRICS_PUBLISH_SECONDS, and before any scrape this
-# process answers) moves them into prometheus-client's values. In multiprocess mode each
-# of those is a locked write to a memory-mapped file: five per call, done once per second.
-_GATEWAY_BOUNDS = [*GATEWAY_BUCKETS, float("inf")]
-_UPSTREAM_BOUNDS = [*UPSTREAM_BUCKETS, float("inf")]
-_pending: dict[tuple, list] = {}
-_pending_lock = threading.Lock()
+# One locked update per call feeds both Prometheus and the traffic analytics: `count()`
+# adds the call to a plain entry of this worker's tally; `publish()` (each worker's
+# housekeeping thread every GATEWAY_METRICS_PUBLISH_SECONDS, before any scrape this process
+# answers, and before the analytics recorder hands its cells over) moves the tally into
+# prometheus-client's values (in multiprocess mode each is a locked write to a
+# memory-mapped file) and into the recorder's per-minute cells (analytics/recorder.py).
+# Durations stay integer nanoseconds until then.
+_GATEWAY_BOUNDS_NS = [round(bound * 1e9) for bound in GATEWAY_BUCKETS]
+_UPSTREAM_BOUNDS_NS = [round(bound * 1e9) for bound in UPSTREAM_BUCKETS]
+_LATENCY_BOUNDS_NS = [bound * 1_000_000 for bound in histogram.BOUNDS_MS]
+_MINUTE_NS = 60_000_000_000
+
+
+class _Entry:
+    """The calls of one minute x API x route x application x status class x refusal code."""
+
+    __slots__ = (
+        "application",
+        "calls",
+        "gateway",
+        "gateway_ns",
+        "labels",
+        "latency",
+        "total_ns",
+        "upstream",
+        "upstream_ns",
+    )
+
+    def __init__(self, labels: tuple[str, str, str]) -> None:
+        self.labels = labels  # (API name, route label, application name)
+        self.calls = 0
+        self.gateway_ns = 0
+        self.gateway = [0] * (len(_GATEWAY_BOUNDS_NS) + 1)
+        self.upstream_ns = 0
+        self.upstream = [0] * (len(_UPSTREAM_BOUNDS_NS) + 1)
+        self.total_ns = 0
+        self.latency = [0] * histogram.SIZE
+
+
+_tally: dict[tuple, _Entry] = {}
+_tally_lock = threading.Lock()
 _children: dict[tuple, tuple] = {}
 _refusal_children: dict[tuple, object] = {}
 
 
-def _new_pending() -> list:
-    # [calls, gateway sum, gateway buckets, upstream sum, upstream buckets]
-    return [0, 0.0, [0] * len(_GATEWAY_BOUNDS), 0.0, [0] * len(_UPSTREAM_BOUNDS)]
-
-
-def observe(
-    api: str,
-    route: str,
-    application: str,
+def count(
+    wall_ns: int,
+    api,
+    route,
+    application,
     status: int,
     code: str | None,
-    gateway_seconds: float,
-    upstream_seconds: float | None,
+    gateway_ns: int,
+    upstream_ns: int | None,
+    total_ns: int,
 ) -> None:
-    key = (api, route, application, STATUS_CLASSES.get(status // 100, "other"))
-    with _pending_lock:
-        entry = _pending.get(key)
+    """Add one call (`api`, `route`, `application`: compiled config objects or None)."""
+    key = (
+        wall_ns // _MINUTE_NS,
+        api.id if api is not None else 0,
+        route.label if route is not None else NONE,
+        application.id if application is not None else 0,
+        status // 100,
+        code,
+    )
+    gateway_bucket = bisect_left(_GATEWAY_BOUNDS_NS, gateway_ns)
+    latency_bucket = bisect_left(_LATENCY_BOUNDS_NS, total_ns)
+    with _tally_lock:
+        entry = _tally.get(key)
         if entry is None:
-            entry = _pending[key] = _new_pending()
-        entry[0] += 1
-        entry[1] += gateway_seconds
-        entry[2][bisect_left(_GATEWAY_BOUNDS, gateway_seconds)] += 1
-        if upstream_seconds is not None:
-            entry[3] += upstream_seconds
-            entry[4][bisect_left(_UPSTREAM_BOUNDS, upstream_seconds)] += 1
+            entry = _tally[key] = _Entry(
+                (
+                    api.name if api is not None else NONE,
+                    key[2],
+                    application.name if application is not None else NONE,
+                )
+            )
+        entry.calls += 1
+        entry.gateway_ns += gateway_ns
+        entry.gateway[gateway_bucket] += 1
+        entry.total_ns += total_ns
+        entry.latency[latency_bucket] += 1
+        if upstream_ns is not None:
+            entry.upstream_ns += upstream_ns
+            entry.upstream[bisect_left(_UPSTREAM_BOUNDS_NS, upstream_ns)] += 1
+
+
+def publish() -> None:
+    """Move the tally into the exported values and the analytics recorder's cells."""
+    global _tally
+    with _tally_lock:
+        tally, _tally = _tally, {}
+    if not tally:
+        return
+    if switches.switches.metrics:
+        for key, entry in tally.items():
+            _publish_metrics(key, entry)
+    if switches.switches.analytics:
+        for (minute, api_id, _route, application_id, status_class, code), entry in tally.items():
+            recorder.add(
+                (minute * 60, api_id, application_id, status_class),
+                entry.calls,
+                entry.total_ns / 1e6,
+                entry.latency,
+                code,
+            )
+
+
+recorder.feeders.append(publish)  # cells taken for a flush include the latest calls
+
+
+def _publish_metrics(key: tuple, entry: _Entry) -> None:
+    api, route, application = entry.labels
+    status_class = STATUS_CLASSES.get(key[4], "other")
+    children = _children.get((api, route, application, status_class))
+    if children is None:
+        children = _children[(api, route, application, status_class)] = (
+            REQUESTS.labels(api, route, application, status_class),
+            GATEWAY_SECONDS.labels(api),
+            UPSTREAM_SECONDS.labels(api),
+        )
+    requests, gateway_child, upstream_child = children
+    requests.inc(entry.calls)
+    _add_to_histogram(gateway_child, entry.gateway_ns / 1e9, entry.gateway)
+    if entry.upstream_ns or any(entry.upstream):
+        _add_to_histogram(upstream_child, entry.upstream_ns / 1e9, entry.upstream)
+    code = key[5]
     if code:
         refusal = _refusal_children.get((api, code))
         if refusal is None:
             refusal = _refusal_children[(api, code)] = REFUSALS.labels(api, code)
-        refusal.inc()
+        refusal.inc(entry.calls)
         if code == "upstream_timeout":
-            UPSTREAM_ERRORS.labels(api, "timeout").inc()
+            UPSTREAM_ERRORS.labels(api, "timeout").inc(entry.calls)
         elif code == "upstream_unavailable":
-            UPSTREAM_ERRORS.labels(api, "unavailable").inc()
-
-
-def publish() -> None:
-    """Move what the hot path counted into the exported values."""
-    global _pending
-    with _pending_lock:
-        pending, _pending = _pending, {}
-    for key, (calls, gateway_sum, gateway, upstream_sum, upstream) in pending.items():
-        children = _children.get(key)
-        if children is None:
-            api = key[0]
-            children = _children[key] = (
-                REQUESTS.labels(*key),
-                GATEWAY_SECONDS.labels(api),
-                UPSTREAM_SECONDS.labels(api),
-            )
-        requests, gateway_child, upstream_child = children
-        requests.inc(calls)
-        _add_to_histogram(gateway_child, gateway_sum, gateway)
-        if any(upstream):
-            _add_to_histogram(upstream_child, upstream_sum, upstream)
+            UPSTREAM_ERRORS.labels(api, "unavailable").inc(entry.calls)
 
 
 def _add_to_histogram(child, total: float, buckets: list[int]) -> None:
     # Histogram.observe() one value at a time, in bulk: the same sum and bucket values
     # (prometheus-client keeps them in `_sum` and `_buckets`, non-cumulative).
     child._sum.inc(total)
-    for index, count in enumerate(buckets):
-        if count:
-            child._buckets[index].inc(count)
+    for index, bucket_count in enumerate(buckets):
+        if bucket_count:
+            child._buckets[index].inc(bucket_count)
 
 
 def forget_children() -> None:

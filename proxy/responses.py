@@ -7,11 +7,14 @@ from proxy.errors import GatewayError, render_error
 
 async def send_error(
     send, error: GatewayError, request_id: str, soap_type: str | None, close: bool = False
-) -> None:
+) -> tuple[int, int]:
+    """Returns (status, body bytes sent), for the call's record."""
     status_line, headers, body = render_error(error, request_id, soap_type)
     if close:
         headers.append(("Connection", "close"))
-    await send_response(send, int(status_line[:3]), headers, body)
+    status = int(status_line[:3])
+    await send_response(send, status, headers, body)
+    return status, len(body)
 
 
 async def send_json(send, status: int, payload: dict, headers: list | None = None) -> None:

@@ -20,6 +20,12 @@ class RouteConfig:
     path: str
     required_scopes: frozenset[str]
     anonymous: bool
+    # "GET /pets/{id}": the route's name in metrics, the access log and spans, made once
+    # when the config is compiled rather than on every call.
+    label: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", f"{self.method} {self.path}")
 
 
 @dataclass(slots=True)

@@ -18,9 +18,10 @@ import os
 import random
 import re
 import threading
-from dataclasses import dataclass
 
 from django.conf import settings
+
+from proxy import switches
 
 logger = logging.getLogger(__name__)
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
@@ -31,20 +32,46 @@ _random = random.Random()
 os.register_at_fork(after_in_child=_random.seed)
 
 
-@dataclass(slots=True)
 class TraceContext:
-    trace_id: str
-    parent_id: str | None  # the caller's span, when continued
-    span_id: str  # the gateway's server span
-    upstream_span_id: str  # the upstream call's client span: the upstream's parent
-    flags: str
+    """A call's place in its trace. The gateway's own ids come from one random draw and are
+    written out as hex only when something reads them (the upstream's traceparent, a log
+    line, an exported span): a refused, unlogged call never formats them."""
+
+    __slots__ = ("_bits", "_hex", "flags", "incoming_trace_id", "parent_id")
+
+    def __init__(self, bits: int, incoming_trace_id: str | None, parent_id: str | None, flags: str):
+        self._bits = bits  # 256 random bits: trace id (new traces), span id, upstream span id
+        self._hex: str | None = None
+        self.incoming_trace_id = incoming_trace_id
+        self.parent_id = parent_id  # the caller's span, when continued
+        self.flags = flags
+
+    def _ids(self) -> str:
+        if self._hex is None:
+            self._hex = f"{self._bits:064x}"
+        return self._hex
+
+    @property
+    def trace_id(self) -> str:
+        return self.incoming_trace_id or self._ids()[:32]
+
+    @property
+    def span_id(self) -> str:
+        """The gateway's server span."""
+        return self._ids()[32:48]
+
+    @property
+    def upstream_span_id(self) -> str:
+        """The upstream call's client span: the upstream's parent."""
+        return self._ids()[48:]
 
     @property
     def sampled(self) -> bool:
-        return int(self.flags, 16) & 1 == 1
+        return self.flags == "01"
 
     def upstream_header(self) -> bytes:
-        return f"00-{self.trace_id}-{self.upstream_span_id}-{self.flags}".encode()
+        ids = self._ids()
+        return f"00-{self.incoming_trace_id or ids[:32]}-{ids[48:]}-{self.flags}".encode()
 
 
 def parse(value: str) -> tuple[str, str, str] | None:
@@ -64,31 +91,30 @@ def _span_id() -> str:
     return f"{_random.getrandbits(64) or 1:016x}"
 
 
-def begin(scope: dict) -> TraceContext:
-    """The call's trace context; rewrites scope["headers"] so the upstream gets it."""
-    incoming = None
-    headers = scope["headers"]
-    for name, value in headers:
-        if name == b"traceparent":
-            if incoming is not None:
-                incoming = None  # two traceparent headers: neither is trusted
-                break
-            incoming = value
-    parsed = parse(incoming.decode("latin-1")) if incoming is not None else None
+def begin(incoming: str | None) -> TraceContext:
+    """The call's trace context from its `traceparent` header, if any (repeated headers
+    arrive joined by ", ", which never parses: two traceparents, neither is trusted)."""
     # One draw for all three ids (an all-zero id has odds of 2^-64: not worth a check).
-    ids = f"{_random.getrandbits(256):064x}"
+    bits = _random.getrandbits(256)
+    parsed = parse(incoming) if incoming and "," not in incoming else None
     if parsed is None:
-        context = TraceContext(ids[:32], None, ids[32:48], ids[48:], "01")
+        return TraceContext(bits, None, None, "01")
+    trace_id, parent_id, flags = parsed
+    # Only the sampled bit is defined for version 00; the rest is dropped.
+    return TraceContext(bits, trace_id, parent_id, "01" if int(flags, 16) & 1 else "00")
+
+
+def propagate(scope: dict, context: TraceContext, replace: bool) -> None:
+    """Give the upstream the gateway's `traceparent` (rewrites scope["headers"]); `replace`
+    when the caller sent one of its own."""
+    pair = (b"traceparent", context.upstream_header())
+    headers = scope["headers"]
+    if replace:
+        headers = [p for p in headers if p[0] != b"traceparent"]
+        headers.append(pair)
+        scope["headers"] = headers
     else:
-        trace_id, parent_id, flags = parsed
-        # Only the sampled bit is defined for version 00; the rest is dropped.
-        flags = "01" if int(flags, 16) & 1 else "00"
-        context = TraceContext(trace_id, parent_id, ids[32:48], ids[48:], flags)
-    scope["headers"] = [
-        *(pair for pair in headers if pair[0] != b"traceparent"),
-        (b"traceparent", context.upstream_header()),
-    ]
-    return context
+        scope["headers"] = [*headers, pair]
 
 
 # --- Export ---------------------------------------------------------------------------
@@ -99,7 +125,7 @@ _resource = None
 
 
 def export_enabled() -> bool:
-    return bool(settings.OTEL_EXPORTER_OTLP_ENDPOINT or settings.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
+    return switches.switches.export
 
 
 def _span_processor():

@@ -1,10 +1,13 @@
-"""The JSON access log: one line per proxied call, its fields, sampling, and no injection."""
+"""The JSON access log: one line per proxied call, its fields, sampling, no injection, the
+line made without json.dumps, and "off" never being a file."""
 
 import json
 import time
 
 import pytest
 import requests
+
+from proxy import access_log, switches
 
 
 @pytest.fixture
@@ -111,3 +114,83 @@ def test_sampling_and_off(published, log_file, settings):
     before = len(settled(log_file))
     published.get("/health")
     assert len(settled(log_file)) == before
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Petstore v1",
+        'a "quoted" name\\ with a backslash',
+        "line\nbreak\r\tand \x00\x1f\x7f controls",
+        "caf\xe9 \u2028 \U0001f600 non-ASCII",
+        "",
+    ],
+)
+def test_a_line_is_byte_for_byte_what_json_dumps_makes(text):
+    values = {
+        "time": 1764748800123456789,
+        "request_id": text,
+        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "method": "GET",
+        "api": text,
+        "route": f"GET /{text}",
+        "application": text,
+        "status": 502,
+        "code": "upstream_unavailable",
+        "duration_ns": 1_234_567,
+        "gateway_ns": 234_567,
+        "upstream_ns": 1_000_000,
+        "bytes_sent": 61,
+    }
+    made = access_log.line(*values.values())
+    expected = {
+        "time": 1764748800.123456,
+        **{name: values[name] for name in ("request_id", "trace_id", "method", "api")},
+        **{name: values[name] for name in ("route", "application", "status", "code")},
+        "duration_ms": 1.235,
+        "gateway_ms": 0.235,
+        "upstream_ms": 1.0,
+        "bytes_sent": 61,
+    }
+    assert made == json.dumps(expected, separators=(",", ":"), ensure_ascii=True) + "\n"
+    assert made.count("\n") == 1 and made.isascii()
+    assert json.loads(made) == expected
+    unset = access_log.line(0, "-", None, "GET", "-", "-", "-", 499, None, 5, 5, None, 0)
+    assert json.loads(unset)["trace_id"] is None
+    assert json.loads(unset)["upstream_ms"] is None
+    assert json.loads(unset)["code"] is None
+
+
+@pytest.mark.parametrize("off", ["off", "OFF", " off ", ""])
+def test_off_is_never_a_file_even_for_lines_queued_before_it(settings, tmp_path, monkeypatch, off):
+    monkeypatch.chdir(tmp_path)
+    logged = tmp_path / "access.log"
+    settings.GATEWAY_REQUEST_LOG = str(logged)
+    assert switches.switches.log_destination == str(logged)
+    access_log.enqueue(switches.switches.log_destination, '{"queued":"before"}\n')
+    settings.GATEWAY_REQUEST_LOG = off  # before the queued line went out
+    assert switches.switches.log_destination is None
+    access_log.flush()
+    access_log.enqueue(off, '{"never":"written"}\n')  # even if handed "off" directly
+    access_log.flush()
+    assert logged.read_text() == '{"queued":"before"}\n'  # where it was queued for
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["access.log"]
+
+
+def test_off_calls_write_no_line_and_create_no_file(published, settings, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings.GATEWAY_REQUEST_LOG = "off"
+    assert published.get("/pets", published.token()).status_code == 200
+    access_log.flush()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_switches_follow_setting_changes(settings):
+    settings.GATEWAY_METRICS = False
+    settings.GATEWAY_ANALYTICS = False
+    assert switches.switches.counting is False
+    settings.GATEWAY_ANALYTICS = True
+    assert switches.switches.counting is True
+    settings.GATEWAY_REQUEST_LOG = "stdout"
+    settings.GATEWAY_REQUEST_LOG_SAMPLE = 0.0
+    assert switches.switches.log_destination is None  # sampling nothing is off

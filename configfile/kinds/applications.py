@@ -184,27 +184,36 @@ class Applications(Kind):
         return [stored[base_path] for base_path in item["apis"] if base_path in stored]
 
     def create(self, name: str, item: dict, context: Context) -> None:
-        fields = {key: item[key] for key in KEYS}
-        secret = None
-        if "client_secret" in item:
-            secret = self._secret(name, item["client_secret"], context)
-            if secret is None:
-                return
-        try:
-            application, plain = services.create_application(
-                context.actor,
-                apis=self._apis(item, context),
-                client_id=item["client_id"] or None,
-                client_secret=(secret.plain or secret.hashed) if secret else None,
-                name=name,
-                **fields,
+        self.create_many([(name, item)], context)
+
+    def create_many(self, items: list[tuple[str, dict]], context: Context) -> None:
+        new, names = [], {}
+        for name, item in items:
+            secret = None
+            if "client_secret" in item:
+                secret = self._secret(name, item["client_secret"], context)
+                if secret is None:
+                    continue
+            application = Application(name=name, **{key: item[key] for key in KEYS})
+            new.append(
+                services.NewApplication(
+                    application,
+                    apis=self._apis(item, context),
+                    client_id=item["client_id"] or None,
+                    client_secret=(secret.plain or secret.hashed) if secret else None,
+                )
             )
-        except ValidationError as exc:
-            context.model_errors(self.where(name), exc)
+            names[id(application)] = name
+        invalid = services.create_applications(new, context.actor)
+        for instance, exc in invalid:
+            context.model_errors(self.where(names[id(instance)]), exc)
+        if invalid:
             return
-        context.instances[self.key][name] = application
-        if secret is None and plain is not None:
-            context.generated.append((name, application.client_id, plain))
+        for item in new:
+            name = item.application.name
+            context.instances[self.key][name] = item.application
+            if item.plain_secret is not None:
+                context.generated.append((name, item.application.client_id, item.plain_secret))
 
     def update(self, name: str, old: dict, new: dict, context: Context) -> None:
         application = context.instances[self.key][name]

@@ -107,9 +107,9 @@ def create_applications(new: list[NewApplication], actor=None) -> changes.Invali
     clients = []
     for item in new:
         secret = item.client_secret or generate_client_secret()
-        client = OAuthClient(client_secret=secret)
-        if item.client_id:
-            client.client_id = item.client_id
+        # A given client id in the constructor: none generated to be thrown away.
+        given = {"client_id": item.client_id} if item.client_id else {}
+        client = OAuthClient(client_secret=secret, **given)
         _mirror(item.application, client)
         clients.append(client)
         if not item.application.is_public and item.client_secret is None:

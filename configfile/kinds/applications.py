@@ -5,11 +5,11 @@ once the application exists. The secret is a reference (configfile/secrets.py) o
 out: a new application then gets a generated one, shown once by apply.
 """
 
+from collections import defaultdict
+
 from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
 
-from apis.models import Api
 from applications import services
 from applications.choices import ApplicationStatus, ClientType, GrantType, default_grant_types
 from applications.models import Application
@@ -56,12 +56,17 @@ SPEC = Obj(
 )
 
 
-def as_item(application: Application, *, secret_hashes: bool = False) -> dict:
+def as_item(
+    application: Application, *, secret_hashes: bool = False, apis: list[str] | None = None
+) -> dict:
+    """The application as a file item; `apis`: its APIs' base paths, when read already."""
     item = {"name": application.name}
     item.update({key: getattr(application, key) for key in KEYS})
     item["identifying_claims"] = dict(sorted(application.identifying_claims.items()))
     item["custom_claims"] = dict(sorted(application.custom_claims.items()))
-    item["apis"] = sorted(api.base_path for api in application.apis.all())
+    if apis is None:
+        apis = [api.base_path for api in application.apis.all()]
+    item["apis"] = sorted(apis)
     client = application.oauth_client
     item["client_id"] = client.client_id if client else ""
     if secret_hashes and client is not None and not application.is_public:
@@ -86,10 +91,17 @@ class Applications(Kind):
     def current(self, scope: Scope) -> dict[str, dict]:
         if not scope.everything:
             return {}
-        applications = Application.objects.select_related("oauth_client").prefetch_related(
-            Prefetch("apis", Api.objects.only("base_path"))
-        )
-        return {app.name: as_item(app, secret_hashes=scope.secret_hashes) for app in applications}
+        # The associations in one query of plain rows: a prefetch would build a queryset
+        # per application (most of an export's time with 10,000 of them).
+        apis: dict[int, list[str]] = defaultdict(list)
+        for application_id, base_path in Application.apis.through.objects.values_list(
+            "application_id", "api__base_path"
+        ):
+            apis[application_id].append(base_path)
+        return {
+            app.name: as_item(app, secret_hashes=scope.secret_hashes, apis=apis[app.pk])
+            for app in Application.objects.select_related("oauth_client")
+        }
 
     def desired(self, item: dict, where: str, context: Context) -> dict:
         defaults = defaults_of(Application, KEYS)

@@ -100,7 +100,9 @@ class Applications(Kind):
             apis[application_id].append(base_path)
         return {
             app.name: as_item(app, secret_hashes=scope.secret_hashes, apis=apis[app.pk])
-            for app in Application.objects.select_related("oauth_client")
+            for app in Application.objects.select_related("oauth_client").only(
+                "name", *KEYS, "oauth_client__client_id", "oauth_client__client_secret"
+            )
         }
 
     def desired(self, item: dict, where: str, context: Context) -> dict:

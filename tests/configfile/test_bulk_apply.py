@@ -17,6 +17,7 @@ from configfile.export import export_text
 from configfile.problems import ConfigInvalid
 from core.models import AuditEvent
 from tests.configfile.conftest import audit_count, build_gateway, version, wipe
+from traffic.models import LimitPolicy
 
 SERVER = """\
 gatekeep: 1
@@ -272,3 +273,27 @@ def test_a_bulk_apply_costs_queries_per_batch_not_per_resource(db):
 
     # Per resource, the services took about a dozen queries each (10 resources per API).
     assert queries(40) - queries(20) < 10
+
+
+def test_new_traffic_limits_are_created_together_with_their_rules(db):
+    text = (
+        SERVER
+        + "apis:\n"
+        + api_item("/a/v1")
+        + api_item("/b/v1")
+        + "traffic_limits:\n- {api: /a/v1, rate: 10, period: minute}\n- {api: /b/v1, burst: 5}\n"
+    )
+    with pytest.raises(ConfigInvalid) as raised:
+        apply(text)
+    assert [(p.where, p.message) for p in raised.value.problems] == [
+        (
+            "traffic_limits[/b/v1].burst",
+            "A burst needs a rate: set the rate too, or leave the burst empty.",
+        )
+    ]
+    apply(text.replace("{api: /b/v1, burst: 5}", "{api: /b/v1, rate: 5, burst: 5}"))
+    assert sorted(LimitPolicy.objects.values_list("api__base_path", "rate")) == [
+        ("/a/v1", 10),
+        ("/b/v1", 5),
+    ]
+    assert AuditEvent.objects.filter(object_type="limitpolicy", action="create").count() == 2

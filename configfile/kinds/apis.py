@@ -274,7 +274,8 @@ class Apis(Kind):
             where[id(api)] = self.where(name)
             for route in routes:
                 where[id(route)] = self._at(self.where(name), route_item(route))
-            where[id(policy)] = f"{self.where(name)}.policy"
+            if policy is not None:
+                where[id(policy)] = f"{self.where(name)}.policy"
         invalid = services.create_apis(new, context.actor)
         for instance, exc in invalid:
             context.model_errors(where[id(instance)], exc)
@@ -283,7 +284,7 @@ class Apis(Kind):
         for (name, item), made in zip(items, new, strict=True):
             context.instances[self.key][name] = made.api
             if item["status"] == ApiStatus.ACTIVE:
-                context.activate[name] = False
+                context.activate.add(name)
 
     def update(self, name: str, old: dict, new: dict, context: Context) -> None:
         api = context.instances[self.key][name]
@@ -325,7 +326,7 @@ class Apis(Kind):
                 self._saved(services.save_route, route, self._at(where, values), context)
         was_active = old["status"] == ApiStatus.ACTIVE
         if new["status"] == ApiStatus.ACTIVE:
-            context.activate[name] = was_active
+            context.activate.add(name)  # checked again even if active: it may have changed
         elif was_active:
             services.deactivate_api(api, context.actor)
 

@@ -63,9 +63,9 @@ class Context:
     desired: dict[str, dict[str, dict]] = field(default_factory=dict)
     # What a kind worked out once and needs again (e.g. whether a secret matches).
     memo: dict = field(default_factory=dict)
-    # APIs (by base path) the file has active, and whether each already was: their
-    # activation checks run once, after every kind was applied (configfile/activation.py).
-    activate: dict[str, bool] = field(default_factory=dict)
+    # APIs (by base path) the file has active and creates or changes: their activation
+    # checks run once, after every kind was applied (configfile/activation.py).
+    activate: set[str] = field(default_factory=set)
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(Problem(where, message))

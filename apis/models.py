@@ -1,9 +1,11 @@
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from apis.choices import ApiKind, ApiStatus, HttpMethod, IdentitySource
-from apis.paths import normalize_base_path, normalize_route_template, route_shape, split_path
+from apis.paths import BasePaths, normalize_base_path, normalize_route_template, route_shape
 from apis.validators import (
     validate_audience_list,
     validate_forward_claims,
@@ -57,18 +59,28 @@ class Api(models.Model):
         return f"{self.name} {self.version}".strip()
 
     def clean(self) -> None:
+        stored = BasePaths()
+        for base_path, name, version in Api.objects.exclude(pk=self.pk).values_list(
+            "base_path", "name", "version"
+        ):
+            stored.add(base_path, f"{name} {version}".strip())
+        self.clean_with(stored)
+
+    def clean_with(self, base_paths: BasePaths) -> None:
+        """The API's rules, given the base paths of the other APIs (clean() reads them;
+        a bulk create gives those of the database and of the file)."""
         errors = {}
         try:
             self.base_path = normalize_base_path(self.base_path)
         except ValidationError as exc:
             errors["base_path"] = exc.messages
         else:
-            duplicate = Api.objects.exclude(pk=self.pk).filter(base_path=self.base_path).first()
-            overlap = None if duplicate else self._overlapping_base_path()
-            if duplicate:
+            duplicate = base_paths.taken_by(self.base_path)
+            overlap = None if duplicate is not None else base_paths.overlapping(self.base_path)
+            if duplicate is not None:
                 errors["base_path"] = [
                     ValidationError(
-                        f"An API is already published at {duplicate.base_path} ({duplicate}). "
+                        f"An API is already published at {self.base_path} ({duplicate}). "
                         "Choose another base path (e.g. a new version segment), or edit "
                         "that API instead.",
                         code="base_path_taken",
@@ -89,15 +101,6 @@ class Api(models.Model):
                 errors[field] = [f"Must be between 0 and {upper} seconds."]
         if errors:
             raise ValidationError(errors)
-
-    def _overlapping_base_path(self) -> str | None:
-        mine = split_path(self.base_path)
-        for other in Api.objects.exclude(pk=self.pk).values_list("base_path", flat=True):
-            theirs = split_path(other)
-            shorter = min(len(mine), len(theirs))
-            if mine[:shorter] == theirs[:shorter]:
-                return other
-        return None
 
     @property
     def gateway_path(self) -> str:
@@ -130,36 +133,50 @@ class Route(models.Model):
         return f"{self.method} {self.path}"
 
     def clean(self) -> None:
+        if self.api_id is None:
+            self.clean_with((), None)
+            return
+        siblings = Route.objects.filter(api_id=self.api_id, method=self.method).exclude(pk=self.pk)
+        policy = None
+        if not self.anonymous:
+            policy = IdentifyAndAuthorizePolicy.objects.filter(api_id=self.api_id).first()
+        self.clean_with(siblings.values_list("path", flat=True), policy)
+
+    def clean_with(
+        self, siblings: Iterable[str], policy: "IdentifyAndAuthorizePolicy | None"
+    ) -> None:
+        """The route's rules, given the paths of its API's other routes of the same method
+        and the API's policy (clean() reads them; a bulk create gives the file's)."""
         try:
             self.path = normalize_route_template(self.path)
         except ValidationError as exc:
             raise ValidationError({"path": exc.messages}) from None
-        if self.api_id is None:
-            return
         # /pets/{id} and /pets/{petId} match the same requests: one would silently shadow the other.
         shape = route_shape(self.path)
-        siblings = Route.objects.filter(api_id=self.api_id, method=self.method).exclude(pk=self.pk)
-        for other in siblings.values_list("path", flat=True):
+        for other in siblings:
             if route_shape(other) == shape:
                 raise ValidationError(
                     {"path": [f"{self.method} {other} already matches the same requests."]}
                 )
-        if not self.anonymous:
-            # The policy may have no audience only while every call is anonymous.
-            policy = IdentifyAndAuthorizePolicy.objects.filter(api_id=self.api_id).first()
-            if policy is not None and not policy.audiences and not policy.allow_anonymous:
-                raise ValidationError(
-                    {
-                        "anonymous": [
-                            ValidationError(
-                                "The API's policy lists no audience, so a route that needs a "
-                                "token cannot be checked. Add audiences to the policy first, "
-                                "or keep this route public.",
-                                code="audience_required",
-                            )
-                        ]
-                    }
-                )
+        # The policy may have no audience only while every call is anonymous.
+        if (
+            not self.anonymous
+            and policy is not None
+            and not policy.audiences
+            and not policy.allow_anonymous
+        ):
+            raise ValidationError(
+                {
+                    "anonymous": [
+                        ValidationError(
+                            "The API's policy lists no audience, so a route that needs a "
+                            "token cannot be checked. Add audiences to the policy first, "
+                            "or keep this route public.",
+                            code="audience_required",
+                        )
+                    ]
+                }
+            )
 
 
 class IdentifyAndAuthorizePolicy(models.Model):
@@ -206,9 +223,13 @@ class IdentifyAndAuthorizePolicy(models.Model):
         return f"Policy of {self.api}"
 
     def clean(self) -> None:
+        self.clean_with(None)
+
+    def clean_with(self, routes: list | None) -> None:
+        """The policy's rules, given its API's routes (None: read them)."""
         # Without an audience, no token could be checked against this API's aud: only an
         # API that never needs a token may go without. activation_problems() agrees.
-        if not self.audiences and not self.is_fully_anonymous():
+        if not self.audiences and not self.is_fully_anonymous(routes):
             raise ValidationError(
                 {
                     "audiences": [

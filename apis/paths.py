@@ -104,3 +104,33 @@ def example_path(template: str) -> str:
         segment.value if segment.kind == "literal" else EXAMPLE_VALUES[segment.kind]
         for segment in parse_route_template(template)
     )
+
+
+class BasePaths:
+    """The base paths an API must not take, indexed so that one check costs a few
+    dictionary lookups: Api.clean_with() reads it, whether it holds the stored APIs
+    (one API saved) or those plus a whole file's (apis/services.py create_apis)."""
+
+    def __init__(self) -> None:
+        self._labels: dict[str, str] = {}  # base path -> the API's name, for messages
+        self._whole: dict[tuple[str, ...], str] = {}  # segments -> base path
+        self._prefixes: dict[tuple[str, ...], str] = {}  # any leading segments -> a path
+
+    def add(self, base_path: str, label: str) -> None:
+        parts = tuple(split_path(base_path))
+        self._labels[base_path] = label
+        self._whole[parts] = base_path
+        for length in range(1, len(parts) + 1):
+            self._prefixes.setdefault(parts[:length], base_path)
+
+    def taken_by(self, base_path: str) -> str | None:
+        """The name of the API at exactly this base path."""
+        return self._labels.get(base_path)
+
+    def overlapping(self, base_path: str) -> str | None:
+        """A base path that is a prefix of this one, or that this one is a prefix of."""
+        parts = tuple(split_path(base_path))
+        for length in range(1, len(parts) + 1):
+            if parts[:length] in self._whole:
+                return self._whole[parts[:length]]
+        return self._prefixes.get(parts)

@@ -5,9 +5,11 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from apis.choices import ApiStatus
 from apis.models import Api, IdentifyAndAuthorizePolicy, Route
+from apis.paths import BasePaths
 from apis.validators import validate_upstream_url
 from authservers.models import AuthorizationServer
 from authservers.services import ensure_usable_keys, missing_keys_problem
@@ -16,6 +18,8 @@ from core import changes
 # Activation checks of apps above this one (policies/apps.py registers the policy
 # chain's): each takes the API and returns its problems.
 ACTIVATION_CHECKS: list = []
+# The API's relations those checks read, prefetched when many APIs are checked at once.
+ACTIVATION_PREFETCH: list[str] = []
 
 
 def activation_problems(api: Api) -> list[str]:
@@ -148,6 +152,120 @@ def save_policy(
         {} if authorization_servers is None else {"authorization_servers": authorization_servers}
     )
     return changes.save(policy, actor, related=related)
+
+
+# --- many APIs at once (a configuration file: configfile/kinds/apis.py) ---------------
+
+
+@dataclass
+class NewApi:
+    """An API to create with its routes and (optional) policy trusting `servers`."""
+
+    api: Api
+    routes: list[Route] = field(default_factory=list)
+    policy: IdentifyAndAuthorizePolicy | None = None
+    servers: list[AuthorizationServer] = field(default_factory=list)
+
+
+def create_apis(new: list[NewApi], actor=None) -> changes.Invalid:
+    """save_api, save_route and save_policy for many new APIs: the same rules (the
+    models' clean_with, fed from memory: the base paths of the stored APIs and of the
+    others created here, each API's routes), one audit event per resource, one version.
+
+    Returns what breaks a rule (an API's routes and policy are not checked when the API
+    itself is invalid); then nothing is written.
+    """
+    base_paths = BasePaths()
+    for base_path, name, version in Api.objects.values_list("base_path", "name", "version"):
+        base_paths.add(base_path, f"{name} {version}".strip())
+
+    def api_rules(api: Api) -> None:
+        api.clean_with(base_paths)
+        base_paths.add(api.base_path, str(api))
+
+    invalid = changes.validate_many([item.api for item in new], api_rules)
+    refused = {id(api) for api, _ in invalid}
+    for item in new:
+        if id(item.api) in refused:
+            continue
+        # Routes are checked as save_route checks them, one after the other with the
+        # policy not there yet; the policy then against all of them.
+        siblings: dict[str, list[str]] = {}
+
+        def route_rules(route: Route, siblings=siblings) -> None:
+            route.clean_with(siblings.get(route.method, ()), None)
+            siblings.setdefault(route.method, []).append(route.path)
+
+        invalid += changes.validate_many(item.routes, route_rules, exclude=["api"])
+        if item.policy is not None:
+            invalid += changes.validate_many(
+                [item.policy],
+                lambda policy, item=item: policy.clean_with(item.routes),
+                exclude=["api"],
+            )
+    if invalid:
+        return invalid
+    # A new API is inactive (activate_apis moves the version when it goes live), so
+    # neither it nor its routes and policy are served yet.
+    with transaction.atomic():
+        changes.create_many([item.api for item in new], actor, announce=False)
+        for item in new:
+            for route in item.routes:
+                route.api = item.api
+            if item.policy is not None:
+                item.policy.api = item.api
+        routes = [route for item in new for route in item.routes]
+        changes.create_many(routes, actor, announce=False)
+        with_policy = [item for item in new if item.policy is not None]
+        changes.create_many(
+            [item.policy for item in with_policy],
+            actor,
+            related=[{"authorization_servers": item.servers} for item in with_policy],
+            announce=False,
+        )
+    return []
+
+
+def activate_apis(apis: Iterable[Api], actor=None) -> dict[Api, list[str]]:
+    """activate_api for several APIs: each trusted server's keys fetched once when
+    missing, the same checks (activation_problems) for each, and those that pass
+    activated with one UPDATE, each audited. Returns the refused ones with their problems.
+    """
+    apis = list(
+        Api.objects.filter(pk__in=[api.pk for api in apis])
+        .select_related("policy")
+        .prefetch_related("routes", "policy__authorization_servers", *ACTIVATION_PREFETCH)
+    )
+    servers = {
+        server.pk: server
+        for api in apis
+        if _policy_of(api) is not None
+        for server in api.policy.authorization_servers.all()
+    }
+    for server in servers.values():
+        ensure_usable_keys(server)
+    refused, ready = {}, []
+    for api in apis:
+        problems = activation_problems(api)
+        if problems:
+            refused[api] = problems
+        elif api.status != ApiStatus.ACTIVE:
+            ready.append(api)
+    now = timezone.now()
+    with changes.changing_many(ready, actor, "activate"):
+        Api.objects.filter(pk__in=[api.pk for api in ready]).update(
+            status=ApiStatus.ACTIVE, updated_at=now
+        )
+        for api in ready:
+            api.status, api.updated_at = ApiStatus.ACTIVE, now
+    return refused
+
+
+def _policy_of(api: Api) -> IdentifyAndAuthorizePolicy | None:
+    try:
+        return api.policy
+    except IdentifyAndAuthorizePolicy.DoesNotExist:
+        return None
 
 
 # --- deleting an authorization server: it spans both apps, so it lives above both ---

@@ -1,5 +1,7 @@
 """Domain operations on applications, shared by the admin, REST API and console."""
 
+from dataclasses import dataclass, field
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from oauth2_provider.generators import generate_client_secret
@@ -18,6 +20,12 @@ def _uri_list(value) -> list:
 
 
 def _sync_client(application: Application, client) -> None:
+    _mirror(application, client)
+    client.full_clean(exclude=["client_id", "client_secret", "user"])
+    client.save()
+
+
+def _mirror(application: Application, client) -> None:
     """Mirror the application's OAuth2 settings onto its DOT client and save it.
 
     The Application is the source of truth. DOT matches redirect_uris and reads
@@ -36,8 +44,6 @@ def _sync_client(application: Application, client) -> None:
         if GrantType.AUTHORIZATION_CODE in application.grant_types
         else OAuthClient.GRANT_CLIENT_CREDENTIALS
     )
-    client.full_clean(exclude=["client_id", "client_secret", "user"])
-    client.save()
 
 
 def create_application(
@@ -70,6 +76,62 @@ def create_application(
         application.oauth_client = client
         changes.save(application, actor, related={"apis": apis})
     return application, None if application.is_public else secret
+
+
+@dataclass
+class NewApplication:
+    """An application to create (create_applications), as create_application takes it."""
+
+    application: Application
+    apis: list = field(default_factory=list)
+    client_id: str | None = None
+    client_secret: str | None = None  # plain, or a stored hash kept as it is
+    # After creation: the secret to show once (generated, confidential clients only).
+    plain_secret: str | None = None
+
+
+def create_applications(new: list[NewApplication], actor=None) -> changes.Invalid:
+    """create_application for many: the same rules (Application.clean and the OAuth2
+    client's, in memory), the clients inserted in batches (a secret given as a stored
+    hash is kept, a plain one hashed once), one audit event per application.
+
+    Returns what breaks a rule; then nothing is written. Names and client ids are the
+    caller's to keep unique (a file names each once); the database refuses duplicates.
+    """
+    for item in new:
+        application = item.application
+        application.redirect_uris = _uri_list(application.redirect_uris)
+    invalid = changes.validate_many([item.application for item in new], exclude=["oauth_client"])
+    if invalid:
+        return invalid
+    clients = []
+    for item in new:
+        secret = item.client_secret or generate_client_secret()
+        # A given client id in the constructor: none generated to be thrown away.
+        given = {"client_id": item.client_id} if item.client_id else {}
+        client = OAuthClient(client_secret=secret, **given)
+        _mirror(item.application, client)
+        clients.append(client)
+        if not item.application.is_public and item.client_secret is None:
+            item.plain_secret = secret
+    invalid = changes.validate_many(clients, exclude=["client_id", "client_secret", "user"])
+    if invalid:
+        # The client mirrors its application: its errors are the application's.
+        owners = {id(client): item.application for item, client in zip(new, clients, strict=True)}
+        return [(owners[id(client)], exc) for client, exc in invalid]
+    with transaction.atomic():
+        OAuthClient.objects.bulk_create(clients, batch_size=changes.BATCH_SIZE)
+        for item, client in zip(new, clients, strict=True):
+            item.application.oauth_client = client
+        # Served once one of its APIs is (applications/config_reads.py): the APIs are
+        # at hand, so no query per application to ask.
+        changes.create_many(
+            [item.application for item in new],
+            actor,
+            related=[{"apis": item.apis} for item in new],
+            announce=any(api.is_active for item in new for api in item.apis),
+        )
+    return []
 
 
 def save_application(application: Application, actor=None, *, apis=None) -> Application:

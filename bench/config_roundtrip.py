@@ -6,7 +6,8 @@
 Against the database named by DATABASE_URL (PostgreSQL for figures that mean anything):
 
 1. writes a generated file (one internal issuer, N APIs with their routes and policy, half
-   of them active, M applications, each associated with one or two APIs) and applies it
+   of them active, a policy chain on every 10th and traffic limits on every 5th, M
+   applications, each associated with one or two APIs) and applies it
    to an empty configuration: the first load;
 2. then, per run: export (with secret hashes, so no secret has to be generated or hashed
    again), wipe, apply, export; the two exports must be byte-identical;
@@ -77,6 +78,20 @@ def generated_file(apis: int, routes: int, applications: int) -> str:
                 f"  - {{method: {method}, path: '/items{r}/{{id}}', "
                 f"required_scopes: ['bench:r{r % 3}']}}"
             )
+    # Every 10th API has a policy chain, every 5th traffic limits.
+    lines.append("policy_chains:")
+    for n in range(0, apis, 10):
+        lines += [
+            f"- api: /bench{n:04d}/v1",
+            "  cors: {allowed_origins: ['https://app.example.com'], allowed_methods: [GET]}",
+            "  request_limits: {max_body_bytes: 1048576}",
+            "  transformations:",
+            "  - {target: request_header, operation: set, name: X-Tenant, "
+            "source: claim, value: tenant}",
+        ]
+    lines.append("traffic_limits:")
+    for n in range(0, apis, 5):
+        lines += [f"- api: /bench{n:04d}/v1", "  rate: 100", "  period: minute"]
     lines.append("applications:")
     for n in range(applications):
         first, second = n % apis, (n * 7 + 3) % apis

@@ -8,6 +8,7 @@ scalar) otherwise. PyYAML's representer took most of an export's time (about 30 
 writes reads back equal through configfile/loading.py and PyYAML alike.
 """
 
+import functools
 import json
 import math
 import re
@@ -54,6 +55,8 @@ def _float(value: float) -> str:
     return f"{mantissa}e{exponent}" if exponent else mantissa
 
 
+# Keys and most values repeat across a file (methods, scopes, paths): each is judged once.
+@functools.lru_cache(maxsize=65536)
 def _string(value: str) -> str:
     if (
         value

@@ -17,6 +17,7 @@ libyaml parses (yaml.CSafeLoader's parser); the document is built here from its 
 keeping the line of every mapping key for error messages.
 """
 
+import functools
 import math
 
 import yaml
@@ -166,6 +167,15 @@ def _build(loader) -> Loaded:
     return Loaded(root, lines)
 
 
+_RESOLVER = yaml.resolver.Resolver()
+
+
+# A file repeats most of its plain scalars (methods, scopes, flags): each is resolved once.
+@functools.lru_cache(maxsize=65536)
+def _resolved(value: str, implicit: tuple[bool, bool]) -> str:
+    return _RESOLVER.resolve(yaml.ScalarNode, value, implicit)
+
+
 class _NoKey:
     def __repr__(self) -> str:
         return "<no key>"
@@ -179,7 +189,7 @@ def _scalar(loader, event):
         raise _fail(f"A value is longer than {MAX_SCALAR_CHARS} characters.", event.start_mark)
     if event.style is not None and event.style != "":
         return event.value  # quoted or block scalars are strings
-    tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+    tag = _resolved(event.value, event.implicit)
     if tag not in _SCALAR_TYPES:
         raise _fail(
             f"{event.value!r} reads as a {tag.rsplit(':', 1)[-1]}; quote it to make it a string.",

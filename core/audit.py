@@ -1,6 +1,7 @@
 """Audit trail of configuration changes and sign-ins; every entry point records through here."""
 
 import json
+from collections.abc import Iterable, Mapping
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -16,8 +17,14 @@ SECRET_FIELDS = {"private_key", "client_secret", "private_jwk", "password"}
 NOISE_FIELDS = {"created_at", "updated_at"}
 
 
-def snapshot(instance: models.Model | None) -> dict | None:
-    """A JSON-safe copy of a model's fields, without secrets."""
+def snapshot(
+    instance: models.Model | None, related: Mapping[str, Iterable] | None = None
+) -> dict | None:
+    """A JSON-safe copy of a model's fields, without secrets.
+
+    `related`: the instances of its many-to-many fields when the caller knows them (a
+    bulk write), instead of one query per field.
+    """
     if instance is None:
         return None
     # Concrete fields include non-editable ones such as Api.status, which activation changes.
@@ -26,7 +33,11 @@ def snapshot(instance: models.Model | None) -> dict | None:
     }
     if instance.pk is not None:
         for field in instance._meta.many_to_many:
-            data[field.name] = sorted(item.pk for item in getattr(instance, field.name).all())
+            if related is not None:
+                items = related.get(field.name, ())
+            else:
+                items = getattr(instance, field.name).all()
+            data[field.name] = sorted(item.pk for item in items)
     for name in data.keys() & SECRET_FIELDS:
         data[name] = "<redacted>"
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder, default=str))
@@ -39,8 +50,26 @@ def record_event(
     before: dict | None = None,
     after: dict | None = None,
 ) -> AuditEvent:
+    event = audit_event(actor, action, instance, before, after)
+    event.save()
+    return event
+
+
+def record_events(events: list[AuditEvent]) -> None:
+    """Events of a bulk write (core/changes.py create_many), saved in batches."""
+    AuditEvent.objects.bulk_create(events, batch_size=1000)
+
+
+def audit_event(
+    actor,
+    action: str,
+    instance: models.Model,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> AuditEvent:
+    """The event (unsaved) of an act on `instance`."""
     user = actor if getattr(actor, "is_authenticated", False) else None
-    return AuditEvent.objects.create(
+    return AuditEvent(
         actor=user,
         actor_name=user.get_username() if user else (actor if isinstance(actor, str) else "system"),
         action=action,

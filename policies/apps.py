@@ -6,7 +6,7 @@ class PoliciesConfig(AppConfig):
     name = "policies"
 
     def ready(self) -> None:
-        from apis.services import ACTIVATION_CHECKS
+        from apis.services import ACTIVATION_CHECKS, ACTIVATION_PREFETCH
         from core.config_signals import track_config_changes
         from policies.models import (
             ClientAddressPolicy,
@@ -16,7 +16,7 @@ class PoliciesConfig(AppConfig):
             Transformation,
             UpstreamTarget,
         )
-        from policies.services import chain_problems
+        from policies.services import CHAIN_RELATIONS, chain_problems
 
         track_config_changes(
             CorsPolicy,
@@ -28,3 +28,4 @@ class PoliciesConfig(AppConfig):
         )
         if chain_problems not in ACTIVATION_CHECKS:
             ACTIVATION_CHECKS.append(chain_problems)
+            ACTIVATION_PREFETCH.extend(CHAIN_RELATIONS)

@@ -257,21 +257,34 @@ class Apis(Kind):
         context.instances[self.key] = {api.base_path: api for api in apis}
 
     def create(self, name: str, item: dict, context: Context) -> None:
-        api = Api(base_path=name, **{key: item[key] for key in API_KEYS})
-        if not self._saved(services.save_api, api, self.where(name), context):
+        self.create_many([(name, item)], context)
+
+    def create_many(self, items: list[tuple[str, dict]], context: Context) -> None:
+        stored = context.instances["authorization_servers"]
+        new, where = [], {}
+        for name, item in items:
+            api = Api(base_path=name, **{key: item[key] for key in API_KEYS})
+            routes = [Route(**route) for route in item["routes"]]
+            policy, servers = None, []
+            if item["policy"] is not None:
+                values = item["policy"]
+                policy = IdentifyAndAuthorizePolicy(**{key: values[key] for key in POLICY_KEYS})
+                servers = [stored[s] for s in values["authorization_servers"] if s in stored]
+            new.append(services.NewApi(api, routes, policy, servers))
+            where[id(api)] = self.where(name)
+            for route in routes:
+                where[id(route)] = self._at(self.where(name), route_item(route))
+            if policy is not None:
+                where[id(policy)] = f"{self.where(name)}.policy"
+        invalid = services.create_apis(new, context.actor)
+        for instance, exc in invalid:
+            context.model_errors(where[id(instance)], exc)
+        if invalid:
             return
-        context.instances[self.key][name] = api
-        where = self.where(name)
-        for route in item["routes"]:
-            self._saved(
-                services.save_route, Route(api=api, **route), self._at(where, route), context
-            )
-        if item["policy"] is not None:
-            self._save_policy(
-                api, IdentifyAndAuthorizePolicy(api=api), item["policy"], where, context
-            )
-        if item["status"] == ApiStatus.ACTIVE:
-            self._activate(api, where, context, was_active=False)
+        for (name, item), made in zip(items, new, strict=True):
+            context.instances[self.key][name] = made.api
+            if item["status"] == ApiStatus.ACTIVE:
+                context.activate.add(name)
 
     def update(self, name: str, old: dict, new: dict, context: Context) -> None:
         api = context.instances[self.key][name]
@@ -313,7 +326,7 @@ class Apis(Kind):
                 self._saved(services.save_route, route, self._at(where, values), context)
         was_active = old["status"] == ApiStatus.ACTIVE
         if new["status"] == ApiStatus.ACTIVE:
-            self._activate(api, where, context, was_active=was_active)
+            context.activate.add(name)  # checked again even if active: it may have changed
         elif was_active:
             services.deactivate_api(api, context.actor)
 
@@ -334,18 +347,6 @@ class Apis(Kind):
             services.save_policy(policy, context.actor, authorization_servers=servers)
         except ValidationError as exc:
             context.model_errors(f"{where}.policy", exc)
-
-    def _activate(self, api: Api, where: str, context: Context, *, was_active: bool) -> None:
-        """The activation checks of the REST API and console, for every API the file has
-        active; an API that already was active is checked again, as it may have changed."""
-        # Read afresh: the instance's cached routes and policy predate this apply's changes.
-        api = Api.objects.get(pk=api.pk)
-        if was_active:
-            problems = services.activation_problems(api)
-        else:
-            problems = services.activate_api(api, context.actor)
-        for problem in problems:
-            context.problem(f"{where}.status", f"Cannot be active: {problem}")
 
     @staticmethod
     def _saved(service, instance, where: str, context: Context) -> bool:

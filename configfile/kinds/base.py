@@ -9,7 +9,9 @@ module in configfile/kinds/ with a `Kind` subclass registered in REGISTRY. It sa
 - `desired()`: one file item with its defaults filled in and names normalised, so that
   comparing it with `current()` tells exactly what would change;
 - `check()`: references between resources, after every item was read;
-- `create()`, `update()`, `delete()`: the change, through the resource's services.
+- `create()`, `update()`, `delete()`: the change, through the resource's services;
+  `create_many()` all of a kind's creations at once (the bulk services, where a kind has
+  them: a restore creates thousands of resources).
 
 Kinds apply in `order` (lowest first) and delete in reverse, so an API's servers exist
 before its policy names them and applications let go of an API before it goes.
@@ -61,6 +63,9 @@ class Context:
     desired: dict[str, dict[str, dict]] = field(default_factory=dict)
     # What a kind worked out once and needs again (e.g. whether a secret matches).
     memo: dict = field(default_factory=dict)
+    # APIs (by base path) the file has active and creates or changes: their activation
+    # checks run once, after every kind was applied (configfile/activation.py).
+    activate: set[str] = field(default_factory=set)
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(Problem(where, message))
@@ -116,6 +121,12 @@ class Kind:
 
     def create(self, name: str, item: dict, context: Context) -> None:
         raise NotImplementedError
+
+    def create_many(self, items: list[tuple[str, dict]], context: Context) -> None:
+        """Every item of this kind the apply creates; a kind with a bulk service
+        (apis, applications) overrides it to write them in batches."""
+        for name, item in items:
+            self.create(name, item, context)
 
     def update(self, name: str, old: dict, new: dict, context: Context) -> None:
         raise NotImplementedError

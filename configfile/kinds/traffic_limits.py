@@ -118,19 +118,34 @@ class TrafficLimits(PerApiKind):
     # --- applying -----------------------------------------------------------------
 
     def create(self, name: str, item: dict, context: Context) -> None:
-        api = api_instance(name, context)
-        if api is not None:  # None: the API itself failed, and said why
-            self._save(LimitPolicy(api=api), name, item, context)
+        self.create_many([(name, item)], context)
+
+    def create_many(self, items: list[tuple[str, dict]], context: Context) -> None:
+        policies, where = [], {}
+        for name, item in items:
+            api = api_instance(name, context)
+            if api is None:  # the API itself failed, and said why
+                continue
+            policy = LimitPolicy(api=api)
+            self._fill(policy, item)
+            policies.append(policy)
+            where[id(policy)] = self.where(name)
+        for policy, exc in services.create_limit_policies(policies, context.actor):
+            context.model_errors(where[id(policy)], exc)
 
     def update(self, name: str, old: dict, new: dict, context: Context) -> None:
         policy = LimitPolicy.objects.select_related("api").get(api__base_path=name)
         self._save(policy, name, new, context)
 
     def _save(self, policy: LimitPolicy, name: str, item: dict, context: Context) -> None:
+        self._fill(policy, item)
+        saved(services.save_limit_policy, policy, self.where(name), context)
+
+    @staticmethod
+    def _fill(policy: LimitPolicy, item: dict) -> None:
         for field in LIMIT_POLICY_FIELDS:
             value = item.get(field)
             setattr(policy, field, period_value(value) if field in PERIODS else value)
-        saved(services.save_limit_policy, policy, self.where(name), context)
 
     def delete(self, name: str, old: dict, context: Context) -> None:
         policy = LimitPolicy.objects.filter(api__base_path=name).first()

@@ -13,11 +13,13 @@ from applications.models import Application
 from configfile.apply import ApplyConflict, apply, diff
 from configfile.export import export_text
 from configfile.problems import ConfigInvalid
+from core.models import ConfigRevision
 from tests.configfile.conftest import build_gateway
 from tests.personas import staff_member
 from tests.rest_api.conftest import json_client
 
 NEW_APIS = 40
+SLOW_APIS = 1500
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,13 +30,13 @@ def postgres():
         pytest.skip("row locks and deadlocks need PostgreSQL (DATABASE_URL)")
 
 
-def file_with_many_changes() -> str:
+def file_with_many_changes(new_apis: int = NEW_APIS) -> str:
     text = export_text().replace("Shop number", "Applied shop")
     new = "".join(
         f"- base_path: /applied{n}/v1\n  name: Applied {n}\n"
         "  upstream_url: http://127.0.0.1:9000/x\n"
         "  routes:\n  - {method: GET, path: /a}\n  - {method: GET, path: /b}\n"
-        for n in range(NEW_APIS)
+        for n in range(new_apis)
     )
     return text.replace("applications:\n", new + "applications:\n", 1)
 
@@ -99,12 +101,14 @@ def test_an_apply_racing_rest_edits_is_all_or_nothing(postgres):
 
 
 def test_rest_edits_wait_for_an_apply_holding_the_configuration(postgres):
-    """While an apply runs, a REST write waits for it, then lands after it: never between."""
+    """While an apply runs, a REST write the data plane sees (it moves the config version)
+    waits for it, then lands after it: never between."""
     build_gateway(apis=1, routes=1, applications=1)
     admin = staff_member("ada", Role.ADMINISTRATOR)
     client = json_client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin).key}")
-    shop0 = Api.objects.get(base_path="/shop0/v1").pk
-    text = file_with_many_changes()
+    app = Application.objects.get(name="client-0000").pk
+    # Large enough that the apply (bulk writes) still runs when the edit is sent.
+    text = file_with_many_changes(SLOW_APIS)
     done = {}
 
     def run_apply():
@@ -116,14 +120,35 @@ def test_rest_edits_wait_for_an_apply_holding_the_configuration(postgres):
 
     applier = threading.Thread(target=run_apply)
     applier.start()
-    time.sleep(0.3)  # the apply holds the config-version row by now
+    wait_for_the_configuration_lock()
     sent = time.monotonic()
-    response = client.patch(f"/api/v1/apis/{shop0}/", {"description": "after the apply"})
+    # An edit of a row the apply does not change (one it changes would deadlock with it:
+    # the apply waits for the row, the edit for the configuration).
+    response = client.patch(
+        f"/api/v1/applications/{app}/", {"identifying_claims": {"client_id": "after"}}
+    )
     answered = time.monotonic()
     applier.join(120)
-    assert response.status_code == 200
+    assert response.status_code == 200, response.content
     assert done["result"].applied
     assert done["at"] > sent  # the apply was still running when the edit was sent...
     assert answered >= done["at"] - 0.05  # ...and the edit was answered only after it
-    assert Api.objects.get(pk=shop0).description == "after the apply"
-    assert Api.objects.filter(base_path__startswith="/applied").count() == NEW_APIS
+    assert Application.objects.get(pk=app).identifying_claims == {"client_id": "after"}
+    assert Api.objects.filter(base_path__startswith="/applied").count() == SLOW_APIS
+
+
+def wait_for_the_configuration_lock() -> None:
+    """Until another session holds the config-version row (apply's first step)."""
+    table = ConfigRevision._meta.db_table
+    with connection.cursor() as cursor:
+        for _ in range(500):
+            cursor.execute(
+                "SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE c.relname = %s AND l.mode = 'RowShareLock' AND l.granted "
+                "AND l.pid <> pg_backend_pid()",
+                [table],
+            )
+            if cursor.fetchone():
+                return
+            time.sleep(0.01)
+    raise AssertionError("the apply never locked the configuration")

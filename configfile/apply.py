@@ -32,6 +32,7 @@ from configfile.plan import Plan, make_plan
 from configfile.problems import ConfigInvalid
 from core import audit_context, changes
 from core.audit_context import Source
+from core.db import is_write_conflict
 from core.models import ConfigRevision
 
 
@@ -104,7 +105,7 @@ def apply(
             if dry_run:
                 transaction.set_rollback(True)
     except DatabaseError as exc:
-        if _is_conflict(exc):
+        if is_write_conflict(exc):
             raise ApplyConflict(
                 "A concurrent change to the configuration conflicted with this apply; "
                 "nothing was changed. Run it again."
@@ -157,11 +158,3 @@ def _record_apply(plan: Plan, context: Context, text: str | bytes) -> None:
             "changes": [change.where for change in plan.changes][:1000],
         },
     )
-
-
-def _is_conflict(exc: DatabaseError) -> bool:
-    cause = getattr(exc, "__cause__", None)
-    code = getattr(cause, "sqlstate", None) or getattr(
-        getattr(cause, "diag", None), "sqlstate", None
-    )
-    return code in {"40001", "40P01"}  # serialization failure, deadlock detected

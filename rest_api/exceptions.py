@@ -21,6 +21,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
 from apis.openapi_import import DocumentTooLarge
+from core.db import is_write_conflict
 from core.request_ids import (
     DATABASE_UNAVAILABLE_DETAIL,
     RETRY_AFTER_SECONDS,
@@ -152,6 +153,10 @@ def _as_api_exception(exc) -> exceptions.APIException | None:
         )
     if isinstance(exc, IntegrityError):
         # The serializer checked uniqueness; a violation now means a concurrent write won.
+        return Conflict()
+    if isinstance(exc, OperationalError) and is_write_conflict(exc):
+        # A deadlock or serialization failure with a concurrent write (a config apply):
+        # rolled back whole, so the client may simply retry.
         return Conflict()
     if isinstance(exc, OperationalError | InterfaceError):
         logger.error("Database unavailable: %s", exc)

@@ -127,6 +127,18 @@ def test_a_database_outage_is_a_503_problem_with_retry_after(db):
     assert "connection refused" not in response.content.decode()
 
 
+def test_a_deadlock_with_a_concurrent_write_is_a_409_to_retry_not_an_outage(db):
+    """An edit deadlocking with a config apply was rolled back whole: retry it (409), the
+    database is not down (no 503)."""
+    import psycopg
+
+    deadlock = OperationalError("deadlock detected")
+    deadlock.__cause__ = psycopg.errors.DeadlockDetected("deadlock detected")
+    response, body = _call(deadlock)
+    assert (response.status_code, body["code"]) == (409, "conflict")
+    assert "Retry-After" not in response
+
+
 def test_an_integrity_race_is_a_409_problem(staff_client, monkeypatch):
     from django.db import IntegrityError
 

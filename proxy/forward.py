@@ -21,6 +21,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import lru_cache
 from http import HTTPStatus
 from urllib.parse import quote, unquote_plus
 
@@ -32,6 +33,7 @@ from core.outbound_policy import refusal_for_address, refusal_for_host
 from core.reserved_headers import (
     FORWARDING_HEADERS,
     FRAMING_HEADERS,
+    HOP_BY_HOP,
     OVERRIDE_HEADERS,
 )
 from proxy.config import ApiConfig, Upstream
@@ -54,6 +56,13 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(r"[ \t\x21-\x7e\x80-\xff]*")
 _HOST = re.compile(
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
+)
+
+# Request headers a client never passes on, whatever the API: framing, forwarding and
+# override headers and the hop-by-hop ones, as the bytes the ASGI server hands over.
+_NEVER_PASSED = frozenset(
+    name.encode("latin-1")
+    for name in FRAMING_HEADERS | FORWARDING_HEADERS | OVERRIDE_HEADERS | HOP_BY_HOP
 )
 
 _clients: dict[int, UpstreamClient] = {}
@@ -107,21 +116,16 @@ def request_headers(
     The gateway's own cookies (console session, CSRF) never reach an upstream; only
     the relay to the control plane passes them (`own_cookies`).
     """
-    listed = set()
-    for name, value in raw_headers:
-        if name == b"connection":
-            listed |= connection_listed(value.decode("latin-1"))
+    listed = None
     headers = []
     for raw_name, raw_value in raw_headers:
+        raw_name = raw_name.lower()  # ASGI servers send lower case; never count on it
+        if raw_name in _NEVER_PASSED:
+            if raw_name == b"connection":
+                listed = connection_listed(raw_value.decode("latin-1")) | (listed or set())
+            continue
         name = raw_name.decode("latin-1")
-        if (
-            name in drop
-            or name in FRAMING_HEADERS
-            or name in FORWARDING_HEADERS
-            or name in OVERRIDE_HEADERS
-            or is_hop_by_hop(name, listed)
-            or name.startswith(GATEWAY_HEADER_PREFIX)
-        ):
+        if name in drop or name.startswith(GATEWAY_HEADER_PREFIX):
             continue
         value = raw_value.decode("latin-1")
         if name == "cookie":
@@ -129,6 +133,8 @@ def request_headers(
             if not value:
                 continue
         headers.append((name, value))
+    if listed:  # names the Connection header declared hop-by-hop, wherever they came
+        headers = [pair for pair in headers if pair[0] not in listed]
     return headers
 
 
@@ -234,18 +240,22 @@ def identity_headers(decision: Decision) -> list[tuple[str, str]]:
     """X-Gateway-Application, X-Gateway-Subject and the policy's forwarded claims."""
     headers = []
     if decision.application is not None:
-        name = claim_header_value(decision.application.name) or ""
-        headers.append(("x-gateway-application", name))
-    if decision.token is None:
+        headers.append(("x-gateway-application", _name_value(decision.application.name) or ""))
+    token = decision.token
+    if token is None:
         return headers
-    subject = claim_header_value(decision.token.claims.get("sub"))
+    subject = token.header_value("sub")
     if subject:
         headers.append(("x-gateway-subject", subject))
     for claim, header in decision.api.policy.forward_claims:
-        value = claim_header_value(decision.token.claims.get(claim))
+        value = token.header_value(claim)
         if value is not None:
             headers.append((header.lower(), value))
     return headers
+
+
+# An application's name as a header value: the same few names on every call.
+_name_value = lru_cache(maxsize=4096)(claim_header_value)
 
 
 def relayed_request(

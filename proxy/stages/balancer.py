@@ -107,6 +107,13 @@ def reset() -> None:
 
 
 def pick(balancer: BalancerConfig, exclude: int | None = None) -> Target | None:
+    targets = balancer.targets
+    if exclude is None and len(targets) == 1:
+        # One target: it gets every call, in rotation or not (as when all are out).
+        target = targets[0]
+        current = _states.get(target.id)
+        if current is None or current.healthy:
+            return target
     now = time.monotonic()
     candidates = []
     for target in balancer.targets:

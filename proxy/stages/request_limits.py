@@ -6,6 +6,7 @@ there too; a body without one (chunked) is read up to the limit in stage 3 befor
 the upstream is called, so a body that lies about its size never reaches it.
 """
 
+import sys
 from dataclasses import dataclass
 from itertools import chain
 
@@ -27,6 +28,7 @@ class LimitsConfig:
     max_header_bytes: int | None
     content_types: frozenset[str]  # "type/subtype"
     content_families: frozenset[str]  # "type/" from "type/*"
+    header_count_cap: int = sys.maxsize  # max_header_count, or no limit
 
 
 def compile_limits(data: dict | None) -> LimitsConfig | None:
@@ -39,13 +41,16 @@ def compile_limits(data: dict | None) -> LimitsConfig | None:
         max_header_bytes=data["max_header_bytes"],
         content_types=frozenset(t for t in types if not t.endswith("/*")),
         content_families=frozenset(t[:-1] for t in types if t.endswith("/*")),
+        header_count_cap=sys.maxsize
+        if data["max_header_count"] is None
+        else data["max_header_count"],
     )
 
 
 def check_head(limits: LimitsConfig, environ: dict, trace: list | None) -> None:
     raw = environ.get("gatekeep.headers")
     if raw is not None:
-        if limits.max_header_count is not None and len(raw) > limits.max_header_count:
+        if len(raw) > limits.header_count_cap:
             raise HeaderFieldsTooLarge(
                 f"The request has {len(raw)} header fields; this API accepts at most "
                 f"{limits.max_header_count}.",
@@ -59,6 +64,13 @@ def check_head(limits: LimitsConfig, environ: dict, trace: list | None) -> None:
                     f"most {limits.max_header_bytes}.",
                     check="request_limits",
                 )
+    if "CONTENT_LENGTH" in environ or "HTTP_TRANSFER_ENCODING" in environ:
+        _check_declared_body(limits, environ)  # without either, the call has no body
+    if trace is not None:
+        trace.append({"check": "request_limits", "ok": True, "detail": "Within the limits."})
+
+
+def _check_declared_body(limits: LimitsConfig, environ: dict) -> None:
     length = environ.get("CONTENT_LENGTH", "")
     declared = int(length) if length.isdigit() else None
     has_body = bool(declared) or "HTTP_TRANSFER_ENCODING" in environ
@@ -78,8 +90,6 @@ def check_head(limits: LimitsConfig, environ: dict, trace: list | None) -> None:
                 f"This API does not accept request bodies of type {media_type[:80] or '(none)'}.",
                 check="request_limits",
             )
-    if trace is not None:
-        trace.append({"check": "request_limits", "ok": True, "detail": "Within the limits."})
 
 
 async def check_body(limits: LimitsConfig | None, body) -> None:

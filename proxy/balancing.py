@@ -39,7 +39,8 @@ async def balanced_send(
     balancer = api.chain.balancer
     if balancer is None:
         return await send(client, api, request)
-    _ensure_health_checks(balancer)
+    if balancer.health_path:
+        _ensure_health_checks(balancer)
     target = rules.pick(balancer)
     try:
         return await _call(client, api, balancer, target, request)

@@ -110,8 +110,10 @@ def _text(key: int) -> str:
 
 def check_address(lists: AddressLists, environ: dict, trace: list | None, whose: str) -> None:
     address = environ.get("gatekeep.client_ip", -1)
-    if address == -1:
-        address = client_ip(environ)
+    if address == -1:  # client_ip(), without a call: the first list of the call
+        peer = environ.get("REMOTE_ADDR")
+        address = _client(peer, environ.get("HTTP_X_FORWARDED_FOR", "")) if peer else None
+        environ["gatekeep.client_ip"] = address
     if address is None:
         if trace is not None:
             trace.append(

@@ -95,8 +95,10 @@ def _check_declared_body(limits: LimitsConfig, environ: dict) -> None:
 async def check_body(limits: LimitsConfig | None, body) -> None:
     """Stage 3: a body without a declared length is read up to the limit first
     (proxy/body.py keeps what was read and sends it on)."""
-    if limits is None or limits.max_body_bytes is None or not body.framing()[1]:
-        return  # no body, or a declared length stage 1 checked and the server enforces
+    if limits is None or not body.expected or limits.max_body_bytes is None:
+        return  # no limit, or no body
+    if not body.framing()[1]:
+        return  # a declared length: stage 1 checked it and the server enforces it
     head = await body.peek(limits.max_body_bytes + 1)
     if len(head) > limits.max_body_bytes:
         raise PayloadTooLarge(_too_large(limits), check="request_limits")

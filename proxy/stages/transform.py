@@ -224,25 +224,46 @@ def _header_step(rule: Rule, name, new_name, encode):
                 headers[:] = [(new_name if n == name else n, v) for n, v in headers]
 
         return rename
-    get = _getter(rule)
-    if operation == "set":
+    replace = operation == "set"
+    if rule.source == "constant":
+        # The pair itself is worked out once.
+        pair = (name, rule.value if encode is None else encode(rule.value))
 
-        def set_(decision, headers: list) -> None:
-            value = get(decision)
+        def constant(decision, headers: list) -> None:
+            if replace and name in map(_first, headers):
+                headers[:] = [p for p in headers if p[0] != name]
+            headers.append(pair)
+
+        return constant
+    if rule.source == "claim":
+        claim_name = rule.value
+
+        def claim(decision, headers: list) -> None:
+            token = decision.token
+            if token is None:
+                return
+            try:
+                value = token.header_values[claim_name]  # token.header_value(), no call
+            except KeyError:
+                value = token.header_value(claim_name)
             if value is None:
                 return
-            if name in map(_first, headers):
-                headers[:] = [pair for pair in headers if pair[0] != name]
+            if replace and name in map(_first, headers):
+                headers[:] = [p for p in headers if p[0] != name]
             headers.append((name, value if encode is None else encode(value)))
 
-        return set_
+        return claim
+    get = _getter(rule)
 
-    def add(decision, headers: list) -> None:
+    def other(decision, headers: list) -> None:
         value = get(decision)
-        if value is not None:
-            headers.append((name, value if encode is None else encode(value)))
+        if value is None:
+            return
+        if replace and name in map(_first, headers):
+            headers[:] = [p for p in headers if p[0] != name]
+        headers.append((name, value if encode is None else encode(value)))
 
-    return add
+    return other
 
 
 def _request_header_step(rule: Rule):
@@ -274,8 +295,10 @@ def _query_step(rule: Rule):
             or query[-1] == "&"
         )
 
+    adds = operation in ("add", "set")
+
     def step(decision, query: str) -> str:
-        if operation in ("add", "set"):
+        if adds:
             if get is None:
                 pair = rule.constant_query
             else:

@@ -20,11 +20,17 @@ move, for comparing (c) with (f) on a shared machine. Code in C (the regex engin
 dict and str methods, the event loop's selector) is not counted, so it is a
 measure of our Python, not of time. `--by-function N` lists the N functions whose
 count differs most between (c) and (f).
+
+`--server` puts the data plane's HTTP server in front, as a bench/run worker has it
+(uvicorn's llhttp protocol of proxy/server.py on uvloop, in this process), and
+sends the calls over one keep-alive connection from a client thread; both figures
+then include the server's per-call Python (parsing callbacks, the ASGI cycle).
 """
 
 import argparse
 import asyncio
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +38,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,14 +92,58 @@ def caller(app, token: str):
     return call
 
 
+def server_caller(port: int, token: str):
+    """`call` over HTTP to the in-process server, from a client thread of its own."""
+    client = ThreadPoolExecutor(max_workers=1)
+    connection: list[socket.socket] = []
+
+    def exchange(path: str, origin: bool) -> None:
+        if not connection:
+            connection.append(socket.create_connection(("127.0.0.1", port)))
+        sock = connection[0]
+        extra = "Origin: https://app.example.com\r\n" if origin else ""
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n"
+            f"{extra}\r\n".encode()
+        )
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        while len(body) < length:
+            body += sock.recv(65536)
+
+    async def call(path: str, origin: bool) -> None:
+        await asyncio.get_running_loop().run_in_executor(client, exchange, path, origin)
+
+    return call
+
+
+async def serve(app, port: int):
+    """The data plane's server (proxy/server.py's settings) on this event loop."""
+    import uvicorn
+
+    from proxy.server import DataPlaneWorker
+
+    kwargs = {k: v for k, v in DataPlaneWorker.CONFIG_KWARGS.items() if k != "loop"}
+    kwargs["lifespan"] = "off"
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **kwargs)
+    server = uvicorn.Server(config)
+    task = asyncio.get_running_loop().create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    return server, task
+
+
 async def warm_up(call) -> None:
     for path, origin in APIS.values():
         for _ in range(300):  # config, keys, token cache, pooled connection
             await call(path, origin)
 
 
-async def measure(app, token: str, rounds: int, calls: int) -> dict:
-    call = caller(app, token)
+async def measure(call, rounds: int, calls: int) -> dict:
     await warm_up(call)
     samples: dict[str, list[float]] = {"c": [], "f": []}
     for _ in range(rounds):
@@ -111,9 +162,8 @@ async def measure(app, token: str, rounds: int, calls: int) -> dict:
     }
 
 
-async def count_opcodes(app, token: str, calls: int) -> dict:
+async def count_opcodes(call, calls: int) -> dict:
     """Bytecode instructions per call of this thread, and per function, for (c) and (f)."""
-    call = caller(app, token)
     await warm_up(call)
     result = {}
     for name, (path, origin) in APIS.items():
@@ -165,6 +215,7 @@ def main() -> int:
     )
     parser.add_argument("--opcodes", action="store_true", help="count bytecode instructions")
     parser.add_argument("--by-function", type=int, default=0, metavar="N")
+    parser.add_argument("--server", action="store_true", help="through the HTTP server")
     args = parser.parse_args()
     if args.calls is None:
         args.calls = 200 if args.opcodes else 3000
@@ -219,10 +270,31 @@ def main() -> int:
     listening.wait()
     app = PublicApp(preload=False)
     token = (workdir / "token.txt").read_text().strip()
+
+    async def run():
+        server = None
+        if args.server:
+            server, task = await serve(app, port + 1)
+            call = server_caller(port + 1, token)
+        else:
+            call = caller(app, token)
+        try:
+            if args.opcodes:
+                return await count_opcodes(call, args.calls)
+            return await measure(call, args.rounds, args.calls)
+        finally:
+            if server is not None:
+                server.should_exit = True
+                await task
+
+    if args.server:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    result = asyncio.run(run())
     if args.opcodes:
-        _print_opcodes(asyncio.run(count_opcodes(app, token, args.calls)), args.by_function)
+        _print_opcodes(result, args.by_function)
         return 0
-    result = asyncio.run(measure(app, token, args.rounds, args.calls))
     print(
         f"CPU per call: identification only {result['identification_only_us']} µs, full chain "
         f"{result['full_chain_us']} µs → +{result['cost_percent']} % (medians of "

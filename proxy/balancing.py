@@ -66,7 +66,7 @@ def _retryable(failure: UpstreamFailure, balancer: BalancerConfig, request) -> b
 async def _call(client, api, balancer: BalancerConfig, target: Target, request):
     """One call to `target`. It counts as under way (least connections) until its
     response head has arrived: the part of a call that waits on the target."""
-    current = rules.state(target.id)
+    current = rules.states.get(target.id) or rules.state(target.id)
     current.active += 1
     try:
         response = await client.request(

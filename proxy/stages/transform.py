@@ -253,6 +253,20 @@ def _header_step(rule: Rule, name, new_name, encode):
             headers.append((name, value if encode is None else encode(value)))
 
         return claim
+    if rule.source == "application" and rule.value == "name":
+
+        def application_name(decision, headers: list) -> None:
+            application = decision.application
+            if application is None:
+                return
+            value = _name_value(application.name)
+            if value is None:
+                return
+            if replace and name in map(_first, headers):
+                headers[:] = [p for p in headers if p[0] != name]
+            headers.append((name, value if encode is None else encode(value)))
+
+        return application_name
     get = _getter(rule)
 
     def other(decision, headers: list) -> None:

@@ -64,10 +64,12 @@ APIS = {"c": ("/gateway/bench/v1/items", False), "f": ("/gateway/chain/v1/items"
 
 
 def caller(app, token: str):
+    plain = [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode())]
+    # Built once: the harness does the same work for (c) and (f).
+    with_origin = [*plain, (b"origin", b"https://app.example.com")]
+
     async def call(path: str, origin: bool) -> None:
-        headers = [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode())]
-        if origin:
-            headers.append((b"origin", b"https://app.example.com"))
+        headers = with_origin if origin else plain
         scope = {
             "type": "http",
             "method": "GET",

@@ -182,9 +182,10 @@ def wsgi_like_environ(scope: dict) -> dict:
     }
     for raw_name, raw_value in scope["headers"]:
         key = _ENVIRON_KEYS.get(raw_name) or _environ_key(raw_name)
-        value = raw_value.decode("latin-1")
-        previous = environ.get(key)
-        environ[key] = value if previous is None else f"{previous}, {value}"
+        if key in environ:
+            environ[key] = f"{environ[key]}, {raw_value.decode('latin-1')}"
+        else:
+            environ[key] = raw_value.decode("latin-1")
     return environ
 
 

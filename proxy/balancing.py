@@ -41,7 +41,9 @@ async def balanced_send(
         return await send(client, api, request)
     if balancer.health_path:
         _ensure_health_checks(balancer)
-    target = rules.pick(balancer)
+    target = balancer.single  # the only target gets every call while it is in rotation
+    if target is None or not (rules.states.get(target.id) or rules.state(target.id)).healthy:
+        target = rules.pick(balancer)
     try:
         return await _call(client, api, balancer, target, request)
     except UpstreamFailure as failure:

@@ -13,7 +13,7 @@ from proxy.stages.balancer import BalancerConfig, compile_balancer, state
 from proxy.stages.client_addresses import AddressLists, check_address, compile_lists
 from proxy.stages.cors import CorsConfig, apply_cors, compile_cors
 from proxy.stages.request_limits import LimitsConfig, check_head, compile_limits
-from proxy.stages.transform import TransformConfig, compile_transforms, transform_response
+from proxy.stages.transform import TransformConfig, compile_transforms
 
 _first = itemgetter(0)
 
@@ -48,8 +48,12 @@ class Chain:
     ) -> list[tuple[bytes, bytes]]:
         """Stage 5: the response transformations, then the CORS headers of stage 1 (an
         upstream's own Access-Control-* headers never widen the API's CORS policy)."""
-        if self.transforms is not None:
-            transform_response(self.transforms, decision, headers)
+        transforms = self.transforms
+        if transforms is not None:  # the response rules (transform.py), in place
+            for step in transforms.response_by_route.get(
+                decision.route.id, transforms.response_all
+            ):
+                step(decision, headers)
         if self.cors is not None:
             # The names as one string: a look for the prefix without a Python loop.
             if b"\naccess-control-" in b"\n" + b"\n".join(map(_first, headers)):

@@ -32,12 +32,11 @@ class AddressLists:
     """The addresses a pair of lists admits, as sorted disjoint ranges (allow minus deny,
     or everything minus deny without an allow list), worked out at compile time."""
 
-    starts: tuple[int, ...]
+    starts: tuple[int, ...]  # the first is -1, an empty range: every key finds a range
     ends: tuple[int, ...]  # inclusive
 
     def admits(self, key: int) -> bool:
-        index = bisect_right(self.starts, key) - 1
-        return index >= 0 and key <= self.ends[index]
+        return key <= self.ends[bisect_right(self.starts, key) - 1]
 
 
 def _spans(entries: list[str]) -> list[tuple[int, int]]:
@@ -70,6 +69,7 @@ def compile_lists(allow: list[str], deny: list[str]) -> AddressLists:
             if deny_last < last:
                 kept.append((deny_last + 1, last))
         admitted = kept
+    admitted.insert(0, (-1, -2))
     return AddressLists(tuple(a[0] for a in admitted), tuple(a[1] for a in admitted))
 
 
@@ -124,8 +124,7 @@ def check_address(lists: AddressLists, environ: dict, trace: list | None, whose:
                 }
             )
         return
-    index = bisect_right(lists.starts, address) - 1  # lists.admits(), without a call
-    if index < 0 or address > lists.ends[index]:
+    if address > lists.ends[bisect_right(lists.starts, address) - 1]:  # not lists.admits()
         raise ClientAddressRefused(
             f"Calls from this address are not allowed for this {whose}.",
             check=f"client_address ({whose})",

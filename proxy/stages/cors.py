@@ -13,6 +13,7 @@ from proxy.errors import GatewayError
 
 _ORIGIN = re.compile(r"^(https?)://([a-z0-9.-]{1,253}|\[[0-9a-f:.]{2,45}\])(?::(\d{1,5}))?$")
 SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})
+_PREFLIGHT = "HTTP_ACCESS_CONTROL_REQUEST_METHOD"  # an OPTIONS call with it is a preflight
 
 
 class Answered(Exception):
@@ -135,16 +136,12 @@ def apply_cors(cors: CorsConfig, environ: dict, trace: list | None) -> None:
         if trace is not None:
             trace.append({"check": "cors", "ok": True, "detail": "Not a cross-origin call."})
         return
-    answer = cors.answers.get(origin)  # an exact origin, worked out at compile time
-    if answer is None:
-        answer = cors.answer(origin)
-    preflight = (
-        environ["REQUEST_METHOD"] == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
-    )
+    # An exact origin's answer was worked out at compile time.
+    answer = cors.answers.get(origin) or cors.answer(origin)
     if answer is None:
         environ["gatekeep.response_headers"] = VARY
         environ["gatekeep.cors"] = VARY_RAW
-        if preflight:
+        if environ["REQUEST_METHOD"] == "OPTIONS" and _PREFLIGHT in environ:
             raise OriginNotAllowed(
                 "This origin may not call the API from a browser.",
                 check="cors",
@@ -152,7 +149,7 @@ def apply_cors(cors: CorsConfig, environ: dict, trace: list | None) -> None:
             )
         _trace(trace, True, f"Origin {origin[:100]} is not allowed: no CORS headers.")
         return
-    if preflight:
+    if environ["REQUEST_METHOD"] == "OPTIONS" and _PREFLIGHT in environ:
         _preflight(cors, answer, origin, environ, trace)
     environ["gatekeep.response_headers"] = answer.text
     environ["gatekeep.cors"] = answer.raw

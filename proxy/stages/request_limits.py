@@ -12,6 +12,8 @@ from itertools import chain
 
 from proxy.errors import GatewayError, HeaderFieldsTooLarge
 
+from_iterable = chain.from_iterable  # every name and value of the head, in turn
+
 
 class PayloadTooLarge(GatewayError):
     status, title, code = 413, "Payload too large", "payload_too_large"
@@ -57,7 +59,7 @@ def check_head(limits: LimitsConfig, environ: dict, trace: list | None) -> None:
                 check="request_limits",
             )
         if limits.max_header_bytes is not None:
-            size = sum(map(len, chain.from_iterable(raw)))
+            size = sum(map(len, from_iterable(raw)))
             if size > limits.max_header_bytes:
                 raise HeaderFieldsTooLarge(
                     f"The request's header fields take {size} bytes; this API accepts at "

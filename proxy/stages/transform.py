@@ -189,17 +189,6 @@ def transform_request(
     return headers, query
 
 
-def transform_response(
-    transforms: TransformConfig | None, decision, headers: list[tuple[bytes, bytes]]
-) -> list[tuple[bytes, bytes]]:
-    """Stage 5: `headers` is changed in place."""
-    if transforms is None:
-        return headers
-    for step in transforms.response_by_route.get(decision.route.id, transforms.response_all):
-        step(decision, headers)
-    return headers
-
-
 _first = itemgetter(0)
 
 

@@ -181,7 +181,10 @@ def wsgi_like_environ(scope: dict) -> dict:
         "gatekeep.headers": scope["headers"],  # as received, for the request limits
     }
     for raw_name, raw_value in scope["headers"]:
-        key = _ENVIRON_KEYS.get(raw_name) or _environ_key(raw_name)
+        try:
+            key = _ENVIRON_KEYS[raw_name]
+        except KeyError:
+            key = _environ_key(raw_name)
         if key in environ:
             environ[key] = f"{environ[key]}, {raw_value.decode('latin-1')}"
         else:

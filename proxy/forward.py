@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import lru_cache
 from http import HTTPStatus
+from operator import itemgetter
 from urllib.parse import quote, unquote_plus
 
 from django.conf import settings
@@ -64,6 +65,9 @@ _NEVER_PASSED = frozenset(
     name.encode("latin-1")
     for name in FRAMING_HEADERS | FORWARDING_HEADERS | OVERRIDE_HEADERS | HOP_BY_HOP
 )
+
+_GATEWAY_PREFIX = GATEWAY_HEADER_PREFIX.encode("latin-1")
+_first = itemgetter(0)
 
 _clients: dict[int, UpstreamClient] = {}
 
@@ -116,16 +120,25 @@ def request_headers(
     The gateway's own cookies (console session, CSRF) never reach an upstream; only
     the relay to the control plane passes them (`own_cookies`).
     """
+    # All the names as one string, looked at without a Python loop: as an ASGI server
+    # sends them (lower case) and without a client's X-Gateway-*, the loop below needs
+    # no per-name work for either; otherwise they are put right first.
+    names = b"\n".join(map(_first, raw_headers))
+    if not names.islower() or _GATEWAY_PREFIX in names:
+        raw_headers = [
+            (name, value)
+            for name, value in ((n.lower(), v) for n, v in raw_headers)
+            if not name.startswith(_GATEWAY_PREFIX)
+        ]
     listed = None
     headers = []
     for raw_name, raw_value in raw_headers:
-        raw_name = raw_name.lower()  # ASGI servers send lower case; never count on it
         if raw_name in _NEVER_PASSED:
             if raw_name == b"connection":
                 listed = connection_listed(raw_value.decode("latin-1")) | (listed or set())
             continue
         name = raw_name.decode("latin-1")
-        if name in drop or name.startswith(GATEWAY_HEADER_PREFIX):
+        if name in drop:
             continue
         value = raw_value.decode("latin-1")
         if name == "cookie":

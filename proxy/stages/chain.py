@@ -50,9 +50,13 @@ class Chain:
         upstream's own Access-Control-* headers never widen the API's CORS policy)."""
         transforms = self.transforms
         if transforms is not None:  # the response rules (transform.py), in place
-            for step in transforms.response_by_route.get(
-                decision.route.id, transforms.response_all
-            ):
+            by_route = transforms.response_by_route  # empty unless a rule is a route's own
+            steps = (
+                by_route.get(decision.route.id, transforms.response_all)
+                if by_route
+                else transforms.response_all
+            )
+            for step in steps:
                 step(decision, headers)
         if self.cors is not None:
             # The names as one string: a look for the prefix without a Python loop.

@@ -179,8 +179,11 @@ def transform_request(
     """Stage 3: `headers` is changed in place; the query is returned with it."""
     if transforms is None:
         return headers, query
-    header_steps, query_steps = transforms.request_by_route.get(
-        decision.route.id, transforms.request_all
+    by_route = transforms.request_by_route  # empty unless a rule is a route's own
+    header_steps, query_steps = (
+        by_route.get(decision.route.id, transforms.request_all)
+        if by_route
+        else transforms.request_all
     )
     for step in header_steps:
         step(decision, headers)

@@ -21,7 +21,6 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from functools import lru_cache
 from http import HTTPStatus
 from operator import itemgetter
 from urllib.parse import quote, unquote_plus
@@ -42,9 +41,9 @@ from proxy.cookies import console_cookie_names, is_reserved_cookie, without_cook
 from proxy.errors import GatewayError, UpstreamTimeout, UpstreamUnavailable
 from proxy.headers import (
     GATEWAY_HEADER_PREFIX,
-    claim_header_value,
     connection_listed,
     is_hop_by_hop,
+    text_header_value,
 )
 from proxy.pipeline import Decision
 from proxy.stages.transform import transform_request
@@ -252,8 +251,9 @@ def proxied_request(
 def identity_headers(decision: Decision) -> list[tuple[str, str]]:
     """X-Gateway-Application, X-Gateway-Subject and the policy's forwarded claims."""
     headers = []
-    if decision.application is not None:
-        headers.append(("x-gateway-application", _name_value(decision.application.name) or ""))
+    application = decision.application
+    if application is not None:
+        headers.append(("x-gateway-application", text_header_value(application.name) or ""))
     token = decision.token
     if token is None:
         return headers
@@ -265,10 +265,6 @@ def identity_headers(decision: Decision) -> list[tuple[str, str]]:
         if value is not None:
             headers.append((header.lower(), value))
     return headers
-
-
-# An application's name as a header value: the same few names on every call.
-_name_value = lru_cache(maxsize=4096)(claim_header_value)
 
 
 def relayed_request(

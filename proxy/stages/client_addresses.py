@@ -94,23 +94,13 @@ def _forget_clients(setting: str, **kwargs) -> None:
 setting_changed.connect(_forget_clients)
 
 
-def client_ip(environ: dict) -> int | None:
-    """The trusted client address of this call, or None (the token inspector has none)."""
-    found = environ.get("gatekeep.client_ip", -1)
-    if found == -1:  # not looked up yet; the API's and the application's lists share it
-        peer = environ.get("REMOTE_ADDR")
-        found = _client(peer, environ.get("HTTP_X_FORWARDED_FOR", "")) if peer else None
-        environ["gatekeep.client_ip"] = found
-    return found
-
-
 def _text(key: int) -> str:
     return str(ipaddress.IPv6Address(key - _V6) if key >= _V6 else ipaddress.IPv4Address(key))
 
 
 def check_address(lists: AddressLists, environ: dict, trace: list | None, whose: str) -> None:
     address = environ.get("gatekeep.client_ip", -1)
-    if address == -1:  # client_ip(), without a call: the first list of the call
+    if address == -1:  # the first list of the call: the API's and the application's share it
         peer = environ.get("REMOTE_ADDR")
         address = _client(peer, environ.get("HTTP_X_FORWARDED_FOR", "")) if peer else None
         environ["gatekeep.client_ip"] = address

@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote_plus
 
 from apis.paths import parse_route_template
 from policies.validators import is_protected_header
-from proxy.headers import claim_header_value
+from proxy.headers import claim_header_value, text_header_value
 
 _SAFE_CONSTANT = re.compile(r"[\t\x20-\x7e]*")
 REQUEST_HEADER, RESPONSE_HEADER, QUERY_PARAM = "request_header", "response_header", "query_param"
@@ -125,9 +125,6 @@ def _per_route(rules: list[Rule], compile_step) -> tuple[tuple, dict]:
 
 # --- values ----------------------------------------------------------------------------
 
-# An application's name as a header value: the same few names on every call.
-_name_value = lru_cache(maxsize=4096)(claim_header_value)
-
 
 def _getter(rule: Rule):
     """The function giving the rule's value for a decision (None: the rule does nothing)."""
@@ -147,7 +144,7 @@ def _getter(rule: Rule):
                 None if decision.application is None else str(decision.application.id)
             )
         return lambda decision: (
-            None if decision.application is None else _name_value(decision.application.name)
+            None if decision.application is None else text_header_value(decision.application.name)
         )
     if source == "path_param":
 
@@ -251,7 +248,7 @@ def _header_step(rule: Rule, name, new_name, encode):
             application = decision.application
             if application is None:
                 return
-            value = _name_value(application.name)
+            value = text_header_value(application.name)
             if value is None:
                 return
             if replace and name in map(_first, headers):

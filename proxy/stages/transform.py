@@ -48,10 +48,11 @@ class TransformConfig:
     # route's own, in their order); routes without rules of their own share `*_all`.
     # A request's are two tuples, header steps and query steps: the two never touch
     # the same thing, so only the order within each matters.
-    request_all: tuple[tuple, tuple] = ((), ())
-    request_by_route: dict = field(default_factory=dict)
-    response_all: tuple = ()
-    response_by_route: dict = field(default_factory=dict)
+    # Compared through the rules above: two compiles of the same rules are equal.
+    request_all: tuple[tuple, tuple] = field(default=((), ()), compare=False)
+    request_by_route: dict = field(default_factory=dict, compare=False)
+    response_all: tuple = field(default=(), compare=False)
+    response_by_route: dict = field(default_factory=dict, compare=False)
 
 
 def compile_transforms(rows: list | None, reserved: frozenset[str]) -> TransformConfig | None:

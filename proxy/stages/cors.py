@@ -141,7 +141,7 @@ def apply_cors(cors: CorsConfig, environ: dict, trace: list | None) -> None:
     if answer is None:
         environ["gatekeep.response_headers"] = VARY
         environ["gatekeep.cors"] = VARY_RAW
-        if environ["REQUEST_METHOD"] == "OPTIONS" and _PREFLIGHT in environ:
+        if _PREFLIGHT in environ and environ["REQUEST_METHOD"] == "OPTIONS":
             raise OriginNotAllowed(
                 "This origin may not call the API from a browser.",
                 check="cors",
@@ -149,7 +149,7 @@ def apply_cors(cors: CorsConfig, environ: dict, trace: list | None) -> None:
             )
         _trace(trace, True, f"Origin {origin[:100]} is not allowed: no CORS headers.")
         return
-    if environ["REQUEST_METHOD"] == "OPTIONS" and _PREFLIGHT in environ:
+    if _PREFLIGHT in environ and environ["REQUEST_METHOD"] == "OPTIONS":
         _preflight(cors, answer, origin, environ, trace)
     environ["gatekeep.response_headers"] = answer.text
     environ["gatekeep.cors"] = answer.raw

@@ -31,6 +31,7 @@ class LimitsConfig:
     content_types: frozenset[str]  # "type/subtype"
     content_families: frozenset[str]  # "type/" from "type/*"
     header_count_cap: int = sys.maxsize  # max_header_count, or no limit
+    header_bytes_cap: int = sys.maxsize  # max_header_bytes, or no limit
 
 
 def compile_limits(data: dict | None) -> LimitsConfig | None:
@@ -46,30 +47,38 @@ def compile_limits(data: dict | None) -> LimitsConfig | None:
         header_count_cap=sys.maxsize
         if data["max_header_count"] is None
         else data["max_header_count"],
+        header_bytes_cap=sys.maxsize
+        if data["max_header_bytes"] is None
+        else data["max_header_bytes"],
     )
 
 
 def check_head(limits: LimitsConfig, environ: dict, trace: list | None) -> None:
     raw = environ.get("gatekeep.headers")
-    if raw is not None:
-        if len(raw) > limits.header_count_cap:
-            raise HeaderFieldsTooLarge(
-                f"The request has {len(raw)} header fields; this API accepts at most "
-                f"{limits.max_header_count}.",
-                check="request_limits",
-            )
-        if limits.max_header_bytes is not None:
-            size = sum(map(len, from_iterable(raw)))
-            if size > limits.max_header_bytes:
-                raise HeaderFieldsTooLarge(
-                    f"The request's header fields take {size} bytes; this API accepts at "
-                    f"most {limits.max_header_bytes}.",
-                    check="request_limits",
-                )
+    if raw is not None and (
+        len(raw) > limits.header_count_cap
+        or sum(map(len, from_iterable(raw))) > limits.header_bytes_cap
+    ):
+        _refuse_head(limits, raw)
     if "CONTENT_LENGTH" in environ or "HTTP_TRANSFER_ENCODING" in environ:
         _check_declared_body(limits, environ)  # without either, the call has no body
     if trace is not None:
         trace.append({"check": "request_limits", "ok": True, "detail": "Within the limits."})
+
+
+def _refuse_head(limits: LimitsConfig, raw: list) -> None:
+    if len(raw) > limits.header_count_cap:
+        raise HeaderFieldsTooLarge(
+            f"The request has {len(raw)} header fields; this API accepts at most "
+            f"{limits.max_header_count}.",
+            check="request_limits",
+        )
+    size = sum(map(len, from_iterable(raw)))
+    raise HeaderFieldsTooLarge(
+        f"The request's header fields take {size} bytes; this API accepts at "
+        f"most {limits.max_header_bytes}.",
+        check="request_limits",
+    )
 
 
 def _check_declared_body(limits: LimitsConfig, environ: dict) -> None:

@@ -79,7 +79,11 @@ def stop_nginx(workdir: Path) -> None:
 
 def seed(workdir: Path, name: str, extra: list[str]) -> dict:
     data = workdir / name
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{data}/db.sqlite3"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{data}/db.sqlite3",
+        "GATEWAY_STATE_DIR": str(data / "state"),  # as start_gateway() gives its gateways
+    }
     env.pop("REDIS_URL", None)
     data.mkdir(exist_ok=True)
     sh(
@@ -131,6 +135,9 @@ def start_gateway(
         "CSRF_COOKIE_SECURE": "false",
     }
     env.pop("REDIS_URL", None)
+    # Key and config snapshots of this data set only: the default directory is shared by
+    # every gateway on the machine, and a benchmark must not load another one's snapshot.
+    env["GATEWAY_STATE_DIR"] = str(db["dir"] / "state")
     if token_cache is not None:
         env["GATEWAY_VERIFIED_TOKEN_CACHE_SIZE"] = str(token_cache)
     command, server_env = server_command(args.server, args.workers, args.threads)

@@ -204,14 +204,29 @@ def wsgi_like_environ(scope: dict) -> dict:
         "gatekeep.headers": scope["headers"],  # as received, for the request limits
     }
     for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1")
-        value = raw_value.decode("latin-1")
-        if name == "content-type":
-            key = "CONTENT_TYPE"
-        elif name == "content-length":
-            key = "CONTENT_LENGTH"
+        try:
+            key = _ENVIRON_KEYS[raw_name]
+        except KeyError:
+            key = _environ_key(raw_name)
+        if key in environ:
+            environ[key] = f"{environ[key]}, {raw_value.decode('latin-1')}"
         else:
-            key = "HTTP_" + name.upper().replace("-", "_")
-        previous = environ.get(key)
-        environ[key] = value if previous is None else f"{previous}, {value}"
+            environ[key] = raw_value.decode("latin-1")
     return environ
+
+
+# Header name → environ key, for the names seen so far (bounded: names are the client's).
+_ENVIRON_KEYS: dict[bytes, str] = {}
+
+
+def _environ_key(raw_name: bytes) -> str:
+    name = raw_name.decode("latin-1")
+    if name == "content-type":
+        key = "CONTENT_TYPE"
+    elif name == "content-length":
+        key = "CONTENT_LENGTH"
+    else:
+        key = "HTTP_" + name.upper().replace("-", "_")
+    if len(_ENVIRON_KEYS) < 1024:
+        _ENVIRON_KEYS[raw_name] = key
+    return key

@@ -39,10 +39,15 @@ async def balanced_send(
     balancer = api.chain.balancer
     if balancer is None:
         return await send(client, api, request)
-    _ensure_health_checks(balancer)
-    target = rules.pick(balancer)
+    if balancer.health_path:
+        _ensure_health_checks(balancer)
+    target = balancer.single  # the only target gets every call while it is in rotation
+    current = None if target is None else rules.states.get(target.id)
+    if current is None or not current.healthy:
+        target = rules.pick(balancer)
+        current = None
     try:
-        return await _call(client, api, balancer, target, request)
+        return await _call(client, api, balancer, target, request, current)
     except UpstreamFailure as failure:
         if not _retryable(failure, balancer, request):
             raise upstream_error(failure) from None
@@ -62,10 +67,12 @@ def _retryable(failure: UpstreamFailure, balancer: BalancerConfig, request) -> b
     return failure.kind in NOTHING_SENT or (failure.kind in NO_ANSWER and bodyless)
 
 
-async def _call(client, api, balancer: BalancerConfig, target: Target, request):
-    """One call to `target`. It counts as under way (least connections) until its
-    response head has arrived: the part of a call that waits on the target."""
-    current = rules.state(target.id)
+async def _call(client, api, balancer: BalancerConfig, target: Target, request, current=None):
+    """One call to `target` (`current`: its state, when already looked up). It counts as
+    under way (least connections) until its response head has arrived: the part of a
+    call that waits on the target."""
+    if current is None:
+        current = rules.state(target.id)
     current.active += 1
     try:
         response = await client.request(

@@ -22,6 +22,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from http import HTTPStatus
+from operator import itemgetter
 from urllib.parse import quote, unquote_plus
 
 from django.conf import settings
@@ -32,6 +33,7 @@ from core.outbound_policy import refusal_for_address, refusal_for_host
 from core.reserved_headers import (
     FORWARDING_HEADERS,
     FRAMING_HEADERS,
+    HOP_BY_HOP,
     OVERRIDE_HEADERS,
 )
 from proxy.config import ApiConfig, Upstream
@@ -39,9 +41,9 @@ from proxy.cookies import console_cookie_names, is_reserved_cookie, without_cook
 from proxy.errors import GatewayError, UpstreamTimeout, UpstreamUnavailable
 from proxy.headers import (
     GATEWAY_HEADER_PREFIX,
-    claim_header_value,
     connection_listed,
     is_hop_by_hop,
+    text_header_value,
 )
 from proxy.pipeline import Decision
 from proxy.stages.transform import transform_request
@@ -55,6 +57,16 @@ _FIELD_VALUE = re.compile(r"[ \t\x21-\x7e\x80-\xff]*")
 _HOST = re.compile(
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
 )
+
+# Request headers a client never passes on, whatever the API: framing, forwarding and
+# override headers and the hop-by-hop ones, as the bytes the ASGI server hands over.
+_NEVER_PASSED = frozenset(
+    name.encode("latin-1")
+    for name in FRAMING_HEADERS | FORWARDING_HEADERS | OVERRIDE_HEADERS | HOP_BY_HOP
+)
+
+_GATEWAY_PREFIX = GATEWAY_HEADER_PREFIX.encode("latin-1")
+_first = itemgetter(0)
 
 _clients: dict[int, UpstreamClient] = {}
 
@@ -107,21 +119,25 @@ def request_headers(
     The gateway's own cookies (console session, CSRF) never reach an upstream; only
     the relay to the control plane passes them (`own_cookies`).
     """
-    listed = set()
-    for name, value in raw_headers:
-        if name == b"connection":
-            listed |= connection_listed(value.decode("latin-1"))
+    # All the names as one string, looked at without a Python loop: as an ASGI server
+    # sends them (lower case) and without a client's X-Gateway-*, the loop below needs
+    # no per-name work for either; otherwise they are put right first.
+    names = b"\n".join(map(_first, raw_headers))
+    if not names.islower() or _GATEWAY_PREFIX in names:
+        raw_headers = [
+            (name, value)
+            for name, value in ((n.lower(), v) for n, v in raw_headers)
+            if not name.startswith(_GATEWAY_PREFIX)
+        ]
+    listed = None
     headers = []
     for raw_name, raw_value in raw_headers:
+        if raw_name in _NEVER_PASSED:
+            if raw_name == b"connection":
+                listed = connection_listed(raw_value.decode("latin-1")) | (listed or set())
+            continue
         name = raw_name.decode("latin-1")
-        if (
-            name in drop
-            or name in FRAMING_HEADERS
-            or name in FORWARDING_HEADERS
-            or name in OVERRIDE_HEADERS
-            or is_hop_by_hop(name, listed)
-            or name.startswith(GATEWAY_HEADER_PREFIX)
-        ):
+        if name in drop:
             continue
         value = raw_value.decode("latin-1")
         if name == "cookie":
@@ -129,6 +145,8 @@ def request_headers(
             if not value:
                 continue
         headers.append((name, value))
+    if listed:  # names the Connection header declared hop-by-hop, wherever they came
+        headers = [pair for pair in headers if pair[0] not in listed]
     return headers
 
 
@@ -233,16 +251,17 @@ def proxied_request(
 def identity_headers(decision: Decision) -> list[tuple[str, str]]:
     """X-Gateway-Application, X-Gateway-Subject and the policy's forwarded claims."""
     headers = []
-    if decision.application is not None:
-        name = claim_header_value(decision.application.name) or ""
-        headers.append(("x-gateway-application", name))
-    if decision.token is None:
+    application = decision.application
+    if application is not None:
+        headers.append(("x-gateway-application", text_header_value(application.name) or ""))
+    token = decision.token
+    if token is None:
         return headers
-    subject = claim_header_value(decision.token.claims.get("sub"))
+    subject = token.header_value("sub")
     if subject:
         headers.append(("x-gateway-subject", subject))
     for claim, header in decision.api.policy.forward_claims:
-        value = claim_header_value(decision.token.claims.get(claim))
+        value = token.header_value(claim)
         if value is not None:
             headers.append((header.lower(), value))
     return headers

@@ -1,6 +1,7 @@
 """Header hygiene for both directions of the proxy (RFC 9110 §7.6)."""
 
 import re
+from functools import lru_cache
 from urllib.parse import quote
 
 from core.reserved_headers import HOP_BY_HOP
@@ -39,3 +40,7 @@ def claim_header_value(value: object) -> str | None:
     # errors="replace": a lone surrogate (refused by the token parser anyway) becomes "?".
     encoded = quote(value, safe=" !\"#$&'()*+,/:;<=>?@[\\]^_`{|}~", errors="replace")
     return encoded[:MAX_CLAIM_HEADER_LENGTH]
+
+
+# For values that come back call after call (an application's name): text only.
+text_header_value = lru_cache(maxsize=4096)(claim_header_value)

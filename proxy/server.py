@@ -67,6 +67,12 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._url_length = 0
         self._header_timer = None
         self._refusal = MALFORMED
+        # The limits, read once per connection: a settings lookup per header field
+        # costs more than the check itself.
+        self._max_head = settings.GATEWAY_LIMIT_REQUEST_HEAD
+        self._max_line = settings.GATEWAY_LIMIT_REQUEST_LINE
+        self._max_fields = settings.GATEWAY_LIMIT_REQUEST_FIELDS
+        self._max_field_size = settings.GATEWAY_LIMIT_REQUEST_FIELD_SIZE
         if len(self.connections) > settings.GATEWAY_MAX_CONNECTIONS:
             transport.write(REFUSED_TOO_MANY)
             transport.close()
@@ -103,7 +109,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         if (
             counting
             and self._in_head
-            and self._head_bytes > settings.GATEWAY_LIMIT_REQUEST_HEAD
+            and self._head_bytes > self._max_head
             and not self.transport.is_closing()
         ):
             self._disarm_header_timer()
@@ -127,17 +133,14 @@ class GatewayHttpProtocol(HttpToolsProtocol):
 
     def on_url(self, url: bytes) -> None:
         self._url_length += len(url)
-        if self._url_length > settings.GATEWAY_LIMIT_REQUEST_LINE:
+        if self._url_length > self._max_line:
             self._refusal = URI_TOO_LONG
             raise HeadTooLarge("request line too long")
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._fields += 1
-        if (
-            self._fields > settings.GATEWAY_LIMIT_REQUEST_FIELDS
-            or len(name) + len(value) + 2 > settings.GATEWAY_LIMIT_REQUEST_FIELD_SIZE
-        ):
+        if self._fields > self._max_fields or len(name) + len(value) + 2 > self._max_field_size:
             self._refusal = FIELDS_TOO_LARGE
             raise HeadTooLarge("header fields too large")
         if name.lower() == b"host":

@@ -16,7 +16,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -26,6 +26,7 @@ from core import clock
 from proxy import signatures
 from proxy.config import PolicyConfig, ServerConfig
 from proxy.errors import InvalidToken, IssuerUnavailable
+from proxy.headers import claim_header_value
 
 # Always used with fullmatch(): "$" would also match before a trailing newline.
 JWS_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
@@ -40,6 +41,16 @@ class VerifiedToken:
     claims: dict
     scopes: frozenset[str]
     keyset_version: str
+    # Claims as header values (proxy/headers.py claim_header_value), worked out on first
+    # use: a hot token is cached, and its identity and transformation headers with it.
+    header_values: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def header_value(self, claim: str) -> str | None:
+        try:
+            return self.header_values[claim]
+        except KeyError:
+            value = self.header_values[claim] = claim_header_value(self.claims.get(claim))
+            return value
 
 
 def decode_segment(segment: str) -> bytes:

@@ -446,7 +446,7 @@ def _request_head(
     method: str, target: str, authority: str, headers: Iterable[tuple[str, str]], chunked: bool
 ) -> bytes:
     lines = [f"{method} {target} HTTP/1.1", f"Host: {authority}"]
-    lines += [f"{name}: {value}" for name, value in headers]
+    lines += map(": ".join, headers)  # "name: value", without a Python loop
     # One scan over every name and value (never the separators added here).
     if _UNSAFE_HEADER.search("".join(lines)):
         raise UpstreamFailure("protocol", "Refusing to send a header with control characters.")

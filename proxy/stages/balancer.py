@@ -39,6 +39,7 @@ class BalancerConfig:
     passive_failures: int
     ejection_seconds: float
     retry: bool
+    single: Target | None = None  # the only target, when there is one
 
 
 DEFAULTS = {
@@ -64,7 +65,12 @@ def compile_balancer(
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
         targets.append(Target(target_id, url, parts.scheme, parts.hostname or "", port, weight))
-    return BalancerConfig(api_id, tuple(targets), **{**DEFAULTS, **(settings or {})})
+    return BalancerConfig(
+        api_id,
+        tuple(targets),
+        **{**DEFAULTS, **(settings or {})},
+        single=targets[0] if len(targets) == 1 else None,
+    )
 
 
 @dataclass(slots=True)
@@ -89,24 +95,30 @@ class TargetState:
         }
 
 
-_states: dict[int, TargetState] = {}
+states: dict[int, TargetState] = {}  # target id → its state; see state()
 _weights: dict[int, dict[int, int]] = {}  # api id → target id → smooth round-robin weight
 
 
 def state(target_id: int) -> TargetState:
-    found = _states.get(target_id)
+    found = states.get(target_id)
     if found is None:
-        found = _states[target_id] = TargetState()
+        found = states[target_id] = TargetState()
     return found
 
 
 def reset() -> None:
     """Forget every target's state (tests)."""
-    _states.clear()
+    states.clear()
     _weights.clear()
 
 
 def pick(balancer: BalancerConfig, exclude: int | None = None) -> Target | None:
+    target = balancer.single
+    if target is not None and exclude is None:
+        # One target: it gets every call, in rotation or not (as when all are out).
+        current = states.get(target.id)
+        if current is None or current.healthy:
+            return target
     now = time.monotonic()
     candidates = []
     for target in balancer.targets:

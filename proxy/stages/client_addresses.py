@@ -8,15 +8,19 @@ its networks.
 """
 
 import ipaddress
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
-from core.client_address import TrustedProxies, client_from, trusted_proxies
+from django.core.signals import setting_changed
+
+from core.client_address import client_from, trusted_proxies
 from proxy.errors import GatewayError
 
-# A network as plain integers: (IP version, network address, mask). Membership is one
-# AND and one comparison per network, instead of ipaddress objects on every call.
-Network = tuple[int, int, int]
+# An address as one integer: IPv4 as is, IPv6 above every IPv4 one (+2**128), so one
+# sorted list holds both. A list of networks is a sorted list of disjoint ranges,
+# merged at compile time; membership is one binary search.
+_V6 = 1 << 128
 
 
 class ClientAddressRefused(GatewayError):
@@ -25,78 +29,102 @@ class ClientAddressRefused(GatewayError):
 
 @dataclass(frozen=True, slots=True)
 class AddressLists:
-    allow: tuple[Network, ...]
-    deny: tuple[Network, ...]
+    """The addresses a pair of lists admits, as sorted disjoint ranges (allow minus deny,
+    or everything minus deny without an allow list), worked out at compile time."""
 
-    def admits(self, address: tuple[int, int]) -> bool:
-        version, value = address
-        for net_version, network, mask in self.deny:
-            if net_version == version and value & mask == network:
-                return False
-        if not self.allow:
-            return True
-        for net_version, network, mask in self.allow:
-            if net_version == version and value & mask == network:
-                return True
-        return False
+    starts: tuple[int, ...]  # the first is -1, an empty range: every key finds a range
+    ends: tuple[int, ...]  # inclusive
+
+    def admits(self, key: int) -> bool:
+        return key <= self.ends[bisect_right(self.starts, key) - 1]
+
+
+def _spans(entries: list[str]) -> list[tuple[int, int]]:
+    """The networks as merged, sorted (first, last) ranges of address integers."""
+    spans = []
+    for entry in entries:
+        network = ipaddress.ip_network(entry.strip(), strict=False)
+        first = int(network.network_address) + (_V6 if network.version == 6 else 0)
+        spans.append((first, first + network.num_addresses - 1))
+    spans.sort()
+    merged: list[list[int]] = []
+    for first, last in spans:
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], last)
+        else:
+            merged.append([first, last])
+    return [(first, last) for first, last in merged]
 
 
 def compile_lists(allow: list[str], deny: list[str]) -> AddressLists:
-    def networks(entries) -> tuple[Network, ...]:
-        found = []
-        for entry in entries:
-            network = ipaddress.ip_network(entry.strip(), strict=False)
-            found.append((network.version, int(network.network_address), int(network.netmask)))
-        return tuple(found)
-
-    return AddressLists(networks(allow), networks(deny))
+    admitted = _spans(allow) if allow else [(0, 2 * _V6 - 1)]
+    for deny_first, deny_last in _spans(deny):
+        kept = []
+        for first, last in admitted:
+            if deny_last < first or last < deny_first:
+                kept.append((first, last))
+                continue
+            if first < deny_first:
+                kept.append((first, deny_first - 1))
+            if deny_last < last:
+                kept.append((deny_last + 1, last))
+        admitted = kept
+    admitted.insert(0, (-1, -2))
+    return AddressLists(tuple(a[0] for a in admitted), tuple(a[1] for a in admitted))
 
 
 @lru_cache(maxsize=8192)
-def _client(peer: str, forwarded_for: str, proxies: TrustedProxies) -> tuple[int, int] | None:
-    """(version, integer) of the trusted client address; cached per peer and header."""
-    text = client_from(peer, forwarded_for, proxies)
+def _client(peer: str, forwarded_for: str) -> int | None:
+    """The trusted client address as one integer; cached per peer and header (the cache
+    is emptied when GATEWAY_TRUSTED_PROXIES changes: tests)."""
+    text = client_from(peer, forwarded_for, trusted_proxies())
     if text is None:
         return None
     address = ipaddress.ip_address(text)
     if address.version == 6 and address.ipv4_mapped is not None:
         address = address.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
-    return address.version, int(address)
+    return int(address) + (_V6 if address.version == 6 else 0)
 
 
-def client_ip(environ: dict) -> tuple[int, int] | None:
-    """The trusted client address of this call, or None (the token inspector has none)."""
-    found = environ.get("gatekeep.client_ip", False)
-    if found is not False:
-        return found  # the API's lists and the application's look at the same address
-    peer = environ.get("REMOTE_ADDR")
-    found = None
-    if peer:
-        found = _client(peer, environ.get("HTTP_X_FORWARDED_FOR", ""), trusted_proxies())
-    environ["gatekeep.client_ip"] = found
-    return found
+def _forget_clients(setting: str, **kwargs) -> None:
+    if setting == "GATEWAY_TRUSTED_PROXIES":
+        _client.cache_clear()
 
 
-def _text(address: tuple[int, int]) -> str:
-    return str(
-        ipaddress.ip_address(address[1]) if address[0] == 4 else ipaddress.IPv6Address(address[1])
-    )
+setting_changed.connect(_forget_clients)
+
+
+def _text(key: int) -> str:
+    return str(ipaddress.IPv6Address(key - _V6) if key >= _V6 else ipaddress.IPv4Address(key))
 
 
 def check_address(lists: AddressLists, environ: dict, trace: list | None, whose: str) -> None:
-    address = client_ip(environ)
-    check = f"client_address ({whose})"
+    address = environ.get("gatekeep.client_ip", -1)
+    if address == -1:  # the first list of the call: the API's and the application's share it
+        peer = environ.get("REMOTE_ADDR")
+        address = _client(peer, environ.get("HTTP_X_FORWARDED_FOR", "")) if peer else None
+        environ["gatekeep.client_ip"] = address
     if address is None:
         if trace is not None:
             trace.append(
-                {"check": check, "ok": True, "detail": "No client address to check (inspector)."}
+                {
+                    "check": f"client_address ({whose})",
+                    "ok": True,
+                    "detail": "No client address to check (inspector).",
+                }
             )
         return
-    if not lists.admits(address):
+    if address > lists.ends[bisect_right(lists.starts, address) - 1]:  # not lists.admits()
         raise ClientAddressRefused(
             f"Calls from this address are not allowed for this {whose}.",
-            check=check,
+            check=f"client_address ({whose})",
             admin_detail=f"{_text(address)} is denied or not in the allow list of the {whose}.",
         )
     if trace is not None:
-        trace.append({"check": check, "ok": True, "detail": f"{_text(address)} is allowed."})
+        trace.append(
+            {
+                "check": f"client_address ({whose})",
+                "ok": True,
+                "detail": f"{_text(address)} is allowed.",
+            }
+        )

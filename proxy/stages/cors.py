@@ -7,12 +7,13 @@ boundary, same scheme and port (never `example.com.evil.net` or `evilexample.com
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from proxy.errors import GatewayError
 
 _ORIGIN = re.compile(r"^(https?)://([a-z0-9.-]{1,253}|\[[0-9a-f:.]{2,45}\])(?::(\d{1,5}))?$")
 SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})
+_PREFLIGHT = "HTTP_ACCESS_CONTROL_REQUEST_METHOD"  # an OPTIONS call with it is a preflight
 
 
 class Answered(Exception):
@@ -40,6 +41,16 @@ class CorsConfig:
     exposed: str
     credentials: bool
     max_age: str
+    # The headers of an actual call's response per exact origin, worked out at compile
+    # time: as text (an error's headers) and as the ASGI server wants them.
+    answers: dict = field(default_factory=dict)
+
+    def answer(self, origin: str) -> "CorsAnswer | None":
+        """The headers for an allowed origin's actual call; None for any other origin."""
+        found = self.answers.get(origin)
+        if found is None and self.allows(origin):
+            found = _answer(self, origin)
+        return found
 
     def allows(self, origin: str) -> bool:
         if origin in self.exact:
@@ -62,6 +73,29 @@ class CorsConfig:
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class CorsAnswer:
+    allowed: tuple[tuple[str, str], ...]  # Allow-Origin and Allow-Credentials
+    text: tuple[tuple[str, str], ...]  # everything an actual call's response gets
+    raw: tuple[tuple[bytes, bytes], ...]
+
+
+VARY = (("Vary", "Origin"),)
+VARY_RAW = ((b"vary", b"Origin"),)
+
+
+def _answer(cors: CorsConfig, origin: str) -> CorsAnswer:
+    allowed = [("Access-Control-Allow-Origin", origin)]
+    if cors.credentials:
+        allowed.append(("Access-Control-Allow-Credentials", "true"))
+    text = list(allowed)
+    if cors.exposed:
+        text.append(("Access-Control-Expose-Headers", cors.exposed))
+    text.extend(VARY)
+    raw = tuple((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in text)
+    return CorsAnswer(tuple(allowed), tuple(text), raw)
+
+
 def compile_cors(data: dict | None) -> CorsConfig | None:
     if not data:
         return None
@@ -73,7 +107,7 @@ def compile_cors(data: dict | None) -> CorsConfig | None:
             patterns.append((scheme, "." + host, port))
         elif origin != "*":
             exact.add(origin)
-    return CorsConfig(
+    cors = CorsConfig(
         any_origin="*" in data["origins"],
         exact=frozenset(exact),
         patterns=tuple(patterns),
@@ -85,6 +119,10 @@ def compile_cors(data: dict | None) -> CorsConfig | None:
         credentials=data["credentials"],
         max_age=str(data["max_age"]),
     )
+    for origin in cors.exact:
+        if cors.allows(origin):
+            cors.answers[origin] = _answer(cors, origin)
+    return cors
 
 
 def apply_cors(cors: CorsConfig, environ: dict, trace: list | None) -> None:
@@ -94,60 +132,63 @@ def apply_cors(cors: CorsConfig, environ: dict, trace: list | None) -> None:
     its preflight is refused with a 403 the browser will not pass on to the page.
     """
     origin = environ.get("HTTP_ORIGIN")
-    method = environ["REQUEST_METHOD"]
-    preflight = method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
     if origin is None:
         if trace is not None:
             trace.append({"check": "cors", "ok": True, "detail": "Not a cross-origin call."})
         return
-    vary = [("Vary", "Origin")]
-    environ["gatekeep.response_headers"] = vary
-    if not cors.allows(origin):
-        if preflight:
+    # An exact origin's answer was worked out at compile time.
+    answer = cors.answers.get(origin) or cors.answer(origin)
+    if answer is None:
+        environ["gatekeep.response_headers"] = VARY
+        environ["gatekeep.cors"] = VARY_RAW
+        if _PREFLIGHT in environ and environ["REQUEST_METHOD"] == "OPTIONS":
             raise OriginNotAllowed(
                 "This origin may not call the API from a browser.",
                 check="cors",
-                headers=dict(vary),
+                headers=dict(VARY),
             )
         _trace(trace, True, f"Origin {origin[:100]} is not allowed: no CORS headers.")
         return
-    allowed = [("Access-Control-Allow-Origin", origin)]
-    if cors.credentials:
-        allowed.append(("Access-Control-Allow-Credentials", "true"))
-    if preflight:
-        requested = environ["HTTP_ACCESS_CONTROL_REQUEST_METHOD"].strip()
-        asked_headers = {
-            name.strip().lower()
-            for name in environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "").split(",")
-            if name.strip()
-        }
-        if requested not in cors.method_set and requested not in SAFELISTED_METHODS:
-            raise OriginNotAllowed(
-                f"The method {requested[:20]} may not be used cross-origin.",
-                check="cors",
-                headers=dict(vary),
-            )
-        if not asked_headers <= cors.header_set:
-            raise OriginNotAllowed(
-                "A requested header may not be sent cross-origin.",
-                check="cors",
-                headers=dict(vary),
-            )
-        headers = [
-            *allowed,
-            ("Access-Control-Allow-Methods", cors.methods),
-            ("Access-Control-Max-Age", cors.max_age),
-            *vary,
-            ("Content-Length", "0"),
-        ]
-        if cors.headers:
-            headers.append(("Access-Control-Allow-Headers", cors.headers))
-        _trace(trace, True, f"Preflight from {origin[:100]} answered by the gateway.")
-        raise Answered(204, headers)
-    if cors.exposed:
-        allowed.append(("Access-Control-Expose-Headers", cors.exposed))
-    environ["gatekeep.response_headers"] = [*allowed, *vary]
-    _trace(trace, True, f"Origin {origin[:100]} is allowed.")
+    if _PREFLIGHT in environ and environ["REQUEST_METHOD"] == "OPTIONS":
+        _preflight(cors, answer, origin, environ, trace)
+    environ["gatekeep.response_headers"] = answer.text
+    environ["gatekeep.cors"] = answer.raw
+    if trace is not None:
+        _trace(trace, True, f"Origin {origin[:100]} is allowed.")
+
+
+def _preflight(cors: CorsConfig, answer: CorsAnswer, origin: str, environ: dict, trace) -> None:
+    """Answer an allowed origin's preflight (raises Answered) or refuse it."""
+    environ["gatekeep.response_headers"] = VARY
+    requested = environ["HTTP_ACCESS_CONTROL_REQUEST_METHOD"].strip()
+    asked_headers = {
+        name.strip().lower()
+        for name in environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "").split(",")
+        if name.strip()
+    }
+    if requested not in cors.method_set and requested not in SAFELISTED_METHODS:
+        raise OriginNotAllowed(
+            f"The method {requested[:20]} may not be used cross-origin.",
+            check="cors",
+            headers=dict(VARY),
+        )
+    if not asked_headers <= cors.header_set:
+        raise OriginNotAllowed(
+            "A requested header may not be sent cross-origin.",
+            check="cors",
+            headers=dict(VARY),
+        )
+    headers = [
+        *answer.allowed,
+        ("Access-Control-Allow-Methods", cors.methods),
+        ("Access-Control-Max-Age", cors.max_age),
+        *VARY,
+        ("Content-Length", "0"),
+    ]
+    if cors.headers:
+        headers.append(("Access-Control-Allow-Headers", cors.headers))
+    _trace(trace, True, f"Preflight from {origin[:100]} answered by the gateway.")
+    raise Answered(204, headers)
 
 
 def _trace(trace: list | None, ok: bool, detail: str) -> None:

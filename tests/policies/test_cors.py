@@ -84,11 +84,53 @@ def test_a_disallowed_origin_gets_no_cors_header(published, cors, origin):
     response = published.get(token=published.token(), headers={"Origin": origin})
     assert response.status_code == 200
     assert not any(name.lower().startswith("access-control-") for name in response.headers)
+    assert response.headers["Vary"] == "Origin"
     refused = preflight(published, origin)
     assert refused.status_code == 403
     assert refused.json()["code"] == "cors_origin_not_allowed"
-    assert "Access-Control-Allow-Origin" not in refused.headers
+    # A refused preflight carries Vary: Origin and no CORS header at all.
+    assert not any(name.lower().startswith("access-control-") for name in refused.headers)
+    assert refused.headers["Vary"] == "Origin"
     assert published.upstream.hits == 1
+
+
+def test_a_refused_preflight_of_an_allowed_origin_carries_only_vary(published, cors):
+    for refused in (
+        preflight(published, ORIGIN, headers="authorization, x-admin"),
+        preflight(published, ORIGIN, method="PROPFIND"),
+    ):
+        assert refused.status_code == 403
+        assert not any(name.lower().startswith("access-control-") for name in refused.headers)
+        assert refused.headers["Vary"] == "Origin"
+    assert published.upstream.hits == 0
+
+
+def test_a_cors_answer_is_worked_out_once_per_exact_origin(published, cors):
+    from proxy.stages.cors import compile_cors
+
+    compiled = compile_cors(
+        {
+            "origins": [ORIGIN, "https://*.partner.example"],
+            "methods": ["GET"],
+            "headers": [],
+            "exposed": ["X-Total-Count"],
+            "credentials": True,
+            "max_age": 300,
+        }
+    )
+    assert set(compiled.answers) == {ORIGIN}
+    assert compiled.answers[ORIGIN].raw == (
+        (b"access-control-allow-origin", ORIGIN.encode()),
+        (b"access-control-allow-credentials", b"true"),
+        (b"access-control-expose-headers", b"X-Total-Count"),
+        (b"vary", b"Origin"),
+    )
+    assert compiled.answer("https://a.partner.example").text[0] == (
+        "Access-Control-Allow-Origin",
+        "https://a.partner.example",
+    )
+    assert compiled.answer("https://evilpartner.example") is None
+    assert compiled.answer("null") is None
 
 
 def test_a_subdomain_pattern_matches_at_a_label_boundary(published, cors):

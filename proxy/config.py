@@ -7,8 +7,6 @@ the shared config version moved, checking at most every
 GATEWAY_CONFIG_POLL_SECONDS: zero queries per request in steady state.
 """
 
-import ctypes
-import ctypes.util
 import gc
 import io
 import json
@@ -36,6 +34,7 @@ from policies.snapshot import collect_chains
 from proxy import snapshot_store
 from proxy.applications import ApplicationIndex, ApplicationTable
 from proxy.incremental import application_digests, reusable_apis, source_keys
+from proxy.memory import return_free_memory_to_os
 from proxy.rebuilds import BackgroundRebuilds
 from proxy.routing import RouteConfig, RouteTrie
 from proxy.stages.chain import EMPTY_CHAIN, Chain, compile_chain
@@ -400,19 +399,6 @@ def _is_snapshot_of(snapshot: dict | None, version: str) -> bool:
     )
 
 
-def _return_free_memory_to_os() -> None:
-    """Give back the heap the build's temporaries used (glibc keeps it otherwise)."""
-    if _libc is not None:
-        _libc.malloc_trim(0)
-
-
-try:
-    _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    _libc.malloc_trim  # noqa: B018 - glibc only: musl and macOS have no malloc_trim
-except (OSError, AttributeError):
-    _libc = None
-
-
 class ConfigHolder:
     """Per-process owner of the compiled config.
 
@@ -584,7 +570,7 @@ class ConfigHolder:
         # collections on the hot path don't traverse 100,000 application entries each time.
         gc.collect()
         gc.freeze()
-        _return_free_memory_to_os()
+        return_free_memory_to_os()
 
     def invalidate(self) -> None:
         """Forget the config and rebuild it from the database on next use, even for a

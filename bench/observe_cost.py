@@ -90,7 +90,7 @@ def main() -> None:
     def log_line() -> None:
         access_log.enqueue(
             destination,
-            access_log.line(
+            (
                 time.time_ns(),
                 "e143fb114a4f9a32454a000000000006",
                 "4bf92f3577b34da6a3ce929d0e0e4736",

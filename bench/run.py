@@ -437,7 +437,7 @@ def observability_comparison(args, db: dict, env: dict, workdir: Path, scenarios
                     "GATEWAY_ANALYTICS": "true",
                     "GATEWAY_REQUEST_LOG": "off"
                     if args.observe_without_log
-                    else str(workdir / "access.log"),
+                    else os.environ.get("BENCH_ACCESS_LOG", str(workdir / "access.log")),
                     "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
                 }
             gateway = start_gateway(args, db, extra_env=extra)

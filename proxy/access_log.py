@@ -3,13 +3,15 @@
     GATEWAY_REQUEST_LOG=stdout            # or stderr, off (default), or a file path
     GATEWAY_REQUEST_LOG_SAMPLE=0.1        # log one call in ten
 
-Lines are written in batches of whole lines, each batch one `write()`, at most 0.2 s
-after the call: of at most 4 KiB (PIPE_BUF) to a pipe or terminal, of at most 64 KiB to
-a regular file (opened O_APPEND: the kernel places each write whole at the end). Lines
-from several workers appending to one file or pipe never interleave, and a call costs
-no system call of its own. A
-line is queued for the destination configured when it was made and written there, even
-if the setting changes before the batch goes out ("off" is never a file name).
+A call only queues its values (`enqueue`, a list append); lines are made and written in
+batches of up to 256 calls, at most 0.2 s after the call, so formatting is off the
+call's own path.
+Each `write()` holds whole lines: at most 4 KiB (PIPE_BUF) to a pipe or terminal, at most
+64 KiB to a regular file (opened O_APPEND: the kernel places each write whole at the
+end), so lines from several workers appending to one file or pipe never interleave, and
+a call costs no system call of its own. A line is queued for the destination configured
+when it was made and written there, even if the setting changes before the batch goes
+out ("off" is never a file name).
 
 `line()` writes the JSON text directly: every string goes through json's C escaping
 (`encode_basestring_ascii`, what json.dumps uses), numbers are Python's own repr, so the
@@ -33,10 +35,12 @@ from proxy.switches import LOG_OFF
 BATCH_BYTES = 4096  # PIPE_BUF on Linux: a larger write to a pipe may interleave
 FILE_BATCH_BYTES = 65536
 FLUSH_SECONDS = 0.2
+BATCH_CALLS = 256
 _fds: dict[str, int] = {}
+_limits: dict[str, int] = {}  # destination → bytes per write()
 _fds_lock = threading.Lock()
-# destination → [queued bytes, lines, batch limit]; lines are ASCII: characters are bytes
-_pending: dict[str, list] = {}
+# destination → the queued calls' line() arguments; lines are ASCII: characters are bytes
+_pending: dict[str, list[tuple]] = {}
 _pending_lock = threading.Lock()
 _timer: tuple | None = None  # (event loop, its timer handle) of the next flush
 
@@ -75,11 +79,10 @@ def line(
     )
 
 
-def enqueue(destination: str, text: str) -> None:
-    """Queue one line for `destination`; lines go out in batches (one write() each, within
-    FLUSH_SECONDS) sized so that each lands whole: PIPE_BUF on a pipe, 64 KiB on a file."""
+def enqueue(destination: str, values: tuple) -> None:
+    """Queue one call's `line()` arguments for `destination`; its line is made and written
+    with the batch (within FLUSH_SECONDS, or once BATCH_CALLS calls are queued)."""
     global _timer
-    size = len(text)
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -87,13 +90,10 @@ def enqueue(destination: str, text: str) -> None:
     with _pending_lock:
         queue = _pending.get(destination)
         if queue is None:
-            queue = _pending[destination] = [0, [], _batch_limit(destination)]
-        elif queue[0] + size > queue[2]:
-            _write(destination, queue)
-        queue[1].append(text)
-        queue[0] += size
-        if loop is None:
-            _write(destination, queue)  # no event loop to time a batch: write it now
+            queue = _pending[destination] = []
+        queue.append(values)
+        if loop is None or len(queue) >= BATCH_CALLS:
+            _write(destination, queue)  # a full batch, or no event loop to time one
             return
         # A timer armed on another loop (one that stopped: a server restarted in the same
         # process) may never fire; arm one on this loop.
@@ -112,23 +112,40 @@ def flush() -> None:
 
 
 def _write(destination: str, queue: list) -> None:
-    if not queue[1]:
+    if not queue:
         return
-    data = "".join(queue[1]).encode("ascii")
-    queue[1].clear()
-    queue[0] = 0
+    lines = [line(*values) for values in queue]
+    queue.clear()
     with contextlib.suppress(OSError):  # a full disk or closed pipe must not fail the call
         fd = _descriptor(destination)
-        if fd is not None:
-            os.write(fd, data)
+        if fd is None:
+            return
+        for chunk in _whole_lines(lines, _batch_limit(destination, fd)):
+            os.write(fd, chunk)
 
 
-def _batch_limit(destination: str) -> int:
-    with contextlib.suppress(OSError):
-        fd = _descriptor(destination)
-        if fd is not None and stat.S_ISREG(os.fstat(fd).st_mode):
-            return FILE_BATCH_BYTES
-    return BATCH_BYTES
+def _whole_lines(lines: list[str], limit: int):
+    """The lines joined into pieces of at most `limit` bytes (a longer line alone)."""
+    batch, size = [], 0
+    for text in lines:
+        if batch and size + len(text) > limit:
+            yield "".join(batch).encode("ascii")
+            batch, size = [], 0
+        batch.append(text)
+        size += len(text)
+    if batch:
+        yield "".join(batch).encode("ascii")
+
+
+def _batch_limit(destination: str, fd: int) -> int:
+    limit = _limits.get(destination)
+    if limit is None:
+        limit = BATCH_BYTES
+        with contextlib.suppress(OSError):
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                limit = FILE_BATCH_BYTES
+        _limits[destination] = limit
+    return limit
 
 
 def _descriptor(destination: str) -> int | None:

@@ -108,7 +108,7 @@ def _record(app, scope: dict, call: CallRecord) -> None:
         trace = call.trace
         access_log.enqueue(
             destination,
-            access_log.line(
+            (
                 call.wall_start,
                 call.request_id,
                 trace.trace_id if trace is not None else None,

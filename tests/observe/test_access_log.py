@@ -167,13 +167,15 @@ def test_off_is_never_a_file_even_for_lines_queued_before_it(settings, tmp_path,
     logged = tmp_path / "access.log"
     settings.GATEWAY_REQUEST_LOG = str(logged)
     assert switches.switches.log_destination == str(logged)
-    access_log.enqueue(switches.switches.log_destination, '{"queued":"before"}\n')
+    before = (0, "before", None, "GET", "-", "-", "-", 200, None, 5, 5, None, 0)
+    access_log.enqueue(switches.switches.log_destination, before)
     settings.GATEWAY_REQUEST_LOG = off  # before the queued line went out
     assert switches.switches.log_destination is None
     access_log.flush()
-    access_log.enqueue(off, '{"never":"written"}\n')  # even if handed "off" directly
+    never = (0, "never", None, "GET", "-", "-", "-", 200, None, 5, 5, None, 0)
+    access_log.enqueue(off, never)  # even if handed "off" directly
     access_log.flush()
-    assert logged.read_text() == '{"queued":"before"}\n'  # where it was queued for
+    assert logged.read_text() == access_log.line(*before)  # where it was queued for
     assert sorted(path.name for path in tmp_path.iterdir()) == ["access.log"]
 
 
@@ -194,3 +196,31 @@ def test_the_switches_follow_setting_changes(settings):
     settings.GATEWAY_REQUEST_LOG = "stdout"
     settings.GATEWAY_REQUEST_LOG_SAMPLE = 0.0
     assert switches.switches.log_destination is None  # sampling nothing is off
+
+
+def test_a_batch_is_written_in_whole_lines_each_write_within_the_limit(tmp_path):
+    """Lines from several workers never interleave: every write() holds whole lines and
+    stays within PIPE_BUF (4 KiB) to a pipe; a line longer than that goes alone."""
+    lines = [
+        access_log.line(n, "r" * (n % 300), None, "GET", "a", "b", "c", 200, None, 1, 1, None, 0)
+        for n in range(500)
+    ]
+    lines.append(
+        access_log.line(1, "x" * 5000, None, "GET", "a", "b", "c", 200, None, 1, 1, None, 0)
+    )
+    chunks = list(access_log._whole_lines(lines, access_log.BATCH_BYTES))
+    assert b"".join(chunks).decode() == "".join(lines)
+    for chunk in chunks:
+        assert chunk.endswith(b"\n")
+        assert len(chunk) <= access_log.BATCH_BYTES or chunk.count(b"\n") == 1
+
+
+def test_calls_queued_past_a_batch_are_all_written_once(settings, tmp_path):
+    logged = tmp_path / "access.log"
+    for n in range(access_log.BATCH_CALLS * 2 + 7):
+        access_log.enqueue(
+            str(logged), (n, f"req-{n}", None, "GET", "-", "-", "-", 200, None, 5, 5, None, 0)
+        )
+    access_log.flush()
+    ids = [json.loads(text)["request_id"] for text in logged.read_text().splitlines()]
+    assert ids == [f"req-{n}" for n in range(access_log.BATCH_CALLS * 2 + 7)]

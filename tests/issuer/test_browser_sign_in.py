@@ -31,10 +31,14 @@ def chromium(settings):
             browser.close()
 
 
-def to_callback(page, navigate) -> str:
+def to_callback(page, navigate, state: str) -> str:
     """Run `navigate` and return the URL the browser was sent to at the client's redirect
-    URI (nothing listens there: the request is all the client needs)."""
-    at_client = page.expect_request(lambda request: request.url.startswith(REDIRECT_URI))
+    URI for this `state` (nothing listens there: the request is all the client needs).
+    Chromium may reload an earlier failed callback page meanwhile (its code already
+    used): only this authorization request's answer counts."""
+    at_client = page.expect_request(
+        lambda request: request.url.startswith(REDIRECT_URI) and f"state={state}" in request.url
+    )
     # The redirect target refuses the connection: an error the test expects.
     with at_client as caught, contextlib.suppress(PlaywrightError):
         navigate()
@@ -57,7 +61,7 @@ def test_sign_in_and_consent_in_chromium_then_prompt_none_is_silent(issuer, chro
     page.click("button[type=submit]")
     page.wait_for_load_state()
     assert page.title() == "Authorize Petstore app · Gatekeep"
-    callback = to_callback(page, lambda: page.click("button[name=allow]"))
+    callback = to_callback(page, lambda: page.click("button[name=allow]"), state)
 
     assert f"state={state}" in callback
     token = client.fetch_token(
@@ -72,7 +76,7 @@ def test_sign_in_and_consent_in_chromium_then_prompt_none_is_silent(issuer, chro
     url, state = client.create_authorization_url(
         metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce, prompt="none"
     )
-    callback = to_callback(page, lambda: page.goto(url))
+    callback = to_callback(page, lambda: page.goto(url), state)
     assert "code=" in callback and "error=" not in callback
     token = client.fetch_token(
         metadata["token_endpoint"], authorization_response=callback, code_verifier=verifier

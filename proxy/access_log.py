@@ -4,8 +4,8 @@
     GATEWAY_REQUEST_LOG_SAMPLE=0.1        # log one call in ten
 
 A call only queues its values (`enqueue`, a list append); lines are made and written in
-batches of up to 256 calls, at most 0.2 s after the call, so formatting is off the
-call's own path.
+batches of up to 256 calls, at most 0.2 s after the call (a second if a timer is lost),
+so formatting is off the call's own path.
 Each `write()` holds whole lines: at most 4 KiB (PIPE_BUF) to a pipe or terminal, at most
 64 KiB to a regular file (opened O_APPEND: the kernel places each write whole at the
 end), so lines from several workers appending to one file or pipe never interleave, and
@@ -14,7 +14,7 @@ when it was made and written there, even if the setting changes before the batch
 out ("off" is never a file name).
 
 `line()` writes the JSON text directly: every string goes through json's C escaping
-(`encode_basestring_ascii`, what json.dumps uses), numbers are Python's own repr, so the
+(`encode_basestring_ascii`, what json.dumps uses) and every number is an integer, so the
 line is byte for byte what json.dumps(entry, separators=(",", ":")) makes of the same
 values, at a fraction of the cost (tests/observe/test_access_log.py). Values come from
 the compiled config, the gateway's own ids and numbers; the few request-derived ones
@@ -28,6 +28,7 @@ import os
 import stat
 import sys
 import threading
+import time
 from json.encoder import encode_basestring_ascii as _quote  # the C escaping when available
 
 from proxy.switches import LOG_OFF
@@ -42,7 +43,7 @@ _fds_lock = threading.Lock()
 # destination → the queued calls' line() arguments; lines are ASCII: characters are bytes
 _pending: dict[str, list[tuple]] = {}
 _pending_lock = threading.Lock()
-_timer: tuple | None = None  # (event loop, its timer handle) of the next flush
+_timer_armed = False  # a flush() is due within FLUSH_SECONDS
 
 
 def line(
@@ -62,51 +63,64 @@ def line(
 ) -> str:
     """One access-log line (with its newline); times and durations in integer nanoseconds.
 
-    `time` is Unix seconds to the microsecond (truncated), durations are milliseconds to
-    the microsecond (rounded): integer arithmetic, then one float each, whose repr is what
-    json.dumps writes. round(x, 6) would cost three times as much.
+    `time` is UTC in ISO 8601 to the microsecond (truncated); durations are integer
+    microseconds (rounded). Integers, and a date made once per second, because a float's
+    repr is most of what a line would otherwise cost.
     """
-    trace = "null" if trace_id is None else _quote(trace_id)
+    global _clock
+    micros = time_ns // 1000
+    second = micros // 1_000_000
+    if second != _clock[0]:
+        _clock = (second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)))
+    trace = "null" if trace_id is None else f'"{trace_id}"'  # hex: tracing.py makes or checks it
     problem = "null" if code is None else _quote(code)
-    upstream = "null" if upstream_ns is None else repr((upstream_ns + 500) // 1000 / 1000)
+    upstream = "null" if upstream_ns is None else (upstream_ns + 500) // 1000
     return (
-        f'{{"time":{time_ns // 1000 / 1e6!r},"request_id":{_quote(request_id)},'
+        f'{{"time":"{_clock[1]}{micros % 1_000_000:06d}Z","request_id":{_quote(request_id)},'
         f'"trace_id":{trace},"method":{_quote(method)},"api":{_quote(api)},'
-        f'"route":{_quote(route)},"application":{_quote(application)},"status":{status:d},'
-        f'"code":{problem},"duration_ms":{(duration_ns + 500) // 1000 / 1000!r},'
-        f'"gateway_ms":{(gateway_ns + 500) // 1000 / 1000!r},"upstream_ms":{upstream},'
-        f'"bytes_sent":{bytes_sent:d}}}\n'
+        f'"route":{_quote(route)},"application":{_quote(application)},"status":{status},'
+        f'"code":{problem},"duration_us":{(duration_ns + 500) // 1000},'
+        f'"gateway_us":{(gateway_ns + 500) // 1000},"upstream_us":{upstream},'
+        f'"bytes_sent":{bytes_sent}}}\n'
     )
+
+
+_clock = (-1, "")  # (Unix second, its ISO date and time up to the fraction)
 
 
 def enqueue(destination: str, values: tuple) -> None:
     """Queue one call's `line()` arguments for `destination`; its line is made and written
     with the batch (within FLUSH_SECONDS, or once BATCH_CALLS calls are queued)."""
-    global _timer
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        loop = None
     with _pending_lock:
         queue = _pending.get(destination)
         if queue is None:
             queue = _pending[destination] = []
         queue.append(values)
-        if loop is None or len(queue) >= BATCH_CALLS:
-            _write(destination, queue)  # a full batch, or no event loop to time one
-            return
-        # A timer armed on another loop (one that stopped: a server restarted in the same
-        # process) may never fire; arm one on this loop.
-        if _timer is not None and _timer[0] is loop:
-            return
-        _timer = (loop, loop.call_later(FLUSH_SECONDS, flush))
+        if len(queue) >= BATCH_CALLS:
+            _write(destination, queue)
+        elif not _timer_armed:
+            _arm_timer(destination, queue)
+
+
+def _arm_timer(destination: str, queue: list) -> None:
+    """One timer at a time flushes what is queued. A timer on a loop that has stopped (a
+    server restarted in the same process) never fires: the housekeeping thread's flush
+    (proxy/observe.py, every second) disarms it, and the next call arms a new one."""
+    global _timer_armed
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        _write(destination, queue)  # no event loop to time a batch
+        return
+    loop.call_later(FLUSH_SECONDS, flush)
+    _timer_armed = True
 
 
 def flush() -> None:
     """Write what is queued (the timer, the worker's housekeeping thread, shutdown)."""
-    global _timer
+    global _timer_armed
     with _pending_lock:
-        _timer = None
+        _timer_armed = False
         for destination, queue in _pending.items():
             _write(destination, queue)
 

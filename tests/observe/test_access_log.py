@@ -3,6 +3,7 @@ line made without json.dumps, and "off" never being a file."""
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -51,18 +52,19 @@ def test_each_call_writes_one_line_with_what_happened(published, log_file):
     assert first["status"] == 200
     assert first["code"] is None
     assert first["bytes_sent"] == len(ok.content)
-    assert first["upstream_ms"] > 0
-    assert first["gateway_ms"] >= 0
-    assert first["duration_ms"] == pytest.approx(
-        first["gateway_ms"] + first["upstream_ms"], abs=0.01
-    )
+    assert first["upstream_us"] > 0
+    assert first["gateway_us"] >= 0
+    # each rounded to the microsecond on its own
+    assert abs(first["duration_us"] - first["gateway_us"] - first["upstream_us"]) <= 1
+    logged_at = datetime.fromisoformat(first["time"].replace("Z", "+00:00"))
+    assert abs(logged_at - datetime.now(UTC)) < timedelta(seconds=30)
     assert len(first["trace_id"]) == 32
     assert second["request_id"] == refused.headers["X-Request-Id"]
     assert second["status"] == 401
     assert second["code"] == "missing_token"
     assert second["route"] == "GET /pets"
     assert second["application"] == "-"
-    assert second["upstream_ms"] is None
+    assert second["upstream_us"] is None
     assert second["bytes_sent"] == len(refused.content)
 
 
@@ -93,9 +95,9 @@ def test_hostile_header_values_cannot_forge_lines_or_fields(published, log_file)
         "application",
         "status",
         "code",
-        "duration_ms",
-        "gateway_ms",
-        "upstream_ms",
+        "duration_us",
+        "gateway_us",
+        "upstream_us",
         "bytes_sent",
     }
 
@@ -144,12 +146,12 @@ def test_a_line_is_byte_for_byte_what_json_dumps_makes(text):
     }
     made = access_log.line(*values.values())
     expected = {
-        "time": 1764748800.123456,
+        "time": "2025-12-03T08:00:00.123456Z",
         **{name: values[name] for name in ("request_id", "trace_id", "method", "api")},
         **{name: values[name] for name in ("route", "application", "status", "code")},
-        "duration_ms": 1.235,
-        "gateway_ms": 0.235,
-        "upstream_ms": 1.0,
+        "duration_us": 1235,
+        "gateway_us": 235,
+        "upstream_us": 1000,
         "bytes_sent": 61,
     }
     assert made == json.dumps(expected, separators=(",", ":"), ensure_ascii=True) + "\n"
@@ -157,8 +159,27 @@ def test_a_line_is_byte_for_byte_what_json_dumps_makes(text):
     assert json.loads(made) == expected
     unset = access_log.line(0, "-", None, "GET", "-", "-", "-", 499, None, 5, 5, None, 0)
     assert json.loads(unset)["trace_id"] is None
-    assert json.loads(unset)["upstream_ms"] is None
+    assert json.loads(unset)["upstream_us"] is None
+    assert json.loads(unset)["time"] == "1970-01-01T00:00:00.000000Z"
     assert json.loads(unset)["code"] is None
+
+
+def test_each_line_has_its_own_time_across_seconds_and_days():
+    # The date is made once per second and reused: lines of other seconds, earlier ones
+    # too (a batch from two workers' clocks), must never get a stale one.
+    moments = [
+        1764748799_999999_999,  # a day's last microsecond
+        1764748800_000000_000,
+        1764748800_000001_499,
+        1764748799_000000_001,  # back in time
+        4102444800_500000_000,  # 2100
+    ]
+    for moment in moments:
+        made = access_log.line(moment, "-", None, "GET", "-", "-", "-", 200, None, 0, 0, None, 0)
+        expected = datetime.fromtimestamp(moment // 10**9, UTC)
+        expected += timedelta(microseconds=moment // 1000 % 10**6)
+        expected = expected.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        assert json.loads(made)["time"] == expected
 
 
 @pytest.mark.parametrize("off", ["off", "OFF", " off ", ""])

@@ -119,6 +119,13 @@ def create_applications(new: list[NewApplication], actor=None) -> changes.Invali
         # The client mirrors its application: its errors are the application's.
         owners = {id(client): item.application for item, client in zip(new, clients, strict=True)}
         return [(owners[id(client)], exc) for client, exc in invalid]
+    taken = _client_ids_in_use([item.client_id for item in new if item.client_id])
+    if taken:
+        return [
+            (item.application, ValidationError({"client_id": "This client id is already in use."}))
+            for item in new
+            if item.client_id in taken
+        ]
     with transaction.atomic():
         OAuthClient.objects.bulk_create(clients, batch_size=changes.BATCH_SIZE)
         for item, client in zip(new, clients, strict=True):
@@ -132,6 +139,17 @@ def create_applications(new: list[NewApplication], actor=None) -> changes.Invali
             announce=any(api.is_active for item in new for api in item.apis),
         )
     return []
+
+
+def _client_ids_in_use(client_ids: list[str]) -> set[str]:
+    """Which of these client ids an OAuth2 client already has (in batches: SQLite limits the
+    parameters of one query)."""
+    taken: set[str] = set()
+    for start in range(0, len(client_ids), changes.BATCH_SIZE):
+        batch = client_ids[start : start + changes.BATCH_SIZE]
+        clients = OAuthClient.objects.filter(client_id__in=batch)
+        taken.update(clients.values_list("client_id", flat=True))
+    return taken
 
 
 def save_application(application: Application, actor=None, *, apis=None) -> Application:

@@ -71,6 +71,13 @@ def start_nginx(workdir: Path) -> None:
     wait_for_port(PROXY_PORT)
 
 
+def pin_nginx(workdir: Path) -> None:
+    """nginx (master and workers) on CPU 0, beside wrk (--pin)."""
+    master = (workdir / "nginx.pid").read_text().strip()
+    for pid in [master, *sh("pgrep", "-P", master).stdout.split()]:
+        sh("taskset", "-a", "-p", "-c", "0", pid)
+
+
 def stop_nginx(workdir: Path) -> None:
     pid_file = workdir / "nginx.pid"
     if pid_file.exists():
@@ -122,8 +129,14 @@ def server_command(server: str, workers: int, threads: int) -> tuple[list[str], 
 
 
 def start_gateway(
-    args, db: dict, token_cache: int | None = None, extra_env: dict | None = None
+    args,
+    db: dict,
+    token_cache: int | None = None,
+    extra_env: dict | None = None,
+    pin: bool = False,
 ) -> subprocess.Popen:
+    """`pin`: one worker, alone on CPU 1 (--pin), so its calls per second follow its own CPU
+    time per call and not the scheduling of wrk and nginx beside it."""
     env = {
         **os.environ,
         "DATABASE_URL": db["DATABASE_URL"],
@@ -140,7 +153,9 @@ def start_gateway(
     env["GATEWAY_STATE_DIR"] = str(db["dir"] / "state")
     if token_cache is not None:
         env["GATEWAY_VERIFIED_TOKEN_CACHE_SIZE"] = str(token_cache)
-    command, server_env = server_command(args.server, args.workers, args.threads)
+    command, server_env = server_command(args.server, 1 if pin else args.workers, args.threads)
+    if pin:
+        command = ["taskset", "-c", "1", *command]
     env.update(server_env)
     env.update(extra_env or {})
     process = subprocess.Popen(
@@ -202,8 +217,10 @@ def wrk(
     script: str | None = None,
     env: dict | None = None,
     threads: int = 2,
+    pin: bool = False,
 ) -> dict:
     command = [
+        *(["taskset", "-c", "0"] if pin else []),
         "wrk",
         f"-t{min(threads, connections)}",
         f"-c{connections}",
@@ -212,7 +229,8 @@ def wrk(
         url,
     ]
     if script:
-        command[1:1] = ["-s", str(BENCH / script)]
+        at = command.index("wrk") + 1
+        command[at:at] = ["-s", str(BENCH / script)]
     output = sh(*command, env={**os.environ, **(env or {})}).stdout
     return parse_wrk(output)
 
@@ -294,6 +312,11 @@ def main() -> int:
         "--observe-only", action="store_true", help="only the observability comparison"
     )
     parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="the comparison runs one gateway worker alone on CPU 1, wrk and nginx on CPU 0",
+    )
+    parser.add_argument(
         "--observe-without-log",
         action="store_true",
         help="the comparison's 'on' keeps the access log off (its default)",
@@ -312,6 +335,7 @@ def main() -> int:
         "threads": args.threads,
         "connections": args.connections,
         "duration_s": args.duration,
+        "pinned": args.pin,
         "cpus": os.cpu_count(),
         "scenarios": {},
     }
@@ -329,6 +353,8 @@ def main() -> int:
         scenarios["a_upstream"] = wrk(f"http://127.0.0.1:{UPSTREAM_PORT}/items", d, c)
         scenarios["b_nginx_proxy"] = wrk(f"http://127.0.0.1:{PROXY_PORT}/items", d, c)
         if args.observe_rounds:
+            if args.pin:
+                pin_nginx(workdir)
             observability_comparison(args, small, env, workdir, scenarios)
         if args.observe_only:
             args.skip_large = True
@@ -440,12 +466,17 @@ def observability_comparison(args, db: dict, env: dict, workdir: Path, scenarios
                     else os.environ.get("BENCH_ACCESS_LOG", str(workdir / "access.log")),
                     "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
                 }
-            gateway = start_gateway(args, db, extra_env=extra)
+                for pair in filter(None, os.environ.get("BENCH_ON_OVERRIDES", "").split(",")):
+                    name, _, value = pair.partition("=")
+                    extra[name] = value
+            gateway = start_gateway(args, db, extra_env=extra, pin=args.pin)
             try:
                 check_gateway(db["dir"] / "token.txt")
-                wrk(path, 2, args.connections, "hot_token.lua", env)  # warm-up
+                wrk(path, 2, args.connections, "hot_token.lua", env, pin=args.pin)  # warm-up
                 cpu_before = session_cpu_seconds(gateway)
-                result = wrk(path, args.duration, args.connections, "hot_token.lua", env)
+                result = wrk(
+                    path, args.duration, args.connections, "hot_token.lua", env, pin=args.pin
+                )
                 cpu = session_cpu_seconds(gateway) - cpu_before
                 result["cpu_us_per_call"] = round(cpu / max(result["requests"], 1) * 1e6, 1)
                 runs[mode].append(result)

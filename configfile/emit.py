@@ -55,9 +55,21 @@ def _float(value: float) -> str:
     return f"{mantissa}e{exponent}" if exponent else mantissa
 
 
-# Keys and most values repeat across a file (methods, scopes, paths): each is judged once.
-@functools.lru_cache(maxsize=65536)
+# Keys and most values repeat across a file (methods, scopes, paths): each short one is
+# judged once. Long ones (descriptions, secret hashes) are not kept in memory.
+_CACHED_CHARS = 64
+
+
 def _string(value: str) -> str:
+    return _string_short(value) if len(value) <= _CACHED_CHARS else _string_uncached(value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _string_short(value: str) -> str:
+    return _string_uncached(value)
+
+
+def _string_uncached(value: str) -> str:
     if (
         value
         and _PLAIN.fullmatch(value)

@@ -170,9 +170,19 @@ def _build(loader) -> Loaded:
 _RESOLVER = yaml.resolver.Resolver()
 
 
-# A file repeats most of its plain scalars (methods, scopes, flags): each is resolved once.
-@functools.lru_cache(maxsize=65536)
+# A file repeats most of its plain scalars (methods, scopes, flags): each short one is
+# resolved once. Long ones are not kept: a cache of 64 KiB values would hold gigabytes.
+_CACHED_CHARS = 64
+
+
 def _resolved(value: str, implicit: tuple[bool, bool]) -> str:
+    if len(value) > _CACHED_CHARS:
+        return _RESOLVER.resolve(yaml.ScalarNode, value, implicit)
+    return _resolved_short(value, implicit)
+
+
+@functools.lru_cache(maxsize=65536)
+def _resolved_short(value: str, implicit: tuple[bool, bool]) -> str:
     return _RESOLVER.resolve(yaml.ScalarNode, value, implicit)
 
 

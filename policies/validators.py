@@ -14,18 +14,18 @@ from core.reserved_headers import (
 )
 
 MAX_LIST = 200
-_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")  # RFC 9110 token
-_QUERY_NAME = re.compile(r"^[A-Za-z0-9._~:@!$'()*+,;-]{1,100}$")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}\Z")  # RFC 9110 token
+_QUERY_NAME = re.compile(r"^[A-Za-z0-9._~:@!$'()*+,;-]{1,100}\Z")
 # Printable ASCII and tab; never CR, LF, NUL or other control characters (header injection).
-_CONSTANT = re.compile(r"^[\t\x20-\x7e]{0,1024}$")
-_MEDIA_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]{1,64}/(\*|[a-z0-9!#$&^_.+-]{1,64})$")
+_CONSTANT = re.compile(r"^[\t\x20-\x7e]{0,1024}\Z")
+_MEDIA_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]{1,64}/(\*|[a-z0-9!#$&^_.+-]{1,64})\Z")
 _HOST_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 # An origin as browsers serialize it (RFC 6454): scheme://host[:port], nothing else.
 ORIGIN = re.compile(
-    rf"^(https?)://((?:{_HOST_LABEL}\.)*{_HOST_LABEL}|\[[0-9a-f:.]+\])(?::(\d{{1,5}}))?$"
+    rf"^(https?)://((?:{_HOST_LABEL}\.)*{_HOST_LABEL}|\[[0-9a-f:.]+\])(?::(\d{{1,5}}))?\Z"
 )
 _ORIGIN_PATTERN = re.compile(
-    rf"^(https?)://\*\.((?:{_HOST_LABEL}\.)*{_HOST_LABEL})(?::(\d{{1,5}}))?$"
+    rf"^(https?)://\*\.((?:{_HOST_LABEL}\.)*{_HOST_LABEL})(?::(\d{{1,5}}))?\Z"
 )
 
 # Headers a request transformation may never write or rename into: the gateway sets or

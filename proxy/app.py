@@ -168,7 +168,7 @@ class GatewayApp:
             await send_message(
                 {"type": "http.response.start", "status": status, "headers": out_headers}
             )
-            call.bytes_sent = await relay_body(response, first, send_message)
+            await relay_body(response, first, send_message, call)
         finally:
             response.close()
 

@@ -409,23 +409,25 @@ async def first_chunk(response: UpstreamResponse) -> bytes | None:
         raise upstream_error(failure) from None
 
 
-async def relay_body(response: UpstreamResponse, first: bytes | None, send) -> int:
+async def relay_body(response: UpstreamResponse, first: bytes | None, send, call=None) -> None:
     """Stream the rest of the body to the client; `send` waits while the client is slow.
-    Returns the bytes sent (the access log's `bytes_sent`)."""
-    sent = 0
+    Each piece the client was sent adds to `call.bytes_sent` (the access log's
+    `bytes_sent`), so a body cut short counts what really went out."""
     try:
         chunk = first
         while chunk is not None:
-            sent += len(chunk)
             if response.finished:
                 # The whole body is here (the usual small answer): one write, one message.
                 await send({"type": "http.response.body", "body": chunk, "more_body": False})
-                return sent
+                if call is not None:
+                    call.bytes_sent += len(chunk)
+                return
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if call is not None:
+                call.bytes_sent += len(chunk)
             chunk = await response.next_chunk()
     except UpstreamFailure as failure:
         # Headers are already sent: all we can do is cut the response short.
         logger.warning("Upstream response broke off: %s", failure)
         raise
     await send({"type": "http.response.body", "body": b"", "more_body": False})
-    return sent

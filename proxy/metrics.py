@@ -105,7 +105,6 @@ class _Entry:
     """The calls of one minute x API x route x application x status class x refusal code."""
 
     __slots__ = (
-        "application",
         "calls",
         "gateway",
         "gateway_ns",
@@ -182,9 +181,8 @@ def publish() -> None:
         tally, _tally = _tally, {}
     if not tally:
         return
-    if switches.switches.metrics:
-        for key, entry in tally.items():
-            _publish_metrics(key, entry)
+    # The traffic cells first: they are retried until stored, so a Prometheus write that
+    # fails (a full disk under the multiprocess files) must not take them down with it.
     if switches.switches.analytics:
         for (minute, api_id, _route, application_id, status_class, code), entry in tally.items():
             recorder.add(
@@ -194,6 +192,9 @@ def publish() -> None:
                 entry.latency,
                 code,
             )
+    if switches.switches.metrics:
+        for key, entry in tally.items():
+            _publish_metrics(key, entry)
 
 
 recorder.feeders.append(publish)  # cells taken for a flush include the latest calls

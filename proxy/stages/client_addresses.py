@@ -21,6 +21,7 @@ from proxy.errors import GatewayError
 # sorted list holds both. A list of networks is a sorted list of disjoint ranges,
 # merged at compile time; membership is one binary search.
 _V6 = 1 << 128
+_MAPPED = int(ipaddress.IPv6Address("::ffff:0:0"))  # IPv4-mapped IPv6 addresses
 
 
 class ClientAddressRefused(GatewayError):
@@ -44,8 +45,16 @@ def _spans(entries: list[str]) -> list[tuple[int, int]]:
     spans = []
     for entry in entries:
         network = ipaddress.ip_network(entry.strip(), strict=False)
-        first = int(network.network_address) + (_V6 if network.version == 6 else 0)
-        spans.append((first, first + network.num_addresses - 1))
+        first = int(network.network_address)
+        last = first + network.num_addresses - 1
+        if network.version == 4:
+            spans.append((first, last))
+            continue
+        spans.append((first + _V6, last + _V6))
+        if first >= _MAPPED and last <= _MAPPED + 0xFFFFFFFF:
+            # Clients at ::ffff:a.b.c.d are keyed as a.b.c.d (`_client`): a network written
+            # in that form names those IPv4 clients. (A wider one, ::/0, means IPv6 only.)
+            spans.append((first - _MAPPED, last - _MAPPED))
     spans.sort()
     merged: list[list[int]] = []
     for first, last in spans:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from proxy.errors import GatewayError
 
-_ORIGIN = re.compile(r"^(https?)://([a-z0-9.-]{1,253}|\[[0-9a-f:.]{2,45}\])(?::(\d{1,5}))?$")
+_ORIGIN = re.compile(r"^(https?)://([a-z0-9.-]{1,253}|\[[0-9a-f:.]{2,45}\])(?::(\d{1,5}))?\Z")
 SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})
 _PREFLIGHT = "HTTP_ACCESS_CONTROL_REQUEST_METHOD"  # an OPTIONS call with it is a preflight
 

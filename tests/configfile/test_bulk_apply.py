@@ -228,6 +228,20 @@ def test_names_that_collide_once_normalised_are_refused(db):
     assert not Api.objects.exists()
 
 
+def test_a_client_id_another_application_holds_is_a_problem_not_a_crash(db):
+    existing, _ = create_application(None, name="Existing")  # not in the file: no prune
+    text = (
+        SERVER + f"applications:\n- {{name: newcomer, client_id: {existing.client_id}}}\n"
+        "- {name: other, client_id: other-client}\n"
+    )
+    with pytest.raises(ConfigInvalid) as raised:
+        apply(text)
+    [problem] = raised.value.problems
+    assert problem.where.startswith("applications[newcomer]")
+    assert "already in use" in problem.message
+    assert not Application.objects.filter(name__in=["newcomer", "other"]).exists()
+
+
 def test_secrets_come_from_their_hashes_or_are_generated_once(db):
     stored = make_password("the-secret")
     text = (

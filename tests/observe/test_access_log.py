@@ -1,14 +1,20 @@
 """The JSON access log: one line per proxied call, its fields, sampling, no injection, the
 line made without json.dumps, and "off" never being a file."""
 
+import contextlib
 import json
+import socket
+import struct
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+import urllib3
 
+from apis.models import Api
 from proxy import access_log, switches
+from tests.servers import ScriptedServer, read_request_head
 
 
 @pytest.fixture
@@ -66,6 +72,44 @@ def test_each_call_writes_one_line_with_what_happened(published, log_file):
     assert second["application"] == "-"
     assert second["upstream_us"] is None
     assert second["bytes_sent"] == len(refused.content)
+
+
+def body_cut_short(conn: socket.socket, upstream: ScriptedServer) -> None:
+    """Promise 100,000 bytes, send 30,000 in two pieces, then reset the connection."""
+    read_request_head(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n")
+    conn.sendall(b"a" * 10_000)
+    time.sleep(0.2)
+    conn.sendall(b"b" * 20_000)
+    time.sleep(0.2)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+
+
+def test_a_body_cut_short_logs_the_bytes_that_went_out(published, log_file):
+    broken = ScriptedServer(body_cut_short)
+    Api.objects.filter(pk=published.api.pk).update(upstream_url=broken.url)
+    published.api.refresh_from_db()
+    published.api.save()
+    published.gateway_wait_for_reload()
+    received = bytearray()
+    try:
+        with requests.get(
+            published.url + "/pets",
+            headers={"Authorization": f"Bearer {published.token()}"},
+            stream=True,
+            timeout=10,
+        ) as response:
+            assert response.status_code == 200  # the head went out before the body broke
+            with contextlib.suppress(urllib3.exceptions.ProtocolError):
+                for piece in response.raw.stream(4096, decode_content=False):
+                    received.extend(piece)
+    finally:
+        broken.stop()
+    (entry,) = lines(log_file, at_least=1)
+    assert entry["status"] == 200
+    assert 0 < entry["bytes_sent"] <= 30_000  # it used to log 0
+    assert len(received) <= entry["bytes_sent"]
 
 
 def test_hostile_header_values_cannot_forge_lines_or_fields(published, log_file):

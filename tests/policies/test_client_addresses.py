@@ -121,3 +121,29 @@ def test_compiled_lists_admit_exactly_what_the_networks_say():
         lists = compile_lists(allow, deny)
         for text in ADDRESSES:
             assert lists.admits(key(text)) is expected(allow, deny, text), (allow, deny, text)
+
+
+@pytest.mark.parametrize(
+    ("entry", "inside", "outside"),
+    [
+        ("::ffff:203.0.113.0/120", "203.0.113.5", "203.0.114.5"),
+        ("::ffff:0:0/96", "198.51.100.7", "2001:db8::1"),
+    ],
+)
+def test_ipv4_mapped_networks_name_the_ipv4_clients_they_hold(entry, inside, outside):
+    """A client at ::ffff:a.b.c.d counts as a.b.c.d; a listed ::ffff:... network must too."""
+    import ipaddress
+
+    from proxy.stages.client_addresses import _V6, compile_lists
+
+    def key(text: str) -> int:
+        address = ipaddress.ip_address(text)
+        return int(address) + (_V6 if address.version == 6 else 0)
+
+    denied = compile_lists([], [entry])
+    allowed = compile_lists([entry], [])
+    assert not denied.admits(key(inside))
+    assert allowed.admits(key(inside))
+    assert denied.admits(key(outside))
+    assert not allowed.admits(key(outside))
+    assert compile_lists([], ["::/0"]).admits(key(inside))  # "all of IPv6" means IPv6

@@ -3,9 +3,8 @@
     GATEWAY_REQUEST_LOG=stdout            # or stderr, off (default), or a file path
     GATEWAY_REQUEST_LOG_SAMPLE=0.1        # log one call in ten
 
-A call only queues its values (`enqueue`, a list append); lines are made and written in
-batches of up to 256 calls, at most 0.2 s after the call (a second if a timer is lost),
-so formatting is off the call's own path.
+A call only queues its values (proxy/call_record.py); lines are made and written with
+the queued calls, in batches of up to 256 calls, at most 0.2 s after the call.
 Each `write()` holds whole lines: at most 4 KiB (PIPE_BUF) to a pipe or terminal, at most
 64 KiB to a regular file (opened O_APPEND: the kernel places each write whole at the
 end), so lines from several workers appending to one file or pipe never interleave, and
@@ -22,7 +21,6 @@ the compiled config, the gateway's own ids and numbers; the few request-derived 
 new line or forge a field.
 """
 
-import asyncio
 import contextlib
 import os
 import stat
@@ -33,17 +31,15 @@ from json.encoder import encode_basestring_ascii as _quote  # the C escaping whe
 
 from proxy.switches import LOG_OFF
 
+NONE = "-"  # no API, route or application (as in proxy/metrics.py)
+
 BATCH_BYTES = 4096  # PIPE_BUF on Linux: a larger write to a pipe may interleave
 FILE_BATCH_BYTES = 65536
-FLUSH_SECONDS = 0.2
-BATCH_CALLS = 256
 _fds: dict[str, int] = {}
 _limits: dict[str, int] = {}  # destination → bytes per write()
 _fds_lock = threading.Lock()
-# destination → the queued calls' line() arguments; lines are ASCII: characters are bytes
-_pending: dict[str, list[tuple]] = {}
-_pending_lock = threading.Lock()
-_timer_armed = False  # a flush() is due within FLUSH_SECONDS
+# One writer at a time: a worker's lines leave in the order they were made.
+_write_lock = threading.Lock()
 
 
 def line(
@@ -88,49 +84,60 @@ def line(
 _clock = (-1, "")  # (Unix second, its ISO date and time up to the fraction)
 
 
-def enqueue(destination: str, values: tuple) -> None:
-    """Queue one call's `line()` arguments for `destination`; its line is made and written
-    with the batch (within FLUSH_SECONDS, or once BATCH_CALLS calls are queued)."""
-    with _pending_lock:
-        queue = _pending.get(destination)
-        if queue is None:
-            queue = _pending[destination] = []
-        queue.append(values)
-        if len(queue) >= BATCH_CALLS:
-            _write(destination, queue)
-        elif not _timer_armed:
-            _arm_timer(destination, queue)
+def write_calls(calls) -> None:
+    """The lines of the queued calls that are logged (proxy/call_record.py: each call's
+    tuple names its destination, None when it is not logged), written per destination."""
+    by_destination: dict[str, list[str]] = {}
+    for (
+        wall_ns,
+        api,
+        route,
+        application,
+        status,
+        code,
+        gateway_ns,
+        upstream_ns,
+        total_ns,
+        _counted,
+        destination,
+        request_id,
+        trace,
+        method,
+        bytes_sent,
+    ) in calls:
+        if destination is None:
+            continue
+        text = line(
+            wall_ns,
+            request_id,
+            trace.trace_id if trace is not None else None,
+            method,
+            api.name if api is not None else NONE,
+            route.label if route is not None else NONE,
+            application.name if application is not None else NONE,
+            status,
+            code,
+            total_ns,
+            gateway_ns,
+            upstream_ns,
+            bytes_sent,
+        )
+        lines = by_destination.get(destination)
+        if lines is None:
+            lines = by_destination[destination] = []
+        lines.append(text)
+    for destination, lines in by_destination.items():
+        write_lines(destination, lines)
 
 
-def _arm_timer(destination: str, queue: list) -> None:
-    """One timer at a time flushes what is queued. A timer on a loop that has stopped (a
-    server restarted in the same process) never fires: the housekeeping thread's flush
-    (proxy/observe.py, every second) disarms it, and the next call arms a new one."""
-    global _timer_armed
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        _write(destination, queue)  # no event loop to time a batch
-        return
-    loop.call_later(FLUSH_SECONDS, flush)
-    _timer_armed = True
+def write(destination: str, calls: list[tuple]) -> None:
+    """Lines made of `line()` arguments, written to `destination` now."""
+    write_lines(destination, [line(*values) for values in calls])
 
 
-def flush() -> None:
-    """Write what is queued (the timer, the worker's housekeeping thread, shutdown)."""
-    global _timer_armed
-    with _pending_lock:
-        _timer_armed = False
-        for destination, queue in _pending.items():
-            _write(destination, queue)
-
-
-def _write(destination: str, queue: list) -> None:
-    if not queue:
-        return
-    lines = [line(*values) for values in queue]
-    queue.clear()
-    with contextlib.suppress(OSError):  # a full disk or closed pipe must not fail the call
+def write_lines(destination: str, lines: list[str]) -> None:
+    # A full disk or a closed pipe must not fail the call.
+    with _write_lock, contextlib.suppress(OSError):
         fd = _descriptor(destination)
         if fd is None:
             return

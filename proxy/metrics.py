@@ -132,51 +132,67 @@ _children: dict[tuple, tuple] = {}
 _refusal_children: dict[tuple, object] = {}
 
 
-def count(
-    wall_ns: int,
-    api,
-    route,
-    application,
-    status: int,
-    code: str | None,
-    gateway_ns: int,
-    upstream_ns: int | None,
-    total_ns: int,
-) -> None:
-    """Add one call (`api`, `route`, `application`: compiled config objects or None)."""
-    key = (
-        wall_ns // _MINUTE_NS,
-        api.id if api is not None else 0,
-        route.label if route is not None else NONE,
-        application.id if application is not None else 0,
-        status // 100,
-        code,
+def count_calls(calls) -> None:
+    """Add calls, each a tuple that starts (wall_ns, api, route, application, status, code,
+    gateway_ns, upstream_ns, total_ns) (proxy/call_record.py queues them): one lock for
+    the lot, and a loop that stays in the CPU's caches (per call, cold, it cost 2.5 times
+    as much in a worker)."""
+    gateway_bounds, upstream_bounds, latency_bounds = (
+        _GATEWAY_BOUNDS_NS,
+        _UPSTREAM_BOUNDS_NS,
+        _LATENCY_BOUNDS_NS,
     )
-    gateway_bucket = bisect_left(_GATEWAY_BOUNDS_NS, gateway_ns)
-    latency_bucket = bisect_left(_LATENCY_BOUNDS_NS, total_ns)
     with _tally_lock:
-        entry = _tally.get(key)
-        if entry is None:
-            entry = _tally[key] = _Entry(
-                (
-                    api.name if api is not None else NONE,
-                    key[2],
-                    application.name if application is not None else NONE,
-                )
+        tally = _tally
+        for (
+            wall_ns,
+            api,
+            route,
+            application,
+            status,
+            code,
+            gateway_ns,
+            upstream_ns,
+            total_ns,
+            *_,
+        ) in calls:
+            key = (
+                wall_ns // _MINUTE_NS,
+                api.id if api is not None else 0,
+                route.label if route is not None else NONE,
+                application.id if application is not None else 0,
+                status // 100,
+                code,
             )
-        entry.calls += 1
-        entry.gateway_ns += gateway_ns
-        entry.gateway[gateway_bucket] += 1
-        entry.total_ns += total_ns
-        entry.latency[latency_bucket] += 1
-        if upstream_ns is not None:
-            entry.upstream_ns += upstream_ns
-            entry.upstream[bisect_left(_UPSTREAM_BOUNDS_NS, upstream_ns)] += 1
+            entry = tally.get(key)
+            if entry is None:
+                entry = tally[key] = _Entry(
+                    (
+                        api.name if api is not None else NONE,
+                        key[2],
+                        application.name if application is not None else NONE,
+                    )
+                )
+            entry.calls += 1
+            entry.gateway_ns += gateway_ns
+            entry.gateway[bisect_left(gateway_bounds, gateway_ns)] += 1
+            entry.total_ns += total_ns
+            entry.latency[bisect_left(latency_bounds, total_ns)] += 1
+            if upstream_ns is not None:
+                entry.upstream_ns += upstream_ns
+                entry.upstream[bisect_left(upstream_bounds, upstream_ns)] += 1
+
+
+# Called before the tally is published: they hand over calls queued elsewhere
+# (proxy/call_record.py), so what is published includes every call that has finished.
+sources: list = []
 
 
 def publish() -> None:
     """Move the tally into the exported values and the analytics recorder's cells."""
     global _tally
+    for source in sources:
+        source()
     with _tally_lock:
         tally, _tally = _tally, {}
     if not tally:

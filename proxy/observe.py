@@ -3,7 +3,7 @@
 Per call, proxy/call_record.py notes what happened and records it once. Here: the
 thread that publishes each worker's tally to Prometheus and the traffic analytics
 (every GATEWAY_METRICS_PUBLISH_SECONDS), flushes the traffic cells (every
-GATEWAY_ANALYTICS_FLUSH_SECONDS) and writes queued access-log lines.
+GATEWAY_ANALYTICS_FLUSH_SECONDS); publishing first counts and logs the queued calls.
 """
 
 import asyncio
@@ -15,7 +15,7 @@ from django.conf import settings
 
 from analytics.recorder import recorder
 from core.config_version import version_number
-from proxy import access_log, metrics, switches, tracing
+from proxy import metrics, switches, tracing
 from proxy.config import config_holder
 from proxy.tokens import verified_tokens
 
@@ -30,13 +30,12 @@ _thread: threading.Thread | None = None
 
 def _housekeeping(flush_traffic: bool = True) -> None:
     """Publish this worker's counters; every GATEWAY_ANALYTICS_FLUSH_SECONDS also flush its
-    traffic cells; write queued access-log lines."""
+    traffic cells. Publishing first counts and logs the queued calls (proxy/call_record.py)."""
     metrics.publish()  # the tally: to Prometheus and the traffic cells, as switched on
     if switches.switches.metrics:
         metrics.publish_token_cache(verified_tokens.hits, verified_tokens.misses)
     if flush_traffic and switches.switches.analytics:
         recorder.flush()
-    access_log.flush()
 
 
 def _config_swapped() -> None:

@@ -1,19 +1,22 @@
 """The JSON access log: one line per proxied call, its fields, sampling, no injection, the
 line made without json.dumps, and "off" never being a file."""
 
+import asyncio
 import contextlib
 import json
 import socket
 import struct
 import time
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 import requests
 import urllib3
 
 from apis.models import Api
-from proxy import access_log, switches
+from proxy import access_log, call_record, switches
+from proxy.call_record import CallRecord, record
 from tests.servers import ScriptedServer, read_request_head
 
 
@@ -226,21 +229,33 @@ def test_each_line_has_its_own_time_across_seconds_and_days():
         assert json.loads(made)["time"] == expected
 
 
+def finished_call(request_id: str) -> None:
+    """A call as proxy/call_record.py records it, with no API matched."""
+    call = CallRecord()
+    call.status, call.request_id = 200, request_id
+    record(SimpleNamespace(prefix=""), {"method": "GET", "path": "/nowhere"}, call)
+
+
 @pytest.mark.parametrize("off", ["off", "OFF", " off ", ""])
 def test_off_is_never_a_file_even_for_lines_queued_before_it(settings, tmp_path, monkeypatch, off):
     monkeypatch.chdir(tmp_path)
     logged = tmp_path / "access.log"
     settings.GATEWAY_REQUEST_LOG = str(logged)
     assert switches.switches.log_destination == str(logged)
-    before = (0, "before", None, "GET", "-", "-", "-", 200, None, 5, 5, None, 0)
-    access_log.enqueue(switches.switches.log_destination, before)
-    settings.GATEWAY_REQUEST_LOG = off  # before the queued line went out
-    assert switches.switches.log_destination is None
-    access_log.flush()
+
+    async def on_a_worker_loop() -> None:  # where a call's line waits for its batch
+        finished_call("before")
+        settings.GATEWAY_REQUEST_LOG = off  # before the queued line went out
+        assert switches.switches.log_destination is None
+        finished_call("after")
+        assert not logged.exists()
+        call_record.flush()
+
+    asyncio.run(on_a_worker_loop())
     never = (0, "never", None, "GET", "-", "-", "-", 200, None, 5, 5, None, 0)
-    access_log.enqueue(off, never)  # even if handed "off" directly
-    access_log.flush()
-    assert logged.read_text() == access_log.line(*before)  # where it was queued for
+    access_log.write(off, [never])  # even if handed "off" directly
+    [entry] = [json.loads(text) for text in logged.read_text().splitlines()]
+    assert entry["request_id"] == "before"  # where it was queued for; "after" is not logged
     assert sorted(path.name for path in tmp_path.iterdir()) == ["access.log"]
 
 
@@ -248,7 +263,7 @@ def test_off_calls_write_no_line_and_create_no_file(published, settings, tmp_pat
     monkeypatch.chdir(tmp_path)
     settings.GATEWAY_REQUEST_LOG = "off"
     assert published.get("/pets", published.token()).status_code == 200
-    access_log.flush()
+    call_record.flush()
     assert list(tmp_path.iterdir()) == []
 
 
@@ -280,12 +295,16 @@ def test_a_batch_is_written_in_whole_lines_each_write_within_the_limit(tmp_path)
         assert len(chunk) <= access_log.BATCH_BYTES or chunk.count(b"\n") == 1
 
 
-def test_calls_queued_past_a_batch_are_all_written_once(settings, tmp_path):
+def test_calls_queued_past_a_batch_are_all_written_once_in_order(settings, tmp_path):
     logged = tmp_path / "access.log"
-    for n in range(access_log.BATCH_CALLS * 2 + 7):
-        access_log.enqueue(
-            str(logged), (n, f"req-{n}", None, "GET", "-", "-", "-", 200, None, 5, 5, None, 0)
-        )
-    access_log.flush()
+    settings.GATEWAY_REQUEST_LOG = str(logged)
+    calls = call_record.BATCH_CALLS * 2 + 7
+
+    async def on_a_worker_loop() -> None:
+        for n in range(calls):
+            finished_call(f"req-{n}")
+        call_record.flush()
+
+    asyncio.run(on_a_worker_loop())
     ids = [json.loads(text)["request_id"] for text in logged.read_text().splitlines()]
-    assert ids == [f"req-{n}" for n in range(access_log.BATCH_CALLS * 2 + 7)]
+    assert ids == [f"req-{n}" for n in range(calls)]

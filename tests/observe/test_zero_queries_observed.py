@@ -4,7 +4,7 @@ rollups reach the database only from the flush thread."""
 
 from analytics.models import TrafficRollup
 from analytics.recorder import recorder
-from proxy import access_log, tracing
+from proxy import call_record, tracing
 from tests.servers import call_gateway_in_thread as call
 
 
@@ -29,5 +29,5 @@ def test_observed_calls_do_no_database_query(
     assert TrafficRollup.objects.count() == 0
     assert recorder.flush() == 8  # the flush thread's job, off the event loop
     assert sum(row.count for row in TrafficRollup.objects.all()) == 8
-    access_log.flush()  # queued lines, written by the housekeeping thread or a timer
+    call_record.flush()  # queued lines, written by the housekeeping thread or a timer
     assert (tmp_path / "access.log").read_text().count("\n") == 9

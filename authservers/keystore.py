@@ -23,6 +23,7 @@ from django.core.cache import cache
 from authservers import keysets
 from authservers.jwks import KeyRejected, algorithms_for_key, import_public_key
 from core.db import release_connection
+from core.hot_settings import hot
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ class KeyStore:
         if (
             entry.keyset is None
             or entry.policy is not server
-            or now - entry.checked_at >= settings.GATEWAY_KEYS_POLL_SECONDS
+            or now - entry.checked_at >= hot.GATEWAY_KEYS_POLL_SECONDS
         ):
             if not _blocking_forbidden():
                 entry.policy = server

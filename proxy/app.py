@@ -17,6 +17,7 @@ from django.conf import settings
 
 from authservers.keystore import NeedsBlockingIO
 from core.client_address import client_from
+from core.hot_settings import hot
 from core.request_ids import request_id_for
 from proxy.balancing import balanced_send
 from proxy.body import ClientBody, ClientGone, ClientTooSlow
@@ -65,7 +66,7 @@ class GatewayApp:
         environ = wsgi_like_environ(scope)
         call.begin_trace(environ)
         call.request_id = request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID"))
-        body = ClientBody(receive, environ, settings.GATEWAY_CLIENT_BODY_TIMEOUT)
+        body = ClientBody(receive, environ, hot.GATEWAY_CLIENT_BODY_TIMEOUT)
         soap = False
         try:
             if self.forwarding.via in environ.get("HTTP_VIA", ""):

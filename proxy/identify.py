@@ -3,9 +3,9 @@
 import io
 from urllib.parse import parse_qsl
 
-from django.conf import settings
 from django.http.cookie import parse_cookie
 
+from core.hot_settings import hot
 from proxy.config import PolicyConfig
 from proxy.errors import InvalidRequest, InvalidToken, MissingToken
 
@@ -31,7 +31,7 @@ def extract_token(environ: dict, policy: PolicyConfig) -> str | None:
             raise InvalidRequest(
                 "Send the token once: in the header or the body, not both.", check="identify"
             )
-    if token is not None and len(token) > settings.GATEWAY_MAX_TOKEN_BYTES:
+    if token is not None and len(token) > hot.GATEWAY_MAX_TOKEN_BYTES:
         raise InvalidToken("The token is too long.", check="identify")
     return token
 

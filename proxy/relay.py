@@ -9,8 +9,7 @@ X-Forwarded-For, and strips the console's cookies.
 
 import logging
 
-from django.conf import settings
-
+from core.hot_settings import hot
 from core.request_ids import request_id_for
 from proxy.body import ClientBody, ClientGone, ClientTooSlow
 from proxy.config import Upstream
@@ -39,7 +38,7 @@ class ControlPlaneRelay:
 
     async def __call__(self, scope: dict, receive, send_message, environ: dict) -> None:
         request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID"))
-        body = ClientBody(receive, environ, settings.GATEWAY_CLIENT_BODY_TIMEOUT)
+        body = ClientBody(receive, environ, hot.GATEWAY_CLIENT_BODY_TIMEOUT)
         client_address = self.client_address(scope, environ)
         framing = body.framing()
         try:

@@ -20,6 +20,7 @@ from django.conf import settings
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn_worker import UvicornWorker
 
+from core.hot_settings import hot
 from proxy.errors import (
     GatewayError,
     HeaderFieldsTooLarge,
@@ -82,7 +83,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     def _arm_header_timer(self) -> None:
         if self._header_timer is None:
             self._header_timer = self.loop.call_later(
-                settings.GATEWAY_CLIENT_HEADER_TIMEOUT, self._header_timeout
+                hot.GATEWAY_CLIENT_HEADER_TIMEOUT, self._header_timeout
             )
 
     def _disarm_header_timer(self) -> None:

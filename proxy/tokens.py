@@ -23,6 +23,7 @@ from django.conf import settings
 
 from authservers.keystore import KeysUnavailable, key_store
 from core import clock
+from core.hot_settings import hot
 from proxy import signatures
 from proxy.config import PolicyConfig, ServerConfig
 from proxy.errors import InvalidToken, IssuerUnavailable
@@ -362,7 +363,7 @@ def _keyset(server: ServerConfig):
 
 def validate_token(token: str, policy: PolicyConfig, trace: list | None = None) -> VerifiedToken:
     """The verified token, or a GatewayError saying precisely what is wrong."""
-    if len(token) > settings.GATEWAY_MAX_TOKEN_BYTES:
+    if len(token) > hot.GATEWAY_MAX_TOKEN_BYTES:
         raise InvalidToken("The token is too long.", check="format")
     if not token.isascii():
         # A compact JWS is ASCII; anything else cannot even be hashed for the cache.

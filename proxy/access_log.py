@@ -29,9 +29,8 @@ import threading
 import time
 from json.encoder import encode_basestring_ascii as _quote  # the C escaping when available
 
+from proxy.metrics import NONE
 from proxy.switches import LOG_OFF
-
-NONE = "-"  # no API, route or application (as in proxy/metrics.py)
 
 BATCH_BYTES = 4096  # PIPE_BUF on Linux: a larger write to a pipe may interleave
 FILE_BATCH_BYTES = 65536
@@ -128,11 +127,6 @@ def write_calls(calls) -> None:
         lines.append(text)
     for destination, lines in by_destination.items():
         write_lines(destination, lines)
-
-
-def write(destination: str, calls: list[tuple]) -> None:
-    """Lines made of `line()` arguments, written to `destination` now."""
-    write_lines(destination, [line(*values) for values in calls])
 
 
 def write_lines(destination: str, lines: list[str]) -> None:

@@ -253,7 +253,7 @@ def test_off_is_never_a_file_even_for_lines_queued_before_it(settings, tmp_path,
 
     asyncio.run(on_a_worker_loop())
     never = (0, "never", None, "GET", "-", "-", "-", 200, None, 5, 5, None, 0)
-    access_log.write(off, [never])  # even if handed "off" directly
+    access_log.write_lines(off, [access_log.line(*never)])  # even if handed "off" directly
     [entry] = [json.loads(text) for text in logged.read_text().splitlines()]
     assert entry["request_id"] == "before"  # where it was queued for; "after" is not logged
     assert sorted(path.name for path in tmp_path.iterdir()) == ["access.log"]
